@@ -1,0 +1,322 @@
+"""Run the real Triton Inference Server bundled in the ``nvidia-pytriton`` wheel, on this machine.
+
+The wheel ships ``tritonserver`` 2.51, its shared libraries and the python backend, but no native
+ONNX Runtime backend. We make a private copy of the server, add the python backend stub for the
+running interpreter, and install a *Python-based backend* named ``onnxruntime`` (our
+``triton_backends/onnxruntime/model.py``): every ``backend: "onnxruntime"`` model of the
+repository then loads here, while the official Triton image serves the same repository with its
+native backend.
+
+Two facts shape the code below:
+* the python stub embeds libpython and derives ``sys.prefix`` from the first ``python3`` on
+  ``PATH`` (``PYTHONPATH`` is ignored), so the interpreter's own ``bin/`` goes first on ``PATH``:
+  the stubs then import numpy, onnxruntime and docserve from this virtual environment;
+* stubs are children of the server and talk through ``/dev/shm`` regions; the server runs in its
+  own process group with a shared-memory prefix of ours, so stopping it leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loguru import logger
+
+SHM_DIR = Path("/dev/shm")
+_BACKEND_SHIMS = Path(__file__).resolve().parent / "triton_backends"
+_MIN_GLIBC = (2, 35)
+
+
+class EmbeddedTritonError(RuntimeError):
+    """The embedded Triton server could not be prepared, started or stopped."""
+
+
+class PlatformNotSupportedError(EmbeddedTritonError):
+    """This machine cannot run the Triton build bundled in nvidia-pytriton."""
+
+
+class PortInUseError(EmbeddedTritonError):
+    """A port Triton needs is already taken by another process."""
+
+
+@dataclass(frozen=True)
+class TritonPorts:
+    http: int = 8000
+    grpc: int = 8001
+    metrics: int = 8002
+
+    def named(self) -> dict[str, int]:
+        return {"http": self.http, "grpc": self.grpc, "metrics": self.metrics}
+
+
+@dataclass
+class TritonOptions:
+    """How to start the server: repositories, ports and model control."""
+
+    model_repositories: Sequence[Path]
+    work_dir: Path
+    ports: TritonPorts = field(default_factory=TritonPorts)
+    host: str = "127.0.0.1"
+    model_control_mode: str = "explicit"
+    log_verbose: int = 0
+    startup_timeout_s: float = 180.0
+    extra_args: Sequence[str] = ()
+
+
+def check_platform() -> None:
+    """Refuse early, with the reason, on machines the bundled server cannot run on."""
+    if sys.platform != "linux" or platform.machine() not in {"x86_64", "AMD64"}:
+        raise PlatformNotSupportedError(
+            f"the Triton server bundled in nvidia-pytriton runs on Linux x86_64 only, not on "
+            f"{sys.platform}/{platform.machine()}; use the official tritonserver container instead "
+            "(docker/)"
+        )
+    libc, version = platform.libc_ver()
+    if libc == "glibc" and version:
+        found = tuple(int(part) for part in version.split(".")[:2])
+        if found < _MIN_GLIBC:
+            raise PlatformNotSupportedError(
+                f"the bundled Triton needs glibc >= {'.'.join(map(str, _MIN_GLIBC))}, found {version}"
+            )
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def check_ports(host: str, ports: TritonPorts) -> None:
+    """Fail with the port's name and number instead of Triton's late, cryptic bind error."""
+    busy = [f"{name} port {port}" for name, port in ports.named().items() if not _port_is_free(host, port)]
+    if busy:
+        raise PortInUseError(
+            f"cannot start Triton: {', '.join(busy)} already in use on {host}; stop the other "
+            "server or choose ports with --triton-http-port/--triton-grpc-port/--triton-metrics-port"
+        )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the OS considers free right now (for tests and ephemeral servers)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def bundled_server_dir() -> Path:
+    """Where nvidia-pytriton installed ``tritonserver`` (found without importing pytriton)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("pytriton")
+    if spec is None or not spec.submodule_search_locations:
+        raise PlatformNotSupportedError("nvidia-pytriton is not installed: pip install nvidia-pytriton")
+    server = Path(next(iter(spec.submodule_search_locations))) / "tritonserver"
+    if not (server / "bin" / "tritonserver").exists():
+        raise PlatformNotSupportedError(f"no tritonserver binary under {server}")
+    return server
+
+
+def prepare_server(work_dir: Path) -> Path:
+    """Copy the bundled server into ``work_dir`` with the stub and backend shims installed.
+
+    The copy is refreshed on every start (it is ~30 MB and takes well under a second), so an
+    upgraded wheel or shim never runs stale.
+    """
+    source = bundled_server_dir()
+    stub = source / "python_backend_stubs" / f"{sys.version_info.major}.{sys.version_info.minor}"
+    stub = stub / "triton_python_backend_stub"
+    if not stub.exists():
+        raise PlatformNotSupportedError(
+            f"nvidia-pytriton has no python backend stub for Python "
+            f"{sys.version_info.major}.{sys.version_info.minor}"
+        )
+    target = work_dir / "tritonserver"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("python_backend_stubs", "caches"))
+    shutil.copy2(stub, target / "backends" / "python" / "triton_python_backend_stub")
+    for shim in _BACKEND_SHIMS.iterdir():
+        if (shim / "model.py").exists():
+            (target / "backends" / shim.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(shim / "model.py", target / "backends" / shim.name / "model.py")
+    return target
+
+
+def server_environment() -> dict[str, str]:
+    """The environment the server and its python stubs need (see the module docstring)."""
+    env = dict(os.environ)
+    libs = bundled_server_dir().parent.parent / "nvidia_pytriton.libs"
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [str(libs), env.get("LD_LIBRARY_PATH")]))
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    # One onnxruntime/OpenMP thread pool per stub unless a model config says otherwise.
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
+class EmbeddedTriton:
+    """One real ``tritonserver`` process: start, wait until ready, stream its log, stop cleanly.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`.
+    """
+
+    def __init__(self, options: TritonOptions, log_sink: Callable[[str], None] | None = None):
+        self.options = options
+        self._log_sink = log_sink or (lambda line: logger.bind(source="triton").info(line))
+        self._process: subprocess.Popen[str] | None = None
+        self._log_tail: collections.deque[str] = collections.deque(maxlen=60)
+        self._log_thread: threading.Thread | None = None
+        self.shm_prefix = f"docserve_{os.getpid()}_{uuid.uuid4().hex[:8]}_"
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def __enter__(self) -> EmbeddedTriton:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    @property
+    def http_url(self) -> str:
+        return f"{self.options.host}:{self.options.ports.http}"
+
+    @property
+    def grpc_url(self) -> str:
+        return f"{self.options.host}:{self.options.ports.grpc}"
+
+    def command(self, server_dir: Path) -> list[str]:
+        opts = self.options
+        cmd = [str(server_dir / "bin" / "tritonserver")]
+        cmd += [f"--model-repository={Path(repo).resolve()}" for repo in opts.model_repositories]
+        cmd += [
+            f"--backend-directory={server_dir / 'backends'}",
+            f"--http-address={opts.host}",
+            f"--http-port={opts.ports.http}",
+            f"--grpc-address={opts.host}",
+            f"--grpc-port={opts.ports.grpc}",
+            f"--metrics-address={opts.host}",
+            f"--metrics-port={opts.ports.metrics}",
+            "--allow-gpu-metrics=false",
+            f"--model-control-mode={opts.model_control_mode}",
+            f"--backend-config=python,shm-region-prefix-name={self.shm_prefix}",
+            f"--log-verbose={opts.log_verbose}",
+            "--exit-on-error=true",
+        ]
+        if opts.model_control_mode == "explicit":
+            cmd.append("--load-model=*")
+        if opts.model_control_mode == "poll":
+            cmd.append("--repository-poll-secs=5")
+        return [*cmd, *opts.extra_args]
+
+    def start(self) -> None:
+        if self._process is not None:
+            raise EmbeddedTritonError("this Triton is already started")
+        check_platform()
+        for repo in self.options.model_repositories:
+            if not Path(repo).is_dir():
+                raise EmbeddedTritonError(f"model repository {repo} does not exist")
+        check_ports(self.options.host, self.options.ports)
+        self.options.work_dir.mkdir(parents=True, exist_ok=True)
+        server_dir = prepare_server(self.options.work_dir)
+        command = self.command(server_dir)
+        logger.info("starting Triton: {}", " ".join(command))
+        self._process = subprocess.Popen(
+            command,
+            cwd=self.options.work_dir,
+            env=server_environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,  # its own process group: stubs included, stopped together
+        )
+        self._log_thread = threading.Thread(target=self._pump_log, name="triton-log", daemon=True)
+        self._log_thread.start()
+        try:
+            self.wait_ready(self.options.startup_timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _pump_log(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        for line in self._process.stdout:
+            line = line.rstrip()
+            self._log_tail.append(line)
+            self._log_sink(line)
+
+    def log_tail(self) -> str:
+        return "\n".join(self._log_tail)
+
+    def is_ready(self) -> bool:
+        url = f"http://{self.http_url}/v2/health/ready"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process is None or self._process.poll() is not None:
+                if self._log_thread:
+                    self._log_thread.join(timeout=2)
+                raise EmbeddedTritonError(
+                    f"Triton exited with code {self._process.returncode if self._process else '?'} "
+                    f"before becoming ready. Last log lines:\n{self.log_tail()}"
+                )
+            if self.is_ready():
+                logger.info("Triton ready: http {} grpc {}", self.http_url, self.grpc_url)
+                return
+            time.sleep(0.25)
+        raise EmbeddedTritonError(
+            f"Triton not ready after {timeout_s:.0f}s. Last log lines:\n{self.log_tail()}"
+        )
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """SIGTERM the server (it unloads models and ends its stubs), then make sure of it."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                logger.warning("Triton did not stop within {}s: killing it", timeout_s)
+        # Whatever is left of its process group (a hung stub, a killed server's orphans) goes too.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
+        if self._log_thread:
+            self._log_thread.join(timeout=5)
+        for region in self.leftover_shm_regions():
+            region.unlink(missing_ok=True)
+        logger.info("Triton stopped")
+
+    def leftover_shm_regions(self) -> Iterator[Path]:
+        return SHM_DIR.glob(f"{self.shm_prefix}*") if SHM_DIR.is_dir() else iter(())

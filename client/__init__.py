@@ -1,0 +1,1 @@
+"""docserve clients: the ``docserve`` command line, REST and direct Triton gRPC helpers."""

@@ -1,0 +1,5 @@
+"""Pre/post-processing shared by Triton's python models and the in-process reference path.
+
+Nothing here imports torch or Triton: the same functions run inside Triton's python stubs, in
+training/evaluation, and in benchmarks' "no serving" reference, so they can never drift apart.
+"""
