@@ -1,0 +1,51 @@
+"""Session-wide fixtures: ONE real embedded Triton per pytest run, serving both repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from docserve.api.embedded_triton import EmbeddedTriton, TritonOptions, TritonPorts, free_port
+from docserve.api.settings import PROJECT_ROOT, Settings
+
+MODEL_REPOSITORIES = [PROJECT_ROOT / "model_repository", PROJECT_ROOT / "ensembles"]
+
+
+def triton_log_path(work_dir: Path) -> Path:
+    return work_dir / "tritonserver.log"
+
+
+@pytest.fixture(scope="session")
+def triton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedTriton]:
+    """The real Triton 2.51 from nvidia-pytriton, with every model of the repository loaded."""
+    work_dir = tmp_path_factory.mktemp("triton")
+    log = triton_log_path(work_dir).open("w", encoding="utf-8")
+    server = EmbeddedTriton(
+        TritonOptions(
+            model_repositories=MODEL_REPOSITORIES,
+            work_dir=work_dir,
+            ports=TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port()),
+        ),
+        log_sink=lambda line: print(line, file=log, flush=True),
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def triton_settings(triton: EmbeddedTriton, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Gateway settings pointing at the session's Triton."""
+    ports = triton.options.ports
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("data"),
+        triton_http_port=ports.http,
+        triton_grpc_port=ports.grpc,
+        triton_metrics_port=ports.metrics,
+        log_json=False,
+    )
