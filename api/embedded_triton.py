@@ -171,6 +171,14 @@ def server_environment() -> dict[str, str]:
     return env
 
 
+def _terminate_with_parent() -> None:
+    """In the child before exec: SIGTERM it if the launcher dies, even by SIGKILL (Linux prctl)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class EmbeddedTriton:
     """One real ``tritonserver`` process: start, wait until ready, stream its log, stop cleanly.
 
@@ -250,6 +258,7 @@ class EmbeddedTriton:
             text=True,
             bufsize=1,
             start_new_session=True,  # its own process group: stubs included, stopped together
+            preexec_fn=_terminate_with_parent,
         )
         self._log_thread = threading.Thread(target=self._pump_log, name="triton-log", daemon=True)
         self._log_thread.start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uvicorn
-from loguru import logger
 
 from docserve.api.app import create_app
 from docserve.api.embedded_triton import EmbeddedTriton, TritonOptions, TritonPorts
@@ -28,6 +27,34 @@ def embedded_triton_for(settings: Settings) -> EmbeddedTriton:
     )
 
 
+class _AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, telling the user where to look once the gateway accepts connections."""
+
+    def __init__(self, config: uvicorn.Config, banner: str):
+        super().__init__(config)
+        self.banner = banner
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            print(self.banner, flush=True)
+
+
+def _banner(settings: Settings, triton: EmbeddedTriton) -> str:
+    base = f"http://{settings.host}:{settings.port}"
+    return "\n".join([
+        "",
+        "docserve is up (Ctrl-C stops the gateway and Triton)",
+        f"  gateway      {base}/",
+        f"  API docs     {base}/docs",
+        f"  health       {base}/api/v1/health",
+        f"  Triton gRPC  {triton.grpc_url}   (tritonclient.grpc, the high-throughput path)",
+        f"  Triton HTTP  http://{triton.http_url}",
+        f"  metrics      http://{settings.triton_host}:{settings.triton_metrics_port}/metrics",
+        "",
+    ])
+
+
 def serve(settings: Settings) -> None:
     """Start Triton, then the gateway; block until SIGINT/SIGTERM; stop the gateway, then Triton."""
     configure_logging(settings)
@@ -39,11 +66,5 @@ def serve(settings: Settings) -> None:
             log_config=None,  # uvicorn's records go through our JSON logging
             lifespan="on",
         )
-        server = uvicorn.Server(config)
-        base = f"http://{settings.host}:{settings.port}"
-        logger.info(
-            "docserve ready: gateway {base}/  API docs {base}/docs  health {base}/api/v1/health  "
-            "Triton HTTP http://{http}  gRPC {grpc}",
-            base=base, http=triton.http_url, grpc=triton.grpc_url,
-        )
+        server = _AnnouncingServer(config, _banner(settings, triton))
         server.run()  # handles SIGINT/SIGTERM itself and returns once the gateway has stopped

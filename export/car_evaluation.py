@@ -135,7 +135,7 @@ def build(repository: Path, version: int = 1, epochs: int = 300) -> TrainingRepo
     report = TrainingReport(
         accuracy=float(np.mean(predicted == truth)),
         macro_f1=f1,
-        per_class_f1=dict(zip(CLASS_LABELS, per_class)),
+        per_class_f1=dict(zip(CLASS_LABELS, per_class, strict=False)),
         train_rows=len(train_idx),
         held_out_rows=len(held_out_idx),
         epochs=epochs,
@@ -158,8 +158,10 @@ Served through the `car_evaluation` ensemble: `car_evaluation_preprocess` (strin
 ## Tensors
 | name | type | shape | meaning |
 | --- | --- | --- | --- |
-| `car_features` | FP32 | [batch, {FEATURE_COUNT}] | one-hot attributes, order of `docserve.export.processing.car_features.ATTRIBUTES` |
-| `class_probabilities` | FP32 | [batch, {len(CLASS_LABELS)}] | softmax over {", ".join(CLASS_LABELS)} (this order) |
+| `car_features` | FP32 | [batch, {FEATURE_COUNT}] | one-hot attributes (table below, in order) |
+| `class_probabilities` | FP32 | [batch, {len(CLASS_LABELS)}] | softmax over {", ".join(CLASS_LABELS)} |
+
+One-hot order: `docserve.export.processing.car_features.ATTRIBUTES`, shared with serving.
 
 | attribute | values (one-hot order) |
 | --- | --- |

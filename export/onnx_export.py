@@ -67,7 +67,7 @@ def max_abs_diff(
         expected = model(*inputs)
     expected = expected if isinstance(expected, tuple | list) else (expected,)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    feeds = {name: tensor.numpy() for name, tensor in zip(input_names, inputs)}
+    feeds = {name: tensor.numpy() for name, tensor in zip(input_names, inputs, strict=False)}
     actual = session.run(None, feeds)
     return float(
         max(np.max(np.abs(e.numpy() - a)) for e, a in zip(expected, actual, strict=True))

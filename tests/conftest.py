@@ -13,6 +13,20 @@ from docserve.api.settings import PROJECT_ROOT, Settings
 MODEL_REPOSITORIES = [PROJECT_ROOT / "model_repository", PROJECT_ROOT / "ensembles"]
 
 
+@pytest.fixture(scope="session")
+def best_car() -> dict[str, str]:
+    """A car the rule table rates 'vgood'."""
+    return {"buying": "low", "maint": "low", "doors": "4", "persons": "more",
+            "lug_boot": "big", "safety": "high"}
+
+
+@pytest.fixture(scope="session")
+def worst_car() -> dict[str, str]:
+    """A car the rule table rates 'unacc'."""
+    return {"buying": "vhigh", "maint": "vhigh", "doors": "2", "persons": "2",
+            "lug_boot": "small", "safety": "low"}
+
+
 def triton_log_path(work_dir: Path) -> Path:
     return work_dir / "tritonserver.log"
 

@@ -22,7 +22,7 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
 CLASS_LABELS: tuple[str, ...] = ("unacc", "acc", "good", "vgood")
 FEATURE_COUNT = sum(len(values) for values in ATTRIBUTES.values())
 
-_OFFSETS = dict(zip(ATTRIBUTES, np.cumsum([0, *[len(v) for v in ATTRIBUTES.values()]][:-1])))
+_OFFSETS = dict(zip(ATTRIBUTES, np.cumsum([0, *[len(v) for v in ATTRIBUTES.values()]][:-1]), strict=False))
 _INDEX = {name: {value: i for i, value in enumerate(values)} for name, values in ATTRIBUTES.items()}
 
 

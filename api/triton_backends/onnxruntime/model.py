@@ -55,7 +55,7 @@ class TritonPythonModel:
 
     def _response(self, outputs: list[np.ndarray]):
         return pb_utils.InferenceResponse(
-            [pb_utils.Tensor(name, value) for name, value in zip(self.output_names, outputs)]
+            [pb_utils.Tensor(name, value) for name, value in zip(self.output_names, outputs, strict=False)]
         )
 
     def execute(self, requests):

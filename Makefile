@@ -1,0 +1,51 @@
+# docserve: two commands for a newcomer on a fresh machine.
+#   make run   -> virtualenv, install, build what the model repository lacks, start Triton + gateway
+#   make test  -> everything the tests need (Debian servers and fonts too), then pytest
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian packages the test suite needs (installed only when missing).
+APT_PACKAGES ?=
+
+.PHONY: run test lint export system-deps clean
+
+run: $(VENV)/.installed-run
+	$(BIN)/docserve export --if-missing
+	$(BIN)/docserve serve
+
+test: $(VENV)/.installed-test system-deps
+	$(BIN)/docserve export --if-missing
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+# Rebuild every trained/copied artefact of the model repository from scratch.
+export: $(VENV)/.installed-test
+	$(BIN)/docserve export
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# torch (export extra) is pinned to the CPU wheel 2.13.0; it never enters the serving path.
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e '.[export,test]'
+	touch $@ $(VENV)/.installed-run
+
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+clean:
+	rm -rf $(VENV) .docserve .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,53 @@
+"""The FastAPI application: wiring only (settings, Triton client, middleware, routers, errors)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from docserve.api import API_VERSION
+from docserve.api.car_evaluation import CarEvaluationService
+from docserve.api.errors import install_error_handlers
+from docserve.api.request_id import RequestIdMiddleware
+from docserve.api.routers import health, home, predict
+from docserve.api.settings import Settings, get_settings
+from docserve.api.triton_client import TritonClient
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        triton = TritonClient(
+            settings.triton_grpc_url, timeout_s=settings.triton_timeout_s, retries=settings.triton_retries
+        )
+        app.state.settings = settings
+        app.state.triton = triton
+        app.state.car_evaluation = CarEvaluationService(triton, settings.car_pipeline, settings.car_model)
+        try:
+            yield
+        finally:
+            await triton.close()
+
+    app = FastAPI(
+        title="docserve",
+        version=API_VERSION,
+        description="Document-analysis pipelines on NVIDIA Triton Inference Server.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["*"],
+        expose_headers=["x-request-id", "location", "retry-after"],
+    )
+    app.add_middleware(RequestIdMiddleware)
+    install_error_handlers(app)
+    for router in (home.router, health.router, predict.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,85 @@
+"""One typed error hierarchy for the gateway, mapped to HTTP by a single handler.
+
+Routers and services raise these; nothing else decides status codes. Every error body is
+``{"error": {"code": ..., "message": ..., "details": ...}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from loguru import logger
+
+
+class DocserveError(Exception):
+    """Base of every error the gateway reports to a client."""
+
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, details: Any = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class InvalidInputError(DocserveError):
+    """The request is well-formed JSON but the model refuses its content."""
+
+    status_code = 400
+    code = "invalid_input"
+
+
+class NotFoundError(DocserveError):
+    status_code = 404
+    code = "not_found"
+
+
+class PayloadTooLargeError(DocserveError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class TritonUnavailableError(DocserveError):
+    """Triton cannot be reached or is not ready; the client may retry later."""
+
+    status_code = 503
+    code = "triton_unavailable"
+
+
+class InferenceError(DocserveError):
+    """Triton answered with an error that is not the client's fault."""
+
+    status_code = 502
+    code = "inference_failed"
+
+
+async def _docserve_error(request: Request, error: DocserveError) -> JSONResponse:
+    log = logger.warning if error.status_code < 500 else logger.error
+    log("{} {} -> {} {}: {}", request.method, request.url.path, error.status_code, error.code, error.message)
+    headers = {"Retry-After": "5"} if isinstance(error, TritonUnavailableError) else None
+    return JSONResponse(error.body(), status_code=error.status_code, headers=headers)
+
+
+async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    details = [
+        {"location": list(item["loc"]), "message": item["msg"], "type": item["type"]}
+        for item in error.errors()
+    ]
+    logger.warning("{} {} -> 422 validation: {}", request.method, request.url.path, details)
+    body = {"error": {"code": "validation_error", "message": "request body is invalid", "details": details}}
+    return JSONResponse(body, status_code=422)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DocserveError, _docserve_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

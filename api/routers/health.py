@@ -1,0 +1,43 @@
+"""Health: a detailed report for people and two probes for orchestrators."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from docserve.api import API_VERSION
+from docserve.api.dependencies import SettingsDep, TritonDep
+from docserve.api.errors import TritonUnavailableError
+from docserve.api.schemas.health import Health, ModelHealth
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/api/v1/health", response_model=Health)
+async def health(settings: SettingsDep, triton: TritonDep) -> Health:
+    """The service, Triton's readiness, and every model with its loaded versions."""
+    try:
+        states = await triton.model_states()
+    except TritonUnavailableError:
+        return Health(name=settings.service_name, api_version=API_VERSION, triton="unreachable", models=[])
+    ready = await triton.is_ready()
+    return Health(
+        name=settings.service_name,
+        api_version=API_VERSION,
+        triton="ready" if ready else "not_ready",
+        models=[ModelHealth(**vars(state)) for state in states],
+    )
+
+
+@router.get("/healthz", include_in_schema=False)
+async def liveness() -> dict[str, str]:
+    """The gateway process answers (it does not depend on Triton)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", include_in_schema=False)
+async def readiness(triton: TritonDep) -> JSONResponse:
+    """Ready when Triton is: a load balancer should route requests here only then."""
+    if await triton.is_ready():
+        return JSONResponse({"status": "ready"})
+    return JSONResponse({"status": "triton not ready"}, status_code=503)

@@ -1,0 +1,42 @@
+"""``POST /api/v1/predict``: the car evaluation pipeline, a batch of records per call."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from loguru import logger
+
+from docserve.api.dependencies import CarEvaluationDep, SettingsDep
+from docserve.api.errors import PayloadTooLargeError
+from docserve.api.logs import request_id_var
+from docserve.api.schemas.car_evaluation import CarPredictRequest, CarPredictResponse
+
+router = APIRouter(prefix="/api/v1", tags=["car evaluation"])
+
+
+@router.post(
+    "/predict",
+    response_model=CarPredictResponse,
+    responses={400: {"description": "a value outside the model's vocabulary"},
+               413: {"description": "more records than DOCSERVE_MAX_PREDICT_RECORDS"},
+               503: {"description": "Triton unavailable"}},
+)
+async def predict(
+    body: CarPredictRequest, settings: SettingsDep, car_evaluation: CarEvaluationDep
+) -> CarPredictResponse:
+    """Classify each car as unacc, acc, good or vgood, with the probability of every class."""
+    if len(body.inputs) > settings.max_predict_records:
+        raise PayloadTooLargeError(
+            f"{len(body.inputs)} records in one request; at most {settings.max_predict_records}"
+        )
+    result = await car_evaluation.predict(body.inputs, request_id=request_id_var.get())
+    logger.bind(audit=True).info(
+        "prediction pipeline={} version={} inputs={} outputs={}",
+        car_evaluation.pipeline, result.model_version,
+        [record.model_dump() for record in body.inputs], result.labels,
+    )
+    return CarPredictResponse(
+        predictions=result.labels,
+        probabilities=result.probabilities,
+        model_name=car_evaluation.pipeline,
+        model_version=result.model_version,
+    )

@@ -1,0 +1,1 @@
+"""Request and response bodies of the gateway (pydantic), kept apart from the logic using them."""

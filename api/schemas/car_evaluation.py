@@ -1,0 +1,37 @@
+"""Bodies of ``POST /api/v1/predict`` (the car evaluation pipeline)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CarRecord(BaseModel):
+    """One car. Values are checked against the model's vocabulary by the pipeline itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    buying: str = Field(min_length=1, max_length=16, description="vhigh | high | med | low")
+    maint: str = Field(min_length=1, max_length=16, description="vhigh | high | med | low")
+    doors: str = Field(min_length=1, max_length=16, description="2 | 3 | 4 | 5more")
+    persons: str = Field(min_length=1, max_length=16, description="2 | 4 | more")
+    lug_boot: str = Field(min_length=1, max_length=16, description="small | med | big")
+    safety: str = Field(min_length=1, max_length=16, description="low | med | high")
+
+
+class CarPredictRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"inputs": [{"buying": "low", "maint": "low", "doors": "4",
+                                      "persons": "more", "lug_boot": "big", "safety": "high"}]}]
+        },
+    )
+
+    inputs: list[CarRecord] = Field(min_length=1, description="Cars to evaluate, in order")
+
+
+class CarPredictResponse(BaseModel):
+    predictions: list[str] = Field(description="Most probable class of each input, in order")
+    probabilities: list[dict[str, float]] = Field(description="Class -> probability, per input")
+    model_name: str = Field(description="The Triton pipeline (ensemble) that answered")
+    model_version: str = Field(description="Version of the classifier behind the pipeline")
