@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from docserve.api import API_VERSION
 from docserve.api.car_evaluation import CarEvaluationService
 from docserve.api.errors import install_error_handlers
+from docserve.api.logs import configure_logging
 from docserve.api.request_id import RequestIdMiddleware
 from docserve.api.routers import health, home, predict
 from docserve.api.settings import Settings, get_settings
@@ -19,6 +20,7 @@ from docserve.api.triton_client import TritonClient
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -32,13 +32,20 @@ def triton_log_path(work_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def triton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedTriton]:
+def scratch_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A third, initially empty repository of the session's Triton, for tests that add models
+    and load them through Triton's model-control API (rollouts, live discovery)."""
+    return tmp_path_factory.mktemp("scratch_repository")
+
+
+@pytest.fixture(scope="session")
+def triton(tmp_path_factory: pytest.TempPathFactory, scratch_repository: Path) -> Iterator[EmbeddedTriton]:
     """The real Triton 2.51 from nvidia-pytriton, with every model of the repository loaded."""
     work_dir = tmp_path_factory.mktemp("triton")
     log = triton_log_path(work_dir).open("w", encoding="utf-8")
     server = EmbeddedTriton(
         TritonOptions(
-            model_repositories=MODEL_REPOSITORIES,
+            model_repositories=[*MODEL_REPOSITORIES, scratch_repository],
             work_dir=work_dir,
             ports=TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port()),
         ),
