@@ -21,6 +21,7 @@ import collections
 import contextlib
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -171,6 +172,17 @@ def server_environment() -> dict[str, str]:
     return env
 
 
+_GLOG_LEVELS = {"I": "INFO", "W": "WARNING", "E": "ERROR", "F": "CRITICAL"}
+_GLOG_PREFIX = re.compile(r"^([IWEF])\d{4} ")
+
+
+def _log_triton_line(line: str) -> None:
+    """Forward one line of Triton's log at Triton's own level (glog's I/W/E/F prefix)."""
+    match = _GLOG_PREFIX.match(line)
+    level = _GLOG_LEVELS[match.group(1)] if match else "INFO"
+    logger.bind(source="tritonserver").log(level, line)
+
+
 def _terminate_with_parent() -> None:
     """In the child before exec: SIGTERM it if the launcher dies, even by SIGKILL (Linux prctl)."""
     import ctypes
@@ -187,7 +199,7 @@ class EmbeddedTriton:
 
     def __init__(self, options: TritonOptions, log_sink: Callable[[str], None] | None = None):
         self.options = options
-        self._log_sink = log_sink or (lambda line: logger.bind(source="triton").info(line))
+        self._log_sink = log_sink or _log_triton_line
         self._process: subprocess.Popen[str] | None = None
         self._log_tail: collections.deque[str] = collections.deque(maxlen=60)
         self._log_thread: threading.Thread | None = None
