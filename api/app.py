@@ -9,13 +9,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from docserve.api import API_VERSION
-from docserve.api.car_evaluation import CarEvaluationService
 from docserve.api.errors import install_error_handlers
 from docserve.api.logs import configure_logging
 from docserve.api.request_id import RequestIdMiddleware
-from docserve.api.routers import health, home, predict
+from docserve.api.routers import health, home, jobs, pipelines, predict
+from docserve.api.services import Services
 from docserve.api.settings import Settings, get_settings
-from docserve.api.triton_client import TritonClient
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,16 +23,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        triton = TritonClient(
-            settings.triton_grpc_url, timeout_s=settings.triton_timeout_s, retries=settings.triton_retries
-        )
-        app.state.settings = settings
-        app.state.triton = triton
-        app.state.car_evaluation = CarEvaluationService(triton, settings.car_pipeline, settings.car_model)
+        app.state.services = Services.open(settings, run_workers=settings.run_workers)
         try:
             yield
         finally:
-            await triton.close()
+            await app.state.services.close()
 
     app = FastAPI(
         title="docserve",
@@ -50,6 +44,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
-    for router in (home.router, health.router, predict.router):
+    for router in (home.router, health.router, predict.router, pipelines.router, jobs.router):
         app.include_router(router)
     return app

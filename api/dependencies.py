@@ -7,22 +7,46 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from docserve.api.car_evaluation import CarEvaluationService
+from docserve.api.documents.fetch import DocumentFetcher
+from docserve.api.jobs.store import JobStore
+from docserve.api.jobs.worker import JobWorkers
+from docserve.api.pipelines import PipelineCatalog
 from docserve.api.settings import Settings
 from docserve.api.triton_client import TritonClient
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    return request.app.state.services.settings
 
 
 def get_triton(request: Request) -> TritonClient:
-    return request.app.state.triton
+    return request.app.state.services.triton
 
 
 def get_car_evaluation(request: Request) -> CarEvaluationService:
-    return request.app.state.car_evaluation
+    return request.app.state.services.car_evaluation
+
+
+def get_store(request: Request) -> JobStore:
+    return request.app.state.services.store
+
+
+def get_catalog(request: Request) -> PipelineCatalog:
+    return request.app.state.services.catalog
+
+
+def get_fetcher(request: Request) -> DocumentFetcher:
+    return request.app.state.services.fetcher
+
+
+def get_workers(request: Request) -> JobWorkers | None:
+    return request.app.state.services.workers
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TritonDep = Annotated[TritonClient, Depends(get_triton)]
 CarEvaluationDep = Annotated[CarEvaluationService, Depends(get_car_evaluation)]
+StoreDep = Annotated[JobStore, Depends(get_store)]
+CatalogDep = Annotated[PipelineCatalog, Depends(get_catalog)]
+FetcherDep = Annotated[DocumentFetcher, Depends(get_fetcher)]
+WorkersDep = Annotated[JobWorkers | None, Depends(get_workers)]

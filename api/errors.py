@@ -15,10 +15,15 @@ from loguru import logger
 
 
 class DocserveError(Exception):
-    """Base of every error the gateway reports to a client."""
+    """Base of every error the gateway reports to a client.
+
+    ``transient`` tells a job worker whether another attempt may succeed (Triton restarting, a
+    fetch timing out) or the job should fail at once (a corrupt document, a refused location).
+    """
 
     status_code = 500
     code = "internal_error"
+    transient = False
 
     def __init__(self, message: str, details: Any = None):
         super().__init__(message)
@@ -49,11 +54,61 @@ class PayloadTooLargeError(DocserveError):
     code = "payload_too_large"
 
 
+class ConflictError(DocserveError):
+    """The request contradicts what is stored (a used request id with another body)."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class QueueFullError(DocserveError):
+    """The job queue is at its bound; the client should come back after ``Retry-After``."""
+
+    status_code = 429
+    code = "queue_full"
+
+
 class TritonUnavailableError(DocserveError):
     """Triton cannot be reached or is not ready; the client may retry later."""
 
     status_code = 503
     code = "triton_unavailable"
+    transient = True
+
+
+class DocumentError(DocserveError):
+    """A document location or its content cannot be used."""
+
+    status_code = 422
+    code = "invalid_document"
+
+
+class LocationRefusedError(DocumentError):
+    """The location is outside what docserve may read: private network, outside file roots."""
+
+    code = "location_refused"
+
+
+class DocumentNotFoundError(DocumentError):
+    code = "document_not_found"
+
+
+class DocumentTooLargeError(DocumentError):
+    status_code = 413
+    code = "document_too_large"
+
+
+class UnsupportedDocumentError(DocumentError):
+    status_code = 415
+    code = "unsupported_document"
+
+
+class FetchFailedError(DocumentError):
+    """The document's server timed out or failed (5xx, connection reset): worth another try."""
+
+    status_code = 502
+    code = "fetch_failed"
+    transient = True
 
 
 class InferenceError(DocserveError):
@@ -66,7 +121,8 @@ class InferenceError(DocserveError):
 async def _docserve_error(request: Request, error: DocserveError) -> JSONResponse:
     log = logger.warning if error.status_code < 500 else logger.error
     log("{} {} -> {} {}: {}", request.method, request.url.path, error.status_code, error.code, error.message)
-    headers = {"Retry-After": "5"} if isinstance(error, TritonUnavailableError) else None
+    retry_later = isinstance(error, TritonUnavailableError | QueueFullError)
+    headers = {"Retry-After": "5"} if retry_later else None
     return JSONResponse(error.body(), status_code=error.status_code, headers=headers)
 
 

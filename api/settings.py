@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,9 +48,49 @@ class Settings(BaseSettings):
     triton_startup_timeout_s: float = Field(default=180.0, gt=0)
     triton_log_verbose: int = Field(default=0, ge=0)
 
+    # Documents: where workers may fetch them from, and how much they may hold
+    file_roots: Annotated[list[Path] | None, NoDecode] = Field(
+        default=None,
+        description="Roots allowed for file:// locations, os.pathsep-separated; default <data dir>/inbox",
+    )
+    allow_private_hosts: bool = Field(
+        default=False, description="Allow http(s) locations on loopback/private/link-local addresses"
+    )
+    max_document_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    max_pages: int = Field(default=50, ge=1, description="Pages analysed per document")
+    max_page_pixels: int = Field(default=40_000_000, ge=1, description="Decompression-bomb guard")
+    pdf_dpi: int = Field(default=150, ge=36, le=600)
+    fetch_timeout_s: float = Field(default=20.0, gt=0)
+    s3_endpoint_url: str | None = None
+
+    # Jobs: the durable queue and the workers that drain it
+    max_queue: int = Field(default=10_000, ge=1, description="Queued jobs before POST /jobs says 429")
+    worker_concurrency: int = Field(default=4, ge=1, description="Jobs in flight toward Triton")
+    run_workers: bool = Field(default=True, description="Run workers inside the gateway process")
+    job_max_attempts: int = Field(default=5, ge=1)
+    job_lease_s: float = Field(default=60.0, gt=0, description="A silent worker loses its job after")
+    job_retry_base_s: float = Field(default=1.0, gt=0, description="First retry delay; doubles")
+    callback_attempts: int = Field(default=5, ge=1)
+
     # The car evaluation pipeline behind POST /api/v1/predict
     car_pipeline: str = "car_evaluation"
     car_model: str = "car_evaluation_model"
+
+    @field_validator("file_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        """``DOCSERVE_FILE_ROOTS=/a:/b`` (os.pathsep-separated, like PATH)."""
+        if isinstance(value, str):
+            return [Path(part) for part in value.split(os.pathsep) if part]
+        return value
+
+    @property
+    def allowed_file_roots(self) -> list[Path]:
+        return self.file_roots or [self.data_dir / "inbox"]
+
+    @property
+    def jobs_database(self) -> Path:
+        return self.data_dir / "jobs.sqlite3"
 
     @property
     def triton_grpc_url(self) -> str:

@@ -93,5 +93,21 @@ def serve(
         raise _fail(error) from error
 
 
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", help="Jobs in flight [DOCSERVE_WORKER_CONCURRENCY]")
+    ] = None,
+) -> None:
+    """Run job workers without the gateway (they share the gateway's SQLite store)."""
+    from docserve.api.settings import Settings
+    from docserve.api.worker_process import main
+
+    settings = Settings()
+    if concurrency is not None:
+        settings.worker_concurrency = concurrency
+    main(settings)
+
+
 if __name__ == "__main__":
     app()

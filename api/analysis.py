@@ -1,0 +1,59 @@
+"""Analyse one document with one pipeline: pages out of the document, each through Triton.
+
+The same function serves job workers and synchronous predictions, so both return the same
+result for the same document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from docserve.api.documents.pages import PageLimits, split_pages
+from docserve.api.errors import DocumentError
+from docserve.api.pipelines import Pipeline, analyze_page
+from docserve.api.settings import Settings
+from docserve.api.triton_client import TritonClient
+
+
+def page_limits(settings: Settings) -> PageLimits:
+    return PageLimits(
+        max_pages=settings.max_pages, max_page_pixels=settings.max_page_pixels, pdf_dpi=settings.pdf_dpi
+    )
+
+
+def select_pages(count: int, wanted: Sequence[int] | None) -> list[int]:
+    """0-based indices of the pages to analyse (``wanted`` holds 1-based page numbers)."""
+    if not wanted:
+        return list(range(count))
+    outside = [number for number in wanted if not 1 <= number <= count]
+    if outside:
+        raise DocumentError(f"pages {outside} do not exist: the document has {count} page(s)")
+    return [number - 1 for number in sorted(set(wanted))]
+
+
+async def analyze_document(
+    triton: TritonClient,
+    pipeline: Pipeline,
+    document: bytes,
+    settings: Settings,
+    pages: Sequence[int] | None = None,
+    request_id: str = "",
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    images = await asyncio.to_thread(split_pages, document, page_limits(settings))
+    split_s = time.perf_counter() - started
+    results = []
+    for index in select_pages(len(images), pages):
+        page_started = time.perf_counter()
+        result = await analyze_page(triton, pipeline, images[index], request_id)
+        results.append({"page": index + 1, "seconds": round(time.perf_counter() - page_started, 4),
+                        "result": result})
+    return {
+        "pipeline": pipeline.name,
+        "page_count": len(images),
+        "pages": results,
+        "timings": {"split_pages_s": round(split_s, 4), "total_s": round(time.perf_counter() - started, 4)},
+    }

@@ -1,0 +1,1 @@
+"""Documents: where they may come from (locations), how they are fetched, and their pages."""

@@ -1,0 +1,105 @@
+"""Document locations (``file://``, ``http(s)://``, ``s3://``) and the rules they must obey.
+
+:func:`parse_location` is the static check used when a job is submitted (syntax, file roots,
+literal addresses): a bad location is refused at once with 422. Fetchers check again when they
+read, because a host name is only resolved then (see :mod:`docserve.api.documents.network`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from docserve.api.errors import DocumentError, DocumentNotFoundError, LocationRefusedError
+
+SCHEMES = ("file", "http", "https", "s3")
+
+
+@dataclass(frozen=True)
+class Location:
+    url: str
+    scheme: str
+    host: str = ""  # http(s): host name or address; s3: bucket
+    path: str = ""  # file: absolute path; s3: key
+
+
+def parse_location(url: str, file_roots: Sequence[Path], allow_private_hosts: bool) -> Location:
+    """Validate ``url``; raise :class:`DocumentError` / :class:`LocationRefusedError` with why."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES:
+        raise DocumentError(f"location scheme must be one of {', '.join(SCHEMES)}; got {url!r}")
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise DocumentError(f"file:// locations must be local paths, got host {parts.netloc!r}")
+        path = unquote(parts.path)
+        resolve_file(path, file_roots)
+        return Location(url=url, scheme=scheme, path=path)
+    if scheme == "s3":
+        key = parts.path.lstrip("/")
+        if not parts.netloc or not key:
+            raise DocumentError(f"s3 locations look like s3://bucket/key; got {url!r}")
+        return Location(url=url, scheme=scheme, host=parts.netloc, path=unquote(key))
+    if not parts.hostname:
+        raise DocumentError(f"http(s) location without a host: {url!r}")
+    if parts.username or parts.password:
+        raise DocumentError("credentials inside a location URL are not accepted")
+    check_literal_address(parts.hostname, allow_private_hosts)
+    return Location(url=url, scheme=scheme, host=parts.hostname)
+
+
+def resolve_file(path: str, roots: Sequence[Path]) -> Path:
+    """The real path of ``path`` if it lies under one of ``roots`` (``..`` and symlinks resolved)."""
+    if not path.startswith("/"):
+        raise DocumentError(f"file:// locations need an absolute path, got {path!r}")
+    candidate = Path(path)
+    try:
+        real = candidate.resolve(strict=True)
+    except FileNotFoundError as error:
+        _refuse_outside(candidate.resolve(), roots)
+        raise DocumentNotFoundError(f"no file at {path}") from error
+    _refuse_outside(real, roots)
+    if not real.is_file():
+        raise DocumentNotFoundError(f"{path} is not a regular file")
+    return real
+
+
+def _refuse_outside(real: Path, roots: Sequence[Path]) -> None:
+    if not any(real.is_relative_to(root.resolve()) for root in roots):
+        allowed = ", ".join(str(root) for root in roots) or "(none configured)"
+        raise LocationRefusedError(
+            f"file location resolves to {real}, outside the allowed roots ({allowed}); "
+            "set DOCSERVE_FILE_ROOTS to allow a folder"
+        )
+
+
+def is_forbidden_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Loopback, private, link-local (cloud metadata), multicast, reserved or unspecified."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return not address.is_global or address.is_multicast
+
+
+def check_address(host: str, address: str, allow_private_hosts: bool) -> None:
+    if allow_private_hosts:
+        return
+    if is_forbidden_address(ipaddress.ip_address(address)):
+        raise LocationRefusedError(
+            f"host {host!r} is (or resolves to) {address}, a loopback/private/link-local address; "
+            "docserve does not fetch from internal networks (DOCSERVE_ALLOW_PRIVATE_HOSTS)"
+        )
+
+
+def check_literal_address(host: str, allow_private_hosts: bool) -> None:
+    """Refuse ``http://10.0.0.1/`` at submission; names are checked when resolved."""
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        check_address(host, "127.0.0.1", allow_private_hosts)
+        return
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return
+    check_address(host, host, allow_private_hosts)

@@ -1,0 +1,79 @@
+"""Result callbacks: POST the final job to the client's ``callback_url``, with retries.
+
+Callback URLs obey the same rules as document locations (no internal addresses unless allowed):
+the HTTP client connects through the same guarded transport. Delivery state is stored, so a
+callback that was pending when the gateway stopped is sent after it starts again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import httpx
+from loguru import logger
+
+from docserve.api.documents.network import GuardedTransport
+from docserve.api.errors import DocserveError
+from docserve.api.jobs.store import JobStore
+from docserve.api.schemas.jobs import JobView
+from docserve.api.settings import Settings
+
+REDELIVERY_INTERVAL_S = 30.0
+
+
+class CallbackSender:
+    def __init__(self, settings: Settings, store: JobStore):
+        self.settings = settings
+        self.store = store
+        self._http = httpx.AsyncClient(
+            transport=GuardedTransport(allow_private_hosts=settings.allow_private_hosts),
+            timeout=httpx.Timeout(settings.fetch_timeout_s),
+            follow_redirects=False,
+        )
+        self._in_flight: dict[str, asyncio.Task] = {}
+
+    async def close(self) -> None:
+        for task in self._in_flight.values():
+            task.cancel()
+        for task in list(self._in_flight.values()):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._http.aclose()
+
+    def schedule(self, request_id: str) -> None:
+        if request_id not in self._in_flight:
+            task = asyncio.create_task(self.deliver(request_id), name=f"callback-{request_id}")
+            self._in_flight[request_id] = task
+            task.add_done_callback(lambda _: self._in_flight.pop(request_id, None))
+
+    async def deliver(self, request_id: str) -> bool:
+        job = await asyncio.to_thread(self.store.get, request_id)
+        if not job.callback_url:
+            return False
+        body = JobView.of(job).model_dump(mode="json")
+        log = logger.bind(request_id=request_id)
+        for attempt in range(1, self.settings.callback_attempts + 1):
+            try:
+                response = await self._http.post(job.callback_url, json=body)
+                if response.status_code < 300:
+                    await asyncio.to_thread(self.store.set_callback_state, request_id, "delivered")
+                    log.info("callback for {} delivered to {}", request_id, job.callback_url)
+                    return True
+                reason = f"answered {response.status_code}"
+            except (httpx.HTTPError, DocserveError) as error:
+                reason = str(error)
+                if isinstance(error, DocserveError) and not error.transient:
+                    break  # a refused address stays refused
+            log.warning("callback for {} attempt {} failed: {}", request_id, attempt, reason)
+            await asyncio.sleep(self.settings.job_retry_base_s * 2 ** (attempt - 1))
+        await asyncio.to_thread(self.store.set_callback_state, request_id, "failed")
+        log.error("callback for {} to {} abandoned", request_id, job.callback_url)
+        return False
+
+    async def redeliver_pending(self) -> None:
+        """Forever: send callbacks left pending by an earlier process."""
+        while True:
+            for job in await asyncio.to_thread(self.store.pending_callbacks):
+                self.schedule(job.request_id)
+            await asyncio.sleep(REDELIVERY_INTERVAL_S)

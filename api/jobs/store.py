@@ -1,0 +1,287 @@
+"""The durable job queue and result store: one SQLite file (WAL) shared by the gateway and workers.
+
+Every state change is one SQL statement, so a crash between two leaves nothing half-done:
+- a worker *claims* a job by taking a lease (``lease_owner``, ``lease_expires_at``); a job whose
+  lease ran out (its worker died) is claimable again, and its attempt counter says so;
+- results and failures are written only by the current lease owner, so a worker that lost its
+  lease can never overwrite (or duplicate) what the next attempt stored;
+- retries are rows back in ``queued`` with a later ``available_at`` (exponential backoff).
+
+Several processes on one machine (``docserve serve`` and any ``docserve worker``) share the file;
+SQLite's write lock serializes the claims.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from docserve.api.errors import ConflictError, NotFoundError, QueueFullError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    request_id       TEXT PRIMARY KEY,
+    fingerprint      TEXT NOT NULL,
+    pipeline         TEXT NOT NULL,
+    location         TEXT NOT NULL,
+    options_json     TEXT NOT NULL,
+    callback_url     TEXT,
+    status           TEXT NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    created_at       REAL NOT NULL,
+    started_at       REAL,
+    finished_at      REAL,
+    available_at     REAL NOT NULL,
+    lease_owner      TEXT,
+    lease_expires_at REAL,
+    result_json      TEXT,
+    error_code       TEXT,
+    error_message    TEXT,
+    callback_state   TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_claimable ON jobs (status, available_at);
+"""
+
+
+class JobStatus(str, Enum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What a client asks for; its fingerprint decides idempotency."""
+
+    request_id: str
+    pipeline: str
+    location: str
+    options: dict[str, Any] = field(default_factory=dict)
+    callback_url: str | None = None
+
+    def fingerprint(self) -> str:
+        body = {"pipeline": self.pipeline, "location": self.location, "options": self.options,
+                "callback_url": self.callback_url}
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Job:
+    request_id: str
+    pipeline: str
+    location: str
+    options: dict[str, Any]
+    callback_url: str | None
+    status: JobStatus
+    attempts: int
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    result: dict[str, Any] | None
+    error_code: str | None
+    error_message: str | None
+    lease_owner: str | None
+    callback_state: str | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Job:
+        return cls(
+            request_id=row["request_id"],
+            pipeline=row["pipeline"],
+            location=row["location"],
+            options=json.loads(row["options_json"]),
+            callback_url=row["callback_url"],
+            status=JobStatus(row["status"]),
+            attempts=row["attempts"],
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            result=json.loads(row["result_json"]) if row["result_json"] else None,
+            error_code=row["error_code"],
+            error_message=row["error_message"],
+            lease_owner=row["lease_owner"],
+            callback_state=row["callback_state"],
+        )
+
+
+class JobStore:
+    """Thread-safe access to the jobs database (callers run it off the event loop)."""
+
+    def __init__(self, path: Path, max_queue: int):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.max_queue = max_queue
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _one(self, sql: str, params: tuple = ()) -> sqlite3.Row | None:
+        """Run one statement to completion (all rows fetched: RETURNING statements then commit)."""
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+        return rows[0] if rows else None
+
+    # -- clients ---------------------------------------------------------------------------------
+    def submit(self, request: JobRequest, now: float | None = None) -> tuple[Job, bool]:
+        """Store a new job, or return the one already under this id: ``(job, created)``.
+
+        Raises :class:`ConflictError` if the id was used with another body, and
+        :class:`QueueFullError` when ``max_queue`` jobs are waiting.
+        """
+        now = time.time() if now is None else now
+        fingerprint = request.fingerprint()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                existing = self._db.execute(
+                    "SELECT * FROM jobs WHERE request_id = ?", (request.request_id,)
+                ).fetchone()
+                if existing is None:
+                    (queued,) = self._db.execute(
+                        "SELECT COUNT(*) FROM jobs WHERE status = 'queued'"
+                    ).fetchone()
+                    if queued >= self.max_queue:
+                        raise QueueFullError(f"{queued} jobs are queued (DOCSERVE_MAX_QUEUE); retry later")
+                    self._db.execute(
+                        "INSERT INTO jobs (request_id, fingerprint, pipeline, location, options_json,"
+                        " callback_url, status, created_at, available_at, callback_state)"
+                        " VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                        (request.request_id, fingerprint, request.pipeline, request.location,
+                         json.dumps(request.options, sort_keys=True), request.callback_url, now, now,
+                         "pending" if request.callback_url else None),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        if existing is not None:
+            if existing["fingerprint"] != fingerprint:
+                raise ConflictError(
+                    f"request_id {request.request_id!r} was already used for a different job "
+                    "(pipeline, location, options or callback_url differ)"
+                )
+            return Job.from_row(existing), False
+        return self.get(request.request_id), True
+
+    def get(self, request_id: str) -> Job:
+        row = self._one("SELECT * FROM jobs WHERE request_id = ?", (request_id,))
+        if row is None:
+            raise NotFoundError(f"no job with request_id {request_id!r}")
+        return Job.from_row(row)
+
+    def list(self, status: JobStatus | None, limit: int) -> list[Job]:
+        with self._lock:
+            if status is None:
+                rows = self._db.execute(
+                    "SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)
+                ).fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT * FROM jobs WHERE status = ? ORDER BY created_at DESC LIMIT ?",
+                    (status.value, limit),
+                ).fetchall()
+        return [Job.from_row(row) for row in rows]
+
+    def cancel(self, request_id: str, now: float | None = None) -> Job:
+        """Cancel a queued job; a job already running or finished cannot be (409)."""
+        now = time.time() if now is None else now
+        row = self._one(
+            "UPDATE jobs SET status = 'cancelled', finished_at = ?, callback_state = NULL"
+            " WHERE request_id = ? AND status = 'queued' RETURNING *",
+            (now, request_id),
+        )
+        if row is not None:
+            return Job.from_row(row)
+        job = self.get(request_id)
+        raise ConflictError(f"job {request_id!r} is {job.status.value}; only queued jobs can be cancelled")
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status").fetchall()
+        return {row["status"]: row["n"] for row in rows}
+
+    # -- workers ---------------------------------------------------------------------------------
+    def claim(self, worker_id: str, lease_s: float, now: float | None = None) -> Job | None:
+        """Take the oldest runnable job (queued and due, or abandoned by a dead worker)."""
+        now = time.time() if now is None else now
+        row = self._one(
+            "UPDATE jobs SET status = 'processing', lease_owner = ?, lease_expires_at = ?,"
+            " attempts = attempts + 1, started_at = COALESCE(started_at, ?)"
+            " WHERE request_id = ("
+            "   SELECT request_id FROM jobs"
+            "   WHERE (status = 'queued' AND available_at <= ?)"
+            "      OR (status = 'processing' AND lease_expires_at < ?)"
+            "   ORDER BY available_at LIMIT 1)"
+            " RETURNING *",
+            (worker_id, now + lease_s, now, now, now),
+        )
+        return Job.from_row(row) if row else None
+
+    def extend_lease(self, job: Job, worker_id: str, lease_s: float) -> bool:
+        """Heartbeat; False means the lease was lost and the work must be abandoned."""
+        row = self._one(
+            "UPDATE jobs SET lease_expires_at = ? WHERE request_id = ? AND lease_owner = ?"
+            " AND status = 'processing' RETURNING request_id",
+            (time.time() + lease_s, job.request_id, worker_id),
+        )
+        return row is not None
+
+    def succeed(self, job: Job, worker_id: str, result: dict[str, Any]) -> bool:
+        return self._finish(job, worker_id, "status = 'succeeded', result_json = ?", (json.dumps(result),))
+
+    def fail(self, job: Job, worker_id: str, code: str, message: str) -> bool:
+        return self._finish(
+            job, worker_id, "status = 'failed', error_code = ?, error_message = ?", (code, message)
+        )
+
+    def retry_later(self, job: Job, worker_id: str, code: str, message: str, delay_s: float) -> bool:
+        """Back to the queue after ``delay_s``, remembering why the attempt failed."""
+        row = self._one(
+            "UPDATE jobs SET status = 'queued', available_at = ?, lease_owner = NULL,"
+            " lease_expires_at = NULL, error_code = ?, error_message = ?"
+            " WHERE request_id = ? AND lease_owner = ? AND status = 'processing' RETURNING request_id",
+            (time.time() + delay_s, code, message, job.request_id, worker_id),
+        )
+        return row is not None
+
+    def _finish(self, job: Job, worker_id: str, assignments: str, params: tuple) -> bool:
+        row = self._one(
+            f"UPDATE jobs SET {assignments}, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL"
+            " WHERE request_id = ? AND lease_owner = ? AND status = 'processing' RETURNING request_id",
+            (*params, time.time(), job.request_id, worker_id),
+        )
+        return row is not None
+
+    def set_callback_state(self, request_id: str, state: str) -> None:
+        self._one("UPDATE jobs SET callback_state = ? WHERE request_id = ? RETURNING request_id",
+                  (state, request_id))
+
+    def pending_callbacks(self, limit: int = 100) -> list[Job]:
+        """Finished jobs whose callback was not delivered yet (e.g. the gateway restarted)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM jobs WHERE callback_state = 'pending'"
+                " AND status IN ('succeeded', 'failed') LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [Job.from_row(row) for row in rows]

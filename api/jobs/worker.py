@@ -1,0 +1,157 @@
+"""Workers: take jobs from the store, fetch and analyse the document, store the outcome.
+
+``worker_concurrency`` jobs run at once per process: that bound is the throttle toward Triton.
+A job's lease is renewed while it runs; if this process dies, the lease runs out and another
+worker (or this one after a restart) takes the job again. Errors marked ``transient`` (Triton
+unavailable, a fetch that timed out) are retried with exponential backoff; the others fail the
+job at once with their error code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+
+from loguru import logger
+
+from docserve.api.analysis import analyze_document
+from docserve.api.documents.fetch import DocumentFetcher
+from docserve.api.errors import DocserveError
+from docserve.api.jobs.callbacks import CallbackSender
+from docserve.api.jobs.store import Job, JobStore
+from docserve.api.pipelines import PipelineCatalog
+from docserve.api.settings import Settings
+from docserve.api.triton_client import TritonClient
+
+IDLE_POLL_S = 1.0
+
+
+class JobWorkers:
+    """A pool of ``worker_concurrency`` job loops sharing one store, fetcher and Triton client."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: JobStore,
+        triton: TritonClient,
+        catalog: PipelineCatalog,
+        fetcher: DocumentFetcher,
+        callbacks: CallbackSender,
+    ):
+        self.settings = settings
+        self.store = store
+        self.triton = triton
+        self.catalog = catalog
+        self.fetcher = fetcher
+        self.callbacks = callbacks
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+
+    def notify(self) -> None:
+        """A job was just queued in this process: do not wait for the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._loop(slot), name=f"job-worker-{slot}")
+            for slot in range(self.settings.worker_concurrency)
+        ]
+        self._tasks.append(asyncio.create_task(self.callbacks.redeliver_pending(), name="callbacks"))
+        logger.info("{} job workers started ({})", self.settings.worker_concurrency, self.worker_id)
+
+    async def stop(self) -> None:
+        """Stop taking jobs; jobs in flight are abandoned to their lease (retaken after restart)."""
+        self._stopping.set()
+        self._wake.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _loop(self, slot: int) -> None:
+        while not self._stopping.is_set():
+            job = await asyncio.to_thread(self.store.claim, self.worker_id, self.settings.job_lease_s)
+            if job is None:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
+                continue
+            await self.run_job(job)
+
+    async def run_job(self, job: Job) -> None:
+        log = logger.bind(request_id=job.request_id)
+        if job.attempts > self.settings.job_max_attempts:
+            await self._fail(job, "attempts_exhausted",
+                             f"gave up after {job.attempts - 1} attempts; last: {job.error_message}")
+            return
+        log.info("job {} attempt {} ({} on {})", job.request_id, job.attempts, job.pipeline, job.location)
+        heartbeat = asyncio.create_task(self._keep_lease(job))
+        try:
+            result = await self._analyze(job)
+        except DocserveError as error:
+            await self._on_error(job, error)
+        except Exception as error:  # a bug: keep the job, retry it, and say what happened
+            log.exception("job {} failed unexpectedly", job.request_id)
+            await self._on_error(job, _Unexpected(f"{type(error).__name__}: {error}"))
+        else:
+            stored = await asyncio.to_thread(self.store.succeed, job, self.worker_id, result)
+            self._after_finish(job, stored, "succeeded")
+        finally:
+            heartbeat.cancel()
+
+    async def _analyze(self, job: Job) -> dict:
+        pipeline = await self.catalog.get(job.pipeline)
+        document = await self.fetcher.fetch(job.location)
+        return await analyze_document(
+            self.triton, pipeline, document, self.settings,
+            pages=job.options.get("pages"), request_id=job.request_id,
+        )
+
+    async def _on_error(self, job: Job, error: DocserveError) -> None:
+        if error.transient and job.attempts < self.settings.job_max_attempts:
+            delay = self.settings.job_retry_base_s * 2 ** (job.attempts - 1)
+            logger.bind(request_id=job.request_id).warning(
+                "job {} attempt {} failed ({}: {}); retry in {:.1f}s",
+                job.request_id, job.attempts, error.code, error.message, delay,
+            )
+            await asyncio.to_thread(
+                self.store.retry_later, job, self.worker_id, error.code, error.message, delay
+            )
+            return
+        await self._fail(job, error.code, error.message)
+
+    async def _fail(self, job: Job, code: str, message: str) -> None:
+        stored = await asyncio.to_thread(self.store.fail, job, self.worker_id, code, message)
+        self._after_finish(job, stored, f"failed ({code}: {message})")
+
+    def _after_finish(self, job: Job, stored: bool, outcome: str) -> None:
+        log = logger.bind(request_id=job.request_id)
+        if not stored:  # another worker owns the job now: its outcome is the one that counts
+            log.warning("job {}: lease lost before the outcome was stored; outcome dropped", job.request_id)
+            return
+        log.info("job {} {}", job.request_id, outcome)
+        if job.callback_url:
+            self.callbacks.schedule(job.request_id)
+
+    async def _keep_lease(self, job: Job) -> None:
+        interval = self.settings.job_lease_s / 3
+        while True:
+            await asyncio.sleep(interval)
+            kept = await asyncio.to_thread(
+                self.store.extend_lease, job, self.worker_id, self.settings.job_lease_s
+            )
+            if not kept:
+                logger.bind(request_id=job.request_id).warning("job {}: lease lost", job.request_id)
+                return
+
+
+class _Unexpected(DocserveError):
+    code = "internal_error"
+    transient = True

@@ -1,0 +1,110 @@
+"""Document pipelines: discovered from Triton's repository index, run one page at a time.
+
+A *document pipeline* is any ensemble with the documented page contract: input
+``page_image_bytes`` (one encoded PNG/JPEG/TIFF page) and output ``page_result_json`` (the page's
+result as UTF-8 JSON). Adding a pipeline is adding such an ensemble directory: the gateway finds
+it on its next look at the index (cached for ``ttl_s`` seconds), with no gateway code.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import tritonclient.grpc.aio as grpcclient
+
+from docserve.api.errors import InferenceError, NotFoundError
+from docserve.api.triton_client import TritonClient
+
+PAGE_INPUT = "page_image_bytes"
+RESULT_OUTPUT = "page_result_json"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    description: str
+    versions: list[str]
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+    batched: bool = True  # max_batch_size > 0: tensors carry a leading batch axis
+
+    def page_shape(self) -> list[int]:
+        """Shape of one page's ``page_image_bytes`` tensor for this ensemble."""
+        return [1, 1] if self.batched else [1]
+
+
+def _is_document_pipeline(config: dict[str, Any]) -> bool:
+    inputs = {tensor["name"] for tensor in config.get("input", [])}
+    outputs = {tensor["name"] for tensor in config.get("output", [])}
+    return config.get("platform") == "ensemble" and PAGE_INPUT in inputs and RESULT_OUTPUT in outputs
+
+
+def _tensors(config: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    return [
+        {"name": t["name"], "datatype": t["data_type"].removeprefix("TYPE_"), "dims": t.get("dims", [])}
+        for t in config.get(key, [])
+    ]
+
+
+class PipelineCatalog:
+    """The document pipelines Triton serves now, refreshed every ``ttl_s`` seconds."""
+
+    def __init__(self, triton: TritonClient, ttl_s: float = 5.0):
+        self.triton = triton
+        self.ttl_s = ttl_s
+        self._pipelines: dict[str, Pipeline] = {}
+        self._read_at = float("-inf")
+
+    async def all(self) -> list[Pipeline]:
+        if time.monotonic() - self._read_at > self.ttl_s:
+            self._pipelines = await self._discover()
+            self._read_at = time.monotonic()
+        return list(self._pipelines.values())
+
+    async def get(self, name: str) -> Pipeline:
+        pipelines = {pipeline.name: pipeline for pipeline in await self.all()}
+        if name not in pipelines:
+            self._read_at = float("-inf")  # maybe it was just loaded: look again before saying no
+            pipelines = {pipeline.name: pipeline for pipeline in await self.all()}
+        if name not in pipelines:
+            known = ", ".join(sorted(pipelines)) or "none loaded"
+            raise NotFoundError(f"no document pipeline named {name!r} (available: {known})")
+        return pipelines[name]
+
+    async def _discover(self) -> dict[str, Pipeline]:
+        found = {}
+        for state in await self.triton.model_states():
+            if state.state != "READY":
+                continue
+            config = await self.triton.model_config(state.name)
+            if not _is_document_pipeline(config):
+                continue
+            parameters = config.get("parameters", {})
+            found[state.name] = Pipeline(
+                name=state.name,
+                description=parameters.get("description", {}).get("string_value", ""),
+                versions=state.versions,
+                inputs=_tensors(config, "input"),
+                outputs=_tensors(config, "output"),
+                batched=int(config.get("max_batch_size", 0)) > 0,
+            )
+        return found
+
+
+async def analyze_page(
+    triton: TritonClient, pipeline: Pipeline, page: bytes, request_id: str = ""
+) -> dict[str, Any]:
+    """Run one encoded page through ``pipeline`` and return its JSON result."""
+    shape = pipeline.page_shape()
+    tensor = grpcclient.InferInput(PAGE_INPUT, shape, "BYTES")
+    tensor.set_data_from_numpy(np.array([page], dtype=np.object_).reshape(shape))
+    result = await triton.infer(pipeline.name, [tensor], [RESULT_OUTPUT], request_id)
+    raw = result.as_numpy(RESULT_OUTPUT).reshape(-1)
+    try:
+        return json.loads(raw[0])
+    except (IndexError, ValueError) as error:
+        raise InferenceError(f"pipeline {pipeline.name!r} returned no valid {RESULT_OUTPUT}") from error

@@ -1,0 +1,75 @@
+"""``/api/v1/jobs``: submit a document location for analysis, then come back for the result."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from docserve.api.dependencies import CatalogDep, FetcherDep, StoreDep, WorkersDep
+from docserve.api.documents.locations import parse_location
+from docserve.api.errors import DocumentError
+from docserve.api.jobs.store import JobRequest, JobStatus
+from docserve.api.schemas.jobs import JobList, JobSubmission, JobView
+
+router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+
+_ERRORS = {
+    404: {"description": "unknown pipeline or job"},
+    409: {"description": "request_id already used with another body; or job not cancellable"},
+    422: {"description": "malformed or refused location / callback_url"},
+    429: {"description": "queue full: retry after Retry-After seconds"},
+}
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobView, responses=_ERRORS)
+async def submit_job(
+    body: JobSubmission, response: Response, store: StoreDep, catalog: CatalogDep,
+    fetcher: FetcherDep, workers: WorkersDep,
+) -> JobView:
+    """Queue the analysis of the document at ``location``; idempotent on ``request_id``."""
+    await catalog.get(body.pipeline)
+    fetcher.parse(body.location)
+    if body.callback_url is not None:
+        _check_callback_url(body.callback_url, fetcher.settings.allow_private_hosts)
+    request = JobRequest(
+        request_id=body.request_id, pipeline=body.pipeline, location=body.location,
+        options=body.options.model_dump(exclude_none=True), callback_url=body.callback_url,
+    )
+    job, created = await asyncio.to_thread(store.submit, request)
+    if created and workers is not None:
+        workers.notify()
+    response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
+    response.headers["Location"] = f"{router.prefix}/{job.request_id}"
+    return JobView.of(job)
+
+
+def _check_callback_url(url: str, allow_private_hosts: bool) -> None:
+    location = parse_location(url, file_roots=[], allow_private_hosts=allow_private_hosts)
+    if location.scheme not in ("http", "https"):
+        raise DocumentError(f"callback_url must be http(s), got {url!r}")
+
+
+@router.get("/{request_id}", response_model=JobView, responses={404: _ERRORS[404]})
+async def get_job(request_id: str, store: StoreDep) -> JobView:
+    """Status, attempts, timings and, once finished, the result or the error."""
+    return JobView.of(await asyncio.to_thread(store.get, request_id))
+
+
+@router.get("", response_model=JobList)
+async def list_jobs(
+    store: StoreDep,
+    status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> JobList:
+    """Most recent jobs first, for operators."""
+    jobs = await asyncio.to_thread(store.list, status_filter, limit)
+    counts = await asyncio.to_thread(store.counts)
+    return JobList(jobs=[JobView.of(job) for job in jobs], counts=counts)
+
+
+@router.delete("/{request_id}", response_model=JobView, responses={404: _ERRORS[404], 409: _ERRORS[409]})
+async def cancel_job(request_id: str, store: StoreDep) -> JobView:
+    """Cancel a job that is still queued."""
+    return JobView.of(await asyncio.to_thread(store.cancel, request_id))

@@ -1,0 +1,54 @@
+"""The long-lived objects of a gateway or worker process, created and closed together."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from docserve.api.car_evaluation import CarEvaluationService
+from docserve.api.documents.fetch import DocumentFetcher
+from docserve.api.jobs.callbacks import CallbackSender
+from docserve.api.jobs.store import JobStore
+from docserve.api.jobs.worker import JobWorkers
+from docserve.api.pipelines import PipelineCatalog
+from docserve.api.settings import Settings
+from docserve.api.triton_client import TritonClient
+
+
+@dataclass
+class Services:
+    settings: Settings
+    triton: TritonClient
+    car_evaluation: CarEvaluationService
+    store: JobStore
+    catalog: PipelineCatalog
+    fetcher: DocumentFetcher
+    callbacks: CallbackSender
+    workers: JobWorkers | None
+
+    @classmethod
+    def open(cls, settings: Settings, run_workers: bool) -> Services:
+        """Build everything; with ``run_workers`` the job workers start on the running loop."""
+        triton = TritonClient(
+            settings.triton_grpc_url, timeout_s=settings.triton_timeout_s, retries=settings.triton_retries
+        )
+        store = JobStore(settings.jobs_database, max_queue=settings.max_queue)
+        catalog = PipelineCatalog(triton)
+        fetcher = DocumentFetcher(settings)
+        callbacks = CallbackSender(settings, store)
+        workers = JobWorkers(settings, store, triton, catalog, fetcher, callbacks) if run_workers else None
+        if workers is not None:
+            workers.start()
+        return cls(
+            settings=settings, triton=triton,
+            car_evaluation=CarEvaluationService(triton, settings.car_pipeline, settings.car_model),
+            store=store, catalog=catalog, fetcher=fetcher, callbacks=callbacks, workers=workers,
+        )
+
+    async def close(self) -> None:
+        if self.workers is not None:
+            await self.workers.stop()
+        await self.callbacks.close()
+        await self.fetcher.close()
+        await self.triton.close()
+        await asyncio.to_thread(self.store.close)
