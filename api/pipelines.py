@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 import tritonclient.grpc.aio as grpcclient
+from loguru import logger
 
-from docserve.api.errors import InferenceError, NotFoundError
+from docserve.api.errors import InferenceError, NotFoundError, TritonUnavailableError
 from docserve.api.triton_client import TritonClient
 
 PAGE_INPUT = "page_image_bytes"
@@ -60,8 +61,19 @@ class PipelineCatalog:
         self._read_at = float("-inf")
 
     async def all(self) -> list[Pipeline]:
+        """The pipelines now; while Triton is unreachable, the last ones seen (if any).
+
+        Jobs are still accepted for known pipelines during a Triton outage: they wait in the
+        queue and their workers retry until Triton is back.
+        """
         if time.monotonic() - self._read_at > self.ttl_s:
-            self._pipelines = await self._discover()
+            try:
+                self._pipelines = await self._discover()
+            except TritonUnavailableError:
+                if not self._pipelines:
+                    raise
+                logger.warning("Triton unreachable: using the {} pipelines seen last", len(self._pipelines))
+                return list(self._pipelines.values())
             self._read_at = time.monotonic()
         return list(self._pipelines.values())
 

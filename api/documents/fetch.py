@@ -7,11 +7,11 @@ documents it is only asked to queue) and by synchronous predictions of a locatio
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from docserve.api.documents.locations import Location, check_literal_address, parse_location, resolve_file
+from docserve.api.documents.locations import Location, parse_location, resolve_file
 from docserve.api.documents.network import GuardedTransport
 from docserve.api.errors import (
     DocumentError,
@@ -81,10 +81,9 @@ class DocumentFetcher:
         if not target:
             raise FetchFailedError(f"{url} answered a redirect without a Location")
         hop = urljoin(url, target)
-        location = self.parse(hop)
-        if location.scheme not in ("http", "https"):
+        if urlsplit(hop).scheme.lower() not in ("http", "https"):
             raise LocationRefusedError(f"{url} redirects to {hop}: only http(s) redirects are followed")
-        check_literal_address(location.host, self.settings.allow_private_hosts)
+        self.parse(hop)  # the same static rules as a submitted location; connecting re-checks
         return hop
 
     @staticmethod

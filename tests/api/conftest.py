@@ -17,6 +17,7 @@ from typing import ClassVar
 import pytest
 import tritonclient.http as httpclient
 from fastapi.testclient import TestClient
+from sample_documents import FIXTURE_REPOSITORY
 
 from docserve.api.app import create_app
 from docserve.api.embedded_triton import free_port
@@ -31,15 +32,13 @@ def api(triton_settings: Settings) -> Iterator[TestClient]:
 
 # -- documents and the servers they live on -----------------------------------------------------
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-
 
 @pytest.fixture(scope="session")
 def probe_pipeline(triton, scratch_repository: Path) -> str:
     """A minimal real document pipeline (page size + checksum) loaded into the session's Triton."""
     client = httpclient.InferenceServerClient(triton.http_url)
     for model in ("page_probe", "page_probe_pipeline"):
-        shutil.copytree(FIXTURES / "repository" / model, scratch_repository / model, dirs_exist_ok=True)
+        shutil.copytree(FIXTURE_REPOSITORY / model, scratch_repository / model, dirs_exist_ok=True)
         client.load_model(model)
     return "page_probe_pipeline"
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from PIL import Image
+
+# Test-only Triton models (a minimal real document pipeline), loaded into the scratch repository.
+FIXTURE_REPOSITORY = Path(__file__).resolve().parent.parent / "fixtures" / "repository"
 
 
 def png_page(width: int = 320, height: int = 200, shade: int = 200) -> bytes:
