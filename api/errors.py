@@ -103,6 +103,13 @@ class UnsupportedDocumentError(DocumentError):
     code = "unsupported_document"
 
 
+class UnsupportedMediaTypeError(DocserveError):
+    """The request body is neither of the content types an endpoint accepts."""
+
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class FetchFailedError(DocumentError):
     """The document's server timed out or failed (5xx, connection reset): worth another try."""
 

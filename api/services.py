@@ -33,7 +33,7 @@ class Services:
             settings.triton_grpc_url, timeout_s=settings.triton_timeout_s, retries=settings.triton_retries
         )
         store = JobStore(settings.jobs_database, max_queue=settings.max_queue)
-        catalog = PipelineCatalog(triton)
+        catalog = PipelineCatalog(triton, ttl_s=settings.pipeline_cache_ttl_s)
         fetcher = DocumentFetcher(settings)
         callbacks = CallbackSender(settings, store)
         workers = JobWorkers(settings, store, triton, catalog, fetcher, callbacks) if run_workers else None

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     fetch_timeout_s: float = Field(default=20.0, gt=0)
     s3_endpoint_url: str | None = None
 
+    pipeline_cache_ttl_s: float = Field(
+        default=5.0, ge=0, description="How long the list of pipelines from Triton is reused"
+    )
+
     # Jobs: the durable queue and the workers that drain it
     max_queue: int = Field(default=10_000, ge=1, description="Queued jobs before POST /jobs says 429")
     worker_concurrency: int = Field(default=4, ge=1, description="Jobs in flight toward Triton")

@@ -1,13 +1,26 @@
-"""``GET /api/v1/pipelines``: the document pipelines Triton serves right now."""
+"""``/api/v1/pipelines``: the document pipelines Triton serves now, and synchronous analysis."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
-from docserve.api.dependencies import CatalogDep
-from docserve.api.schemas.pipelines import PipelineView
+from docserve.api.analysis import analyze_document
+from docserve.api.dependencies import CatalogDep, FetcherDep, SettingsDep, TritonDep
+from docserve.api.errors import DocumentError, DocumentTooLargeError, UnsupportedMediaTypeError
+from docserve.api.logs import request_id_var
+from docserve.api.schemas.pipelines import DocumentLocation, PipelineView
 
 router = APIRouter(prefix="/api/v1/pipelines", tags=["pipelines"])
+
+_ERRORS = {
+    404: {"description": "unknown pipeline"},
+    413: {"description": "document, page count or page pixels over the limits"},
+    415: {"description": "not a PDF, PNG, JPEG or TIFF"},
+    422: {"description": "unreadable document or refused location"},
+}
 
 
 @router.get("", response_model=list[PipelineView])
@@ -15,3 +28,88 @@ async def list_pipelines(catalog: CatalogDep) -> list[PipelineView]:
     """Every ensemble with the page contract, found in Triton's repository index (no restart
     needed when one is added)."""
     return [PipelineView(**vars(pipeline)) for pipeline in await catalog.all()]
+
+
+_PREDICT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": DocumentLocation.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["document"],
+                    "properties": {
+                        "document": {"type": "string", "format": "binary",
+                                     "description": "PDF, PNG, JPEG or TIFF"},
+                        "pages": {"type": "string", "description": "Comma-separated 1-based page numbers"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@router.post("/{name}/predict", responses=_ERRORS, openapi_extra=_PREDICT_BODY)
+async def predict(
+    name: str, request: Request, catalog: CatalogDep, fetcher: FetcherDep,
+    triton: TritonDep, settings: SettingsDep,
+) -> dict:
+    """Analyse one small document and wait for the result: upload it (multipart field
+    ``document``) or name its location (JSON ``{"location": ...}``).
+
+    For large or many documents, submit a job (``POST /api/v1/jobs``) instead.
+    """
+    pipeline = await catalog.get(name)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        document, pages = await _read_upload(request, settings.max_document_bytes)
+    elif content_type.startswith("application/json"):
+        body = _parse_location_body(await request.body())
+        document, pages = await fetcher.fetch(body.location), body.pages
+    else:
+        raise UnsupportedMediaTypeError(
+            "send the document as multipart/form-data (field 'document') or its location as JSON"
+        )
+    return await analyze_document(
+        triton, pipeline, document, settings, pages=pages, request_id=request_id_var.get()
+    )
+
+
+def _parse_location_body(raw: bytes) -> DocumentLocation:
+    try:
+        return DocumentLocation.model_validate_json(raw)
+    except ValidationError as error:
+        raise RequestValidationError(error.errors(include_url=False)) from error
+
+
+async def _read_upload(request: Request, max_bytes: int) -> tuple[bytes, list[int] | None]:
+    """The uploaded file, refused past ``max_bytes`` without reading the rest into memory."""
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > max_bytes + 64 * 1024:  # multipart framing aside, the body is too big
+        raise _upload_too_large(max_bytes)
+    form = await request.form(max_files=1, max_fields=4, max_part_size=max_bytes + 1)
+    upload = form.get("document")
+    if not isinstance(upload, StarletteUploadFile):
+        raise DocumentError("multipart body needs a file field named 'document'")
+    data = await upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise _upload_too_large(max_bytes)
+    pages = form.get("pages")
+    return data, _page_numbers(pages if isinstance(pages, str) else None)
+
+
+def _upload_too_large(max_bytes: int) -> DocumentTooLargeError:
+    return DocumentTooLargeError(
+        f"the upload is larger than {max_bytes} bytes (DOCSERVE_MAX_DOCUMENT_BYTES)"
+    )
+
+
+def _page_numbers(pages: str | None) -> list[int] | None:
+    if not pages:
+        return None
+    try:
+        return [int(part) for part in pages.split(",") if part.strip()]
+    except ValueError as error:
+        raise DocumentError(f"pages must be comma-separated page numbers, got {pages!r}") from error

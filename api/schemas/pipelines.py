@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class PipelineView(BaseModel):
@@ -14,3 +14,13 @@ class PipelineView(BaseModel):
     inputs: list[dict[str, Any]]
     outputs: list[dict[str, Any]]
     batched: bool
+
+
+class DocumentLocation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    location: str = Field(
+        min_length=1, max_length=4096, description="file:///path, http(s)://host/path or s3://bucket/key"
+    )
+    pages: list[int] | None = Field(default=None, min_length=1, max_length=1000,
+                                    description="1-based page numbers (default: every page)")

@@ -1,0 +1,120 @@
+"""Pipelines: live discovery from Triton and synchronous analysis (upload or location)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+import tritonclient.http as httpclient
+from fastapi.testclient import TestClient
+from sample_documents import FIXTURE_REPOSITORY, pdf_document, png_page
+
+from docserve.api.app import create_app
+
+
+@pytest.fixture
+def pipelines_api(jobs_settings, probe_pipeline):
+    settings = jobs_settings.model_copy(update={"run_workers": False, "pipeline_cache_ttl_s": 0})
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_lists_document_pipelines_only(pipelines_api):
+    pipelines = {p["name"]: p for p in pipelines_api.get("/api/v1/pipelines").json()}
+    assert "car_evaluation" not in pipelines  # not a document pipeline
+    probe = pipelines["page_probe_pipeline"]
+    assert probe["description"] == "test pipeline: page size and checksum"
+    assert probe["inputs"] == [{"name": "page_image_bytes", "datatype": "STRING", "dims": ["1"]}]
+
+
+def test_a_new_ensemble_appears_without_restarting_the_gateway(pipelines_api, triton, scratch_repository):
+    before = {p["name"] for p in pipelines_api.get("/api/v1/pipelines").json()}
+    assert "page_probe_copy" not in before
+    config = (FIXTURE_REPOSITORY / "page_probe_pipeline" / "config.pbtxt").read_text()
+    target = scratch_repository / "page_probe_copy"
+    shutil.copytree(FIXTURE_REPOSITORY / "page_probe_pipeline", target)
+    (target / "config.pbtxt").write_text(config.replace('"page_probe_pipeline"', '"page_probe_copy"'))
+    client = httpclient.InferenceServerClient(triton.http_url)
+    client.load_model("page_probe_copy")
+    try:
+        after = {p["name"] for p in pipelines_api.get("/api/v1/pipelines").json()}
+        assert after == before | {"page_probe_copy"}
+        response = pipelines_api.post(
+            "/api/v1/pipelines/page_probe_copy/predict", files={"document": ("p.png", png_page(5, 6))}
+        )
+        assert response.status_code == 200
+    finally:
+        client.unload_model("page_probe_copy")
+    assert "page_probe_copy" not in {p["name"] for p in pipelines_api.get("/api/v1/pipelines").json()}
+
+
+def test_upload_of_an_image(pipelines_api):
+    response = pipelines_api.post(
+        "/api/v1/pipelines/page_probe_pipeline/predict", files={"document": ("scan.png", png_page(64, 32))}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["pipeline"] == "page_probe_pipeline" and body["page_count"] == 1
+    assert body["pages"][0]["result"]["width"] == 64
+
+
+def test_upload_of_a_pdf_with_selected_pages(pipelines_api):
+    document = pdf_document([(72, 72), (144, 72), (72, 144)])
+    response = pipelines_api.post(
+        "/api/v1/pipelines/page_probe_pipeline/predict",
+        files={"document": ("three.pdf", document, "application/pdf")}, data={"pages": "2,3"},
+    )
+    assert response.status_code == 200, response.text
+    pages = response.json()["pages"]
+    assert [(p["page"], p["result"]["width"], p["result"]["height"]) for p in pages] == [
+        (2, 300, 150), (3, 150, 300)
+    ]
+
+
+def test_location_body(pipelines_api, inbox):
+    (inbox / "doc.png").write_bytes(png_page(10, 20))
+    response = pipelines_api.post(
+        "/api/v1/pipelines/page_probe_pipeline/predict", json={"location": f"file://{inbox}/doc.png"}
+    )
+    assert response.status_code == 200
+    assert response.json()["pages"][0]["result"]["height"] == 20
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"json": {"location": "file:///etc/passwd"}}, 422, "location_refused"),
+        ({"json": {"where": "x"}}, 422, "validation_error"),
+        ({"content": b"raw bytes", "headers": {"content-type": "image/png"}}, 415, "unsupported_media_type"),
+        ({"files": {"other": ("a.png", b"x")}}, 422, "invalid_document"),
+        ({"files": {"document": ("a.txt", b"hello")}}, 415, "unsupported_document"),
+        ({"files": {"document": ("a.png", b"\x89PNG\r\n\x1a\n broken")}}, 422, "invalid_document"),
+        ({"files": {"document": ("a.png", png_page())}, "data": {"pages": "2"}}, 422, "invalid_document"),
+        ({"files": {"document": ("a.png", png_page())}, "data": {"pages": "one"}}, 422, "invalid_document"),
+    ],
+)
+def test_bad_requests_get_typed_errors(pipelines_api, kwargs, status, code):
+    response = pipelines_api.post("/api/v1/pipelines/page_probe_pipeline/predict", **kwargs)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+
+
+def test_unknown_pipeline_is_404(pipelines_api):
+    response = pipelines_api.post("/api/v1/pipelines/nope/predict", files={"document": ("a.png", png_page())})
+    assert response.status_code == 404
+
+
+def test_limits_on_bytes_pages_and_pixels(jobs_settings, probe_pipeline):
+    settings = jobs_settings.model_copy(update={
+        "run_workers": False, "max_document_bytes": 20_000, "max_pages": 2, "max_page_pixels": 1_000_000,
+    })
+    url = "/api/v1/pipelines/page_probe_pipeline/predict"
+    with TestClient(create_app(settings)) as client:
+        noisy = os.urandom(30_000)
+        too_big = client.post(url, files={"document": ("big.png", b"\x89PNG\r\n\x1a\n" + noisy)})
+        assert too_big.status_code == 413
+        too_many = client.post(url, files={"document": ("p.pdf", pdf_document([(72, 72)] * 3))})
+        assert too_many.status_code == 413 and "3 pages" in too_many.json()["error"]["message"]
+        too_wide = client.post(url, files={"document": ("w.png", png_page(2000, 600))})
+        assert too_wide.status_code == 413 and "2000x600" in too_wide.json()["error"]["message"]
