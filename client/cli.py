@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import signal
 import threading
 from pathlib import Path
@@ -107,6 +109,84 @@ def worker(
     if concurrency is not None:
         settings.worker_concurrency = concurrency
     main(settings)
+
+
+GatewayOption = Annotated[
+    str, typer.Option("--url", envvar="DOCSERVE_URL", help="Gateway base URL")
+]
+TritonOption = Annotated[
+    str, typer.Option("--triton", envvar="DOCSERVE_TRITON_URL", help="Triton gRPC host:port")
+]
+
+
+@app.command()
+def submit(
+    sources: Annotated[list[str], typer.Argument(help="Files, folders or URLs (http(s)://, s3://)")],
+    pipeline: Annotated[str, typer.Option("--pipeline", "-p", help="Pipeline name")],
+    via: Annotated[str, typer.Option("--via", help="rest (jobs API) or grpc (Triton direct)")] = "rest",
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1)] = 8,
+    out: Annotated[Path | None, typer.Option("--out", help="Write results as JSON lines")] = None,
+    url: GatewayOption = "http://localhost:8080",
+    triton_url: TritonOption = "localhost:8001",
+) -> None:
+    """Analyse many documents; exit code 1 if any failed."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from docserve.api.analysis import page_limits
+    from docserve.api.settings import Settings
+    from docserve.client.batch import collect, run
+
+    if via not in ("rest", "grpc"):
+        raise typer.BadParameter("--via must be rest or grpc")
+    documents = collect(sources)
+    if not documents:
+        raise _fail(ValueError("no documents found (PDF, PNG, JPEG, TIFF)"))
+    with out.open("w", encoding="utf-8") if out else contextlib.nullcontext() as handle:
+        summary = run(documents, pipeline, via, concurrency, url, triton_url, page_limits(Settings()), handle)
+    console = Console()
+    table = Table(title=f"{pipeline} via {via}")
+    for column in ("documents", "pages", "ok", "failed", "seconds", "pages/s"):
+        table.add_column(column, justify="right")
+    ok = len(summary.outcomes) - len(summary.failed)
+    rate = summary.pages / summary.seconds if summary.seconds else 0.0
+    table.add_row(str(len(summary.outcomes)), str(summary.pages), str(ok), str(len(summary.failed)),
+                  f"{summary.seconds:.1f}", f"{rate:.2f}")
+    console.print(table)
+    for failure in summary.failed:
+        console.print(f"[red]failed[/red] {failure.source}: {failure.error}")
+    if summary.failed:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def predict(
+    document: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="PDF, PNG, JPEG, TIFF")],
+    pipeline: Annotated[str, typer.Option("--pipeline", "-p")],
+    url: GatewayOption = "http://localhost:8080",
+) -> None:
+    """Analyse one document synchronously and print the JSON result."""
+    from docserve.client.rest import DocServeClient, DocServeError
+
+    try:
+        with DocServeClient(url) as client:
+            typer.echo(json.dumps(client.predict(document, pipeline), indent=2))
+    except DocServeError as error:
+        raise _fail(error) from error
+
+
+@app.command()
+def pipelines(url: GatewayOption = "http://localhost:8080") -> None:
+    """List the document pipelines the gateway finds in Triton."""
+    from docserve.client.rest import DocServeClient, DocServeError
+
+    try:
+        with DocServeClient(url) as client:
+            for pipeline in client.pipelines():
+                versions = ",".join(pipeline["versions"])
+                typer.echo(f"{pipeline['name']:<24} v{versions}  {pipeline['description']}")
+    except DocServeError as error:
+        raise _fail(error) from error
 
 
 if __name__ == "__main__":

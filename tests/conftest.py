@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import tritonclient.http as httpclient
+from sample_documents import FIXTURE_REPOSITORY
 
 from docserve.api.embedded_triton import EmbeddedTriton, TritonOptions, TritonPorts, free_port
 from docserve.api.settings import PROJECT_ROOT, Settings
@@ -70,3 +73,13 @@ def triton_settings(triton: EmbeddedTriton, tmp_path_factory: pytest.TempPathFac
         triton_metrics_port=ports.metrics,
         log_json=False,
     )
+
+
+@pytest.fixture(scope="session")
+def probe_pipeline(triton, scratch_repository: Path) -> str:
+    """A minimal real document pipeline (page size + checksum) loaded into the session's Triton."""
+    client = httpclient.InferenceServerClient(triton.http_url)
+    for model in ("page_probe", "page_probe_pipeline"):
+        shutil.copytree(FIXTURE_REPOSITORY / model, scratch_repository / model, dirs_exist_ok=True)
+        client.load_model(model)
+    return "page_probe_pipeline"

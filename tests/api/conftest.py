@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,9 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-import tritonclient.http as httpclient
 from fastapi.testclient import TestClient
-from sample_documents import FIXTURE_REPOSITORY
 
 from docserve.api.app import create_app
 from docserve.api.embedded_triton import free_port
@@ -31,16 +28,6 @@ def api(triton_settings: Settings) -> Iterator[TestClient]:
 
 
 # -- documents and the servers they live on -----------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def probe_pipeline(triton, scratch_repository: Path) -> str:
-    """A minimal real document pipeline (page size + checksum) loaded into the session's Triton."""
-    client = httpclient.InferenceServerClient(triton.http_url)
-    for model in ("page_probe", "page_probe_pipeline"):
-        shutil.copytree(FIXTURE_REPOSITORY / model, scratch_repository / model, dirs_exist_ok=True)
-        client.load_model(model)
-    return "page_probe_pipeline"
 
 
 class _DocumentHandler(http.server.BaseHTTPRequestHandler):

@@ -8,7 +8,7 @@ from pathlib import Path
 from PIL import Image
 
 # Test-only Triton models (a minimal real document pipeline), loaded into the scratch repository.
-FIXTURE_REPOSITORY = Path(__file__).resolve().parent.parent / "fixtures" / "repository"
+FIXTURE_REPOSITORY = Path(__file__).resolve().parent / "fixtures" / "repository"
 
 
 def png_page(width: int = 320, height: int = 200, shade: int = 200) -> bytes:

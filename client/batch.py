@@ -1,0 +1,148 @@
+"""``docserve submit``: many documents through a pipeline, with progress and a summary.
+
+Two ways in:
+- ``rest``: each document becomes a job (``file://`` for local paths, so the gateway must be
+  allowed to read them: DOCSERVE_FILE_ROOTS); locations (http(s)://, s3://) are passed through.
+- ``grpc``: each document is split into pages here and the pages go straight to Triton (the
+  high-throughput path; no queue, no gateway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from docserve.api.documents.pages import PageLimits, split_pages
+from docserve.api.errors import DocserveError
+from docserve.api.jobs.store import JobStatus
+from docserve.client.rest import AsyncDocServeClient, DocServeError
+from docserve.client.triton import TritonPipelineClient
+
+DOCUMENT_SUFFIXES = {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+
+
+@dataclass
+class Outcome:
+    source: str
+    ok: bool
+    pages: int = 0
+    result: dict[str, Any] | None = None
+    error: str = ""
+
+
+@dataclass
+class Summary:
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [outcome for outcome in self.outcomes if not outcome.ok]
+
+    @property
+    def pages(self) -> int:
+        return sum(outcome.pages for outcome in self.outcomes)
+
+
+def collect(sources: Iterable[str]) -> list[str]:
+    """Files, folders (their documents, sorted) and URLs, in the order given."""
+    found: list[str] = []
+    for source in sources:
+        if "://" in source:
+            found.append(source)
+            continue
+        path = Path(source)
+        if path.is_dir():
+            documents = sorted(p for p in path.rglob("*") if p.suffix.lower() in DOCUMENT_SUFFIXES)
+            found += [str(p.resolve()) for p in documents]
+        else:
+            found.append(str(path.resolve()))
+    return found
+
+
+def request_id_for(source: str) -> str:
+    """Stable per source: submitting the same folder twice does not queue duplicates."""
+    return "cli-" + hashlib.sha256(source.encode()).hexdigest()[:24]
+
+
+async def via_rest(sources: list[str], pipeline: str, base_url: str, concurrency: int,
+                   progress: Progress, task: Any) -> list[Outcome]:
+    locations = {request_id_for(s): (s, s if "://" in s else f"file://{s}") for s in sources}
+    outcomes = []
+    async with AsyncDocServeClient(base_url) as client:
+        jobs = [(request_id, location) for request_id, (_, location) in locations.items()]
+        async for item in client.submit_many(jobs, pipeline, concurrency=concurrency):
+            if isinstance(item, DocServeError):
+                source = locations[item.request_id][0]  # type: ignore[attr-defined]
+                outcomes.append(Outcome(source, ok=False, error=f"{item.code}: {item.message}"))
+            else:
+                source = locations[item.request_id][0]
+                if item.status == JobStatus.SUCCEEDED:
+                    pages = len(item.result["pages"]) if item.result else 0
+                    outcomes.append(Outcome(source, ok=True, pages=pages, result=item.result))
+                else:
+                    error = f"{item.error.code}: {item.error.message}" if item.error else item.status.value
+                    outcomes.append(Outcome(source, ok=False, error=error))
+            progress.advance(task)
+    return outcomes
+
+
+async def via_grpc(sources: list[str], pipeline: str, triton_url: str, concurrency: int,
+                   limits: PageLimits, progress: Progress, task: Any) -> list[Outcome]:
+    """``concurrency`` lanes, each taking the next document and sending its pages in order."""
+    pending = iter(sources)
+    outcomes: list[Outcome] = []
+
+    async with TritonPipelineClient(triton_url) as triton:
+
+        async def lane() -> None:
+            for source in pending:
+                outcomes.append(await _analyze_file(triton, source, pipeline, limits))
+                progress.advance(task)
+
+        await asyncio.gather(*(lane() for _ in range(concurrency)))
+    return outcomes
+
+
+async def _analyze_file(triton: TritonPipelineClient, source: str, pipeline: str,
+                        limits: PageLimits) -> Outcome:
+    try:
+        if "://" in source:
+            raise DocserveError("--via grpc reads local files; send URLs with --via rest")
+        pages = await asyncio.to_thread(split_pages, Path(source).read_bytes(), limits)
+        results = [{"page": number, "result": await triton.analyze(page, pipeline)}
+                   for number, page in enumerate(pages, start=1)]
+    except DocserveError as error:
+        return Outcome(source, ok=False, error=f"{error.code}: {error.message}")
+    except OSError as error:
+        return Outcome(source, ok=False, error=str(error))
+    result = {"pipeline": pipeline, "page_count": len(pages), "pages": results}
+    return Outcome(source, ok=True, pages=len(pages), result=result)
+
+
+def run(sources: list[str], pipeline: str, via: str, concurrency: int, base_url: str,
+        triton_url: str, limits: PageLimits, out: TextIO | None) -> Summary:
+    summary = Summary()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    started = time.perf_counter()
+    with Progress(*columns, transient=False) as progress:
+        task = progress.add_task(f"{pipeline} via {via}", total=len(sources))
+        if via == "rest":
+            coroutine = via_rest(sources, pipeline, base_url, concurrency, progress, task)
+        else:
+            coroutine = via_grpc(sources, pipeline, triton_url, concurrency, limits, progress, task)
+        summary.outcomes = asyncio.run(coroutine)
+    summary.seconds = time.perf_counter() - started
+    if out is not None:
+        for outcome in summary.outcomes:
+            out.write(json.dumps({"source": outcome.source, "ok": outcome.ok, "error": outcome.error or None,
+                                  "result": outcome.result}) + "\n")
+    return summary

@@ -1,0 +1,242 @@
+"""REST client of the docserve gateway: send a job, receive it, wait for it, predict directly.
+
+Every call returns the gateway's own pydantic models (:class:`JobView`), and every error answer
+becomes a typed exception carrying the gateway's error code::
+
+    with DocServeClient("http://localhost:8080") as client:
+        client.send("scan-1", "file:///srv/inbox/scan-1.pdf", pipeline="ocr")
+        job = client.wait("scan-1", timeout=120)
+        print(job.status, job.result)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from docserve.api.jobs.store import JobStatus
+from docserve.api.schemas.jobs import JobView
+
+FINAL = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED}
+
+
+class DocServeError(Exception):
+    """The gateway answered with an error (``status``, ``code``, ``message`` from its body)."""
+
+    def __init__(self, status: int, code: str, message: str, details: Any = None):
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+class ClientError(DocServeError):
+    """4xx: the request must change before it can succeed."""
+
+
+class NotFound(ClientError):
+    pass
+
+
+class Conflict(ClientError):
+    pass
+
+
+class QueueFull(ClientError):
+    """429: come back after ``retry_after`` seconds."""
+
+    def __init__(self, *args, retry_after: float = 5.0):
+        super().__init__(*args)
+        self.retry_after = retry_after
+
+
+class ServerError(DocServeError):
+    """5xx: the service (or Triton behind it) failed; retrying later may help."""
+
+
+class WaitTimeout(TimeoutError):
+    """The job did not finish within the time the caller gave :meth:`wait`."""
+
+
+def _raise_for_error(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        error = response.json()["error"]
+        code, message, details = error["code"], error["message"], error.get("details")
+    except (ValueError, KeyError, TypeError):
+        code, message, details = "http_error", response.text[:500], None
+    args = (response.status_code, code, message, details)
+    if response.status_code == 404:
+        raise NotFound(*args)
+    if response.status_code == 409:
+        raise Conflict(*args)
+    if response.status_code == 429:
+        raise QueueFull(*args, retry_after=float(response.headers.get("retry-after", 5)))
+    raise (ClientError if response.status_code < 500 else ServerError)(*args)
+
+
+def _job_body(request_id: str, location: str, pipeline: str, pages: list[int] | None,
+              callback_url: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"request_id": request_id, "pipeline": pipeline, "location": location}
+    if pages:
+        body["options"] = {"pages": pages}
+    if callback_url:
+        body["callback_url"] = callback_url
+    return body
+
+
+def _document(path_or_bytes: str | Path | bytes) -> tuple[str, bytes]:
+    if isinstance(path_or_bytes, bytes):
+        return "document", path_or_bytes
+    path = Path(path_or_bytes)
+    return path.name, path.read_bytes()
+
+
+class DocServeClient:
+    """Synchronous client (httpx). Use as a context manager or call :meth:`close`."""
+
+    def __init__(self, base_url: str = "http://localhost:8080", timeout: float = 60.0,
+                 transport: httpx.BaseTransport | None = None):
+        self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
+
+    def __enter__(self) -> DocServeClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def send(self, request_id: str, location: str, pipeline: str, pages: list[int] | None = None,
+             callback_url: str | None = None) -> JobView:
+        """Queue a job (idempotent on ``request_id``)."""
+        response = self._http.post("/api/v1/jobs", json=_job_body(request_id, location, pipeline,
+                                                                   pages, callback_url))
+        _raise_for_error(response)
+        return JobView.model_validate(response.json())
+
+    def receive(self, request_id: str) -> JobView:
+        response = self._http.get(f"/api/v1/jobs/{request_id}")
+        _raise_for_error(response)
+        return JobView.model_validate(response.json())
+
+    def wait(self, request_id: str, timeout: float = 300.0, poll: float = 0.1,
+             max_poll: float = 2.0) -> JobView:
+        """Poll until the job is final, backing off from ``poll`` to ``max_poll`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.receive(request_id)
+            if job.status in FINAL:
+                return job
+            if time.monotonic() + poll > deadline:
+                raise WaitTimeout(f"job {request_id} still {job.status.value} after {timeout}s")
+            time.sleep(poll)
+            poll = min(poll * 1.5, max_poll)
+
+    def predict(self, document: str | Path | bytes, pipeline: str, pages: list[int] | None = None
+                ) -> dict[str, Any]:
+        """Synchronous analysis of one small document (uploaded)."""
+        name, data = _document(document)
+        form = {"pages": ",".join(map(str, pages))} if pages else None
+        response = self._http.post(f"/api/v1/pipelines/{pipeline}/predict",
+                                   files={"document": (name, data)}, data=form)
+        _raise_for_error(response)
+        return response.json()
+
+    def pipelines(self) -> list[dict[str, Any]]:
+        response = self._http.get("/api/v1/pipelines")
+        _raise_for_error(response)
+        return response.json()
+
+
+class AsyncDocServeClient:
+    """The same API for asyncio programs, plus :meth:`submit_many`."""
+
+    def __init__(self, base_url: str = "http://localhost:8080", timeout: float = 60.0,
+                 transport: httpx.AsyncBaseTransport | None = None):
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+
+    async def __aenter__(self) -> AsyncDocServeClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def send(self, request_id: str, location: str, pipeline: str,
+                   pages: list[int] | None = None, callback_url: str | None = None) -> JobView:
+        while True:
+            response = await self._http.post(
+                "/api/v1/jobs", json=_job_body(request_id, location, pipeline, pages, callback_url)
+            )
+            try:
+                _raise_for_error(response)
+            except QueueFull as full:  # the queue drains: wait as the gateway asks
+                await asyncio.sleep(full.retry_after)
+                continue
+            return JobView.model_validate(response.json())
+
+    async def receive(self, request_id: str) -> JobView:
+        response = await self._http.get(f"/api/v1/jobs/{request_id}")
+        _raise_for_error(response)
+        return JobView.model_validate(response.json())
+
+    async def wait(self, request_id: str, timeout: float = 300.0, poll: float = 0.1,
+                   max_poll: float = 2.0) -> JobView:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = await self.receive(request_id)
+            if job.status in FINAL:
+                return job
+            if time.monotonic() + poll > deadline:
+                raise WaitTimeout(f"job {request_id} still {job.status.value} after {timeout}s")
+            await asyncio.sleep(poll)
+            poll = min(poll * 1.5, max_poll)
+
+    async def predict(self, document: str | Path | bytes, pipeline: str,
+                      pages: list[int] | None = None) -> dict[str, Any]:
+        name, data = _document(document)
+        form = {"pages": ",".join(map(str, pages))} if pages else None
+        response = await self._http.post(f"/api/v1/pipelines/{pipeline}/predict",
+                                         files={"document": (name, data)}, data=form)
+        _raise_for_error(response)
+        return response.json()
+
+    async def submit_many(
+        self, jobs: Iterable[tuple[str, str]], pipeline: str, concurrency: int = 8,
+        timeout: float = 600.0,
+    ) -> AsyncIterator[JobView | DocServeError]:
+        """Send ``(request_id, location)`` pairs, at most ``concurrency`` in flight, and yield each
+        final job (or the error that refused it) as soon as it is known."""
+        pending = iter(jobs)
+        finished: asyncio.Queue[JobView | DocServeError] = asyncio.Queue()
+
+        async def one(request_id: str, location: str) -> None:
+            try:
+                await self.send(request_id, location, pipeline)
+                await finished.put(await self.wait(request_id, timeout=timeout))
+            except DocServeError as error:
+                error.request_id = request_id  # type: ignore[attr-defined]
+                await finished.put(error)
+
+        async def lane() -> None:
+            for request_id, location in pending:
+                await one(request_id, location)
+
+        lanes = [asyncio.create_task(lane()) for _ in range(concurrency)]
+        done = asyncio.gather(*lanes)
+        while not (done.done() and finished.empty()):
+            getter = asyncio.create_task(finished.get())
+            await asyncio.wait({getter, done}, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                yield getter.result()
+            else:
+                getter.cancel()
+        await done
