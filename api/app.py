@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from docserve.api import API_VERSION
 from docserve.api.errors import install_error_handlers
 from docserve.api.logs import configure_logging
+from docserve.api.metrics import GatewayMetrics, MetricsMiddleware
 from docserve.api.request_id import RequestIdMiddleware
 from docserve.api.routers import health, home, jobs, pipelines, predict
 from docserve.api.services import Services
@@ -23,12 +24,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = Services.open(settings, run_workers=settings.run_workers)
+        app.state.services = Services.open(settings, run_workers=settings.run_workers, metrics=metrics)
         try:
             yield
         finally:
             await app.state.services.close()
 
+    metrics = GatewayMetrics()
     app = FastAPI(
         title="docserve",
         version=API_VERSION,
@@ -43,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["x-request-id", "location", "retry-after"],
     )
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.state.metrics = metrics
     install_error_handlers(app)
     for router in (home.router, health.router, predict.router, pipelines.router, jobs.router):
         app.include_router(router)

@@ -10,6 +10,7 @@ from docserve.api.documents.fetch import DocumentFetcher
 from docserve.api.jobs.callbacks import CallbackSender
 from docserve.api.jobs.store import JobStore
 from docserve.api.jobs.worker import JobWorkers
+from docserve.api.metrics import GatewayMetrics
 from docserve.api.pipelines import PipelineCatalog
 from docserve.api.settings import Settings
 from docserve.api.triton_client import TritonClient
@@ -27,16 +28,20 @@ class Services:
     workers: JobWorkers | None
 
     @classmethod
-    def open(cls, settings: Settings, run_workers: bool) -> Services:
+    def open(cls, settings: Settings, run_workers: bool, metrics: GatewayMetrics) -> Services:
         """Build everything; with ``run_workers`` the job workers start on the running loop."""
         triton = TritonClient(
-            settings.triton_grpc_url, timeout_s=settings.triton_timeout_s, retries=settings.triton_retries
+            settings.triton_grpc_url, timeout_s=settings.triton_timeout_s, retries=settings.triton_retries,
+            on_inference=lambda model, seconds: metrics.triton_seconds.labels(model).observe(seconds),
         )
         store = JobStore(settings.jobs_database, max_queue=settings.max_queue)
+        metrics.watch_queue(store.counts)
         catalog = PipelineCatalog(triton, ttl_s=settings.pipeline_cache_ttl_s)
         fetcher = DocumentFetcher(settings)
         callbacks = CallbackSender(settings, store)
-        workers = JobWorkers(settings, store, triton, catalog, fetcher, callbacks) if run_workers else None
+        workers = (
+            JobWorkers(settings, store, triton, catalog, fetcher, callbacks, metrics) if run_workers else None
+        )
         if workers is not None:
             workers.start()
         return cls(

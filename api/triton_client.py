@@ -7,7 +7,8 @@ interfaces such as :mod:`docserve.api.car_evaluation`; this module knows no mode
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,8 +57,16 @@ def _strip_ensemble_prefix(message: str) -> str:
 class TritonClient:
     """Async gRPC access to one Triton server, shared by all requests of the gateway."""
 
-    def __init__(self, url: str, timeout_s: float = 30.0, retries: int = 3, backoff_s: float = 0.2):
+    def __init__(
+        self,
+        url: str,
+        timeout_s: float = 30.0,
+        retries: int = 3,
+        backoff_s: float = 0.2,
+        on_inference: Callable[[str, float], None] | None = None,
+    ):
         self.url = url
+        self.on_inference = on_inference  # (model, seconds) of each successful call, for metrics
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
@@ -76,8 +85,9 @@ class TritonClient:
         """Run ``model``; retry transient statuses with exponential backoff, map the rest."""
         requested = [grpcclient.InferRequestedOutput(name) for name in outputs]
         for attempt in range(self.retries + 1):
+            started = time.perf_counter()
             try:
-                return await self._client.infer(
+                result = await self._client.infer(
                     model, list(inputs), outputs=requested, request_id=request_id,
                     client_timeout=self.timeout_s,
                 )
@@ -90,6 +100,10 @@ class TritonClient:
                     "Triton {} on {}: retry {} in {:.2f}s", error.status(), model, attempt + 1, delay
                 )
                 await asyncio.sleep(delay)
+                continue
+            if self.on_inference is not None:
+                self.on_inference(model, time.perf_counter() - started)
+            return result
         raise AssertionError("unreachable")  # the loop either returns or raises
 
     async def is_ready(self) -> bool:

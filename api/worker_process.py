@@ -11,6 +11,7 @@ import signal
 from loguru import logger
 
 from docserve.api.logs import configure_logging
+from docserve.api.metrics import GatewayMetrics
 from docserve.api.services import Services
 from docserve.api.settings import Settings
 
@@ -21,7 +22,7 @@ async def run_workers(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    services = Services.open(settings, run_workers=True)
+    services = Services.open(settings, run_workers=True, metrics=GatewayMetrics())
     logger.info("worker process ready: store {}, Triton {}", settings.jobs_database, settings.triton_grpc_url)
     print(f"docserve worker ready ({settings.worker_concurrency} concurrent jobs)", flush=True)
     try:

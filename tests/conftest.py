@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import http.server
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import tritonclient.http as httpclient
@@ -83,3 +91,76 @@ def probe_pipeline(triton, scratch_repository: Path) -> str:
         shutil.copytree(FIXTURE_REPOSITORY / model, scratch_repository / model, dirs_exist_ok=True)
         client.load_model(model)
     return "page_probe_pipeline"
+
+
+class _DocumentHandler(http.server.BaseHTTPRequestHandler):
+    """Serves ``documents`` by path; ``/redirect?to=URL`` redirects; ``/slow/...`` waits first."""
+
+    documents: ClassVar[dict[str, bytes]] = {}
+    received: ClassVar[list[tuple[str, bytes]]] = []
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        if path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", query.removeprefix("to="))
+            self.end_headers()
+            return
+        if path.startswith("/slow/"):
+            time.sleep(3)
+            path = path.removeprefix("/slow")
+        if path.startswith("/status/"):
+            self.send_response(int(path.removeprefix("/status/")))
+            self.end_headers()
+            return
+        body = self.documents.get(path)
+        if body is None:
+            self.send_response(404)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.received.append((self.path, body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def document_server() -> Iterator[tuple[str, type[_DocumentHandler]]]:
+    """A real HTTP server on 127.0.0.1 (reachable only with allow_private_hosts)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DocumentHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", _DocumentHandler
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A real S3 API (moto_server) on a free loopback port, with test credentials in the env."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                      AWS_DEFAULT_REGION="us-east-1")
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.1)
+    yield endpoint
+    process.terminate()
+    process.wait(timeout=10)

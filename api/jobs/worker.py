@@ -22,6 +22,7 @@ from docserve.api.documents.fetch import DocumentFetcher
 from docserve.api.errors import DocserveError
 from docserve.api.jobs.callbacks import CallbackSender
 from docserve.api.jobs.store import Job, JobStore
+from docserve.api.metrics import GatewayMetrics
 from docserve.api.pipelines import PipelineCatalog
 from docserve.api.settings import Settings
 from docserve.api.triton_client import TritonClient
@@ -40,6 +41,7 @@ class JobWorkers:
         catalog: PipelineCatalog,
         fetcher: DocumentFetcher,
         callbacks: CallbackSender,
+        metrics: GatewayMetrics,
     ):
         self.settings = settings
         self.store = store
@@ -47,6 +49,7 @@ class JobWorkers:
         self.catalog = catalog
         self.fetcher = fetcher
         self.callbacks = callbacks
+        self.metrics = metrics
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -124,19 +127,21 @@ class JobWorkers:
             await asyncio.to_thread(
                 self.store.retry_later, job, self.worker_id, error.code, error.message, delay
             )
+            self.metrics.job_outcomes.labels("retried").inc()
             return
         await self._fail(job, error.code, error.message)
 
     async def _fail(self, job: Job, code: str, message: str) -> None:
         stored = await asyncio.to_thread(self.store.fail, job, self.worker_id, code, message)
-        self._after_finish(job, stored, f"failed ({code}: {message})")
+        self._after_finish(job, stored, "failed", f"{code}: {message}")
 
-    def _after_finish(self, job: Job, stored: bool, outcome: str) -> None:
+    def _after_finish(self, job: Job, stored: bool, status: str, detail: str = "") -> None:
         log = logger.bind(request_id=job.request_id)
         if not stored:  # another worker owns the job now: its outcome is the one that counts
             log.warning("job {}: lease lost before the outcome was stored; outcome dropped", job.request_id)
             return
-        log.info("job {} {}", job.request_id, outcome)
+        log.info("job {} {} {}", job.request_id, status, detail)
+        self.metrics.job_outcomes.labels(status).inc()
         if job.callback_url:
             self.callbacks.schedule(job.request_id)
 

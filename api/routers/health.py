@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from docserve.api import API_VERSION
 from docserve.api.dependencies import SettingsDep, TritonDep
@@ -33,6 +34,12 @@ async def health(settings: SettingsDep, triton: TritonDep) -> Health:
 async def liveness() -> dict[str, str]:
     """The gateway process answers (it does not depend on Triton)."""
     return {"status": "ok"}
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition of this gateway process (Triton's are on its metrics port)."""
+    return Response(request.app.state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/readyz", include_in_schema=False)

@@ -55,3 +55,13 @@ def test_triton_down_gives_503_with_retry_after_not_500(triton_settings, best_ca
         assert response.json()["error"]["code"] == "triton_unavailable"
         assert client.get("/readyz").status_code == 503
         assert client.get("/api/v1/health").json()["triton"] == "unreachable"
+
+
+def test_metrics_count_requests_by_route_and_show_the_queue(api, best_car):
+    api.post("/api/v1/predict", json={"inputs": [best_car]})
+    api.get("/api/v1/jobs/unknown-job")
+    text = api.get("/metrics").text
+    assert 'docserve_http_requests_total{method="POST",route="/api/v1/predict",status="200"}' in text
+    assert 'route="/api/v1/jobs/{request_id}",status="404"' in text
+    assert 'docserve_triton_inference_seconds_count{model="car_evaluation"}' in text
+    assert "docserve_jobs" in text

@@ -43,16 +43,19 @@ def test_typed_errors(live_gateway):
         with pytest.raises(Conflict):
             client.send("c-409", f"file://{inbox}/b.png", pipeline="page_probe_pipeline", pages=[1])
         with pytest.raises(ClientError) as refused:
-            client.send("c-422", "http://169.254.169.254/", pipeline="page_probe_pipeline")
-        assert refused.value.status == 422 and refused.value.code == "location_refused"
+            client.send("c-422", "ftp://example.com/a.png", pipeline="page_probe_pipeline")
+        assert refused.value.status == 422 and refused.value.code == "invalid_document"
 
 
-def test_wait_times_out_with_its_own_error(live_gateway):
+def test_wait_times_out_with_its_own_error(live_gateway, document_server):
     base, _ = live_gateway
-    with DocServeClient(base) as client, pytest.raises(WaitTimeout):
-        # An integer IP resolves to loopback only at fetch time: the job fails, but not within 1 ms.
-        client.send("c-slow", "http://2130706433/x.png", pipeline="page_probe_pipeline")
-        client.wait("c-slow", timeout=0.001)
+    server, handler = document_server
+    handler.documents["/c-slow.png"] = png_page()
+    with DocServeClient(base) as client:
+        client.send("c-slow", f"{server}/slow/c-slow.png", pipeline="page_probe_pipeline")  # 3 s
+        with pytest.raises(WaitTimeout):
+            client.wait("c-slow", timeout=0.5)
+        assert client.wait("c-slow", timeout=30).status == JobStatus.SUCCEEDED
 
 
 def test_predict_uploads_a_document(live_gateway, tmp_path):

@@ -1,0 +1,83 @@
+"""Prometheus metrics of the gateway: HTTP traffic, Triton calls, and the job queue.
+
+Each gateway process has its own registry (several apps in one test process must not collide);
+``GET /metrics`` exposes it. Triton's own metrics stay on Triton's metrics port.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.http_requests = Counter(
+            "docserve_http_requests", "HTTP requests answered", ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.http_seconds = Histogram(
+            "docserve_http_request_seconds", "HTTP request latency", ["method", "route"],
+            buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.triton_seconds = Histogram(
+            "docserve_triton_inference_seconds", "Triton inference calls from this process", ["model"],
+            buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.job_outcomes = Counter(
+            "docserve_job_outcomes", "Job attempts by outcome (succeeded, failed, retried)", ["outcome"],
+            registry=self.registry,
+        )
+
+    def watch_queue(self, counts: Callable[[], dict[str, int]]) -> None:
+        """Report jobs per status, read from the store at scrape time."""
+        self.registry.register(_QueueCollector(counts))
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _QueueCollector:
+    def __init__(self, counts: Callable[[], dict[str, int]]):
+        self._counts = counts
+
+    def collect(self):
+        family = GaugeMetricFamily("docserve_jobs", "Jobs in the store by status", labels=["status"])
+        for status, count in sorted(self._counts().items()):
+            family.add_metric([status], count)
+        yield family
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request by its route template (not its raw path)."""
+
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.http_requests.labels(scope["method"], route, str(status)).inc()
+            self.metrics.http_seconds.labels(scope["method"], route).observe(time.perf_counter() - started)
