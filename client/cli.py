@@ -27,16 +27,11 @@ Repositories = Annotated[
 ]
 
 
-def _settings(http: int | None, grpc: int | None, metrics: int | None, repos: list[Path] | None):
+def _settings(**overrides: object):
+    """Settings from the environment, with the options given on the command line on top."""
     from docserve.api.settings import Settings
 
-    overrides = {
-        "triton_http_port": http,
-        "triton_grpc_port": grpc,
-        "triton_metrics_port": metrics,
-        "model_repositories": repos or None,
-    }
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    return Settings(**{key: value for key, value in overrides.items() if value})
 
 
 def _fail(error: Exception) -> typer.Exit:
@@ -55,7 +50,10 @@ def triton(
     from docserve.api.embedded_triton import EmbeddedTritonError
     from docserve.api.server import embedded_triton_for
 
-    settings = _settings(triton_http_port, triton_grpc_port, triton_metrics_port, model_repository)
+    settings = _settings(
+        triton_http_port=triton_http_port, triton_grpc_port=triton_grpc_port,
+        triton_metrics_port=triton_metrics_port, model_repositories=model_repository,
+    )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -84,11 +82,10 @@ def serve(
     from docserve.api.embedded_triton import EmbeddedTritonError
     from docserve.api.server import serve as serve_both
 
-    settings = _settings(triton_http_port, triton_grpc_port, triton_metrics_port, model_repository)
-    if port is not None:
-        settings.port = port
-    if host is not None:
-        settings.host = host
+    settings = _settings(
+        port=port, host=host, triton_http_port=triton_http_port, triton_grpc_port=triton_grpc_port,
+        triton_metrics_port=triton_metrics_port, model_repositories=model_repository,
+    )
     try:
         serve_both(settings)
     except EmbeddedTritonError as error:
@@ -102,13 +99,9 @@ def worker(
     ] = None,
 ) -> None:
     """Run job workers without the gateway (they share the gateway's SQLite store)."""
-    from docserve.api.settings import Settings
     from docserve.api.worker_process import main
 
-    settings = Settings()
-    if concurrency is not None:
-        settings.worker_concurrency = concurrency
-    main(settings)
+    main(_settings(worker_concurrency=concurrency))
 
 
 GatewayOption = Annotated[
