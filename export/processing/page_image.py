@@ -43,7 +43,8 @@ def decode_page(data: bytes, max_pixels: int = DEFAULT_MAX_PAGE_PIXELS) -> np.nd
         raise ImageTooLargeError(f"page image too large: {error}") from error
     except UnidentifiedImageError as error:
         raise InvalidImageError(
-            f"not a decodable image ({len(data)} bytes, starting {data[:8]!r}): {error}"
+            f"not an image format we can decode ({len(data)} bytes starting {data[:8]!r}); "
+            "send PNG, JPEG or TIFF"
         ) from error
     width, height = image.size
     if width * height > max_pixels:
