@@ -143,21 +143,25 @@ def _side_lengths(box: np.ndarray) -> np.ndarray:
 def reading_order(boxes: np.ndarray) -> np.ndarray:
     """Indices that put line boxes in reading order: rows top to bottom, each left to right.
 
-    A box joins the current row when its vertical centre lies within half a line height of the
-    row's first box, so words of one line detected as separate boxes stay together even when
-    the page is slightly skewed.
+    Box centres are first turned by the page's skew (the median slope of the boxes' top edges),
+    so that on a slightly rotated scan a long line's centre is not compared with a short line's
+    below it at another height. A box joins the current row when its centre lies within half a
+    line height of the row's first box: words of one line detected separately stay together.
     """
     if len(boxes) == 0:
         return np.zeros(0, dtype=np.int64)
-    centres_y = boxes[:, :, 1].mean(axis=1)
-    heights = np.maximum(boxes[:, :, 1].max(axis=1) - boxes[:, :, 1].min(axis=1), 1.0)
-    left_x = boxes[:, :, 0].min(axis=1)
+    top_edges = boxes[:, 1] - boxes[:, 0]
+    skew = np.median(np.arctan2(top_edges[:, 1], top_edges[:, 0]))
+    centres = boxes.mean(axis=1)
+    along = centres[:, 0] * np.cos(skew) + centres[:, 1] * np.sin(skew)
+    across = centres[:, 1] * np.cos(skew) - centres[:, 0] * np.sin(skew)
+    heights = np.linalg.norm(boxes[:, 3] - boxes[:, 0], axis=1)
     row_of = np.zeros(len(boxes), dtype=np.int64)
     row_start = None
-    for position, index in enumerate(np.argsort(centres_y, kind="stable")):
-        if row_start is None or centres_y[index] - centres_y[row_start] > heights[row_start] / 2:
+    for position, index in enumerate(np.argsort(across, kind="stable")):
+        if row_start is None or across[index] - across[row_start] > heights[row_start] / 2:
             row_start = index
             row_of[index] = position
         else:
             row_of[index] = row_of[row_start]
-    return np.lexsort((left_x, row_of))
+    return np.lexsort((along, row_of))
