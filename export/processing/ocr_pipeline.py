@@ -70,11 +70,13 @@ class PreparedPage:
 def prepare_page(page_image_bytes: bytes, settings: OcrSettings) -> PreparedPage:
     """Decode page bytes (raises ``InvalidImageError``) and build the detector's input."""
     page_rgb = decode_page(page_image_bytes, max_pixels=settings.max_page_pixels)
-    page_bgr = bound_page(cv2.cvtColor(page_rgb, cv2.COLOR_RGB2BGR), settings.detection)
+    original_size = np.array(page_rgb.shape[:2], dtype=np.int64)
+    # bound first: a 40 Mpx scan is not copied again at full size for the colour swap
+    page_bgr = cv2.cvtColor(bound_page(page_rgb, settings.detection), cv2.COLOR_RGB2BGR)
     return PreparedPage(
         page_bgr=page_bgr,
         detection_input=detection_input(page_bgr, settings.detection),
-        original_size=np.array(page_rgb.shape[:2], dtype=np.int64),
+        original_size=original_size,
     )
 
 
