@@ -26,6 +26,7 @@ from docserve.export.processing.text_detection import (
     text_line_boxes,
 )
 from docserve.export.processing.text_recognition import (
+    RecognizedLine,
     crop_line,
     ctc_greedy_decode,
     load_characters,
@@ -93,18 +94,29 @@ def read_lines(
     boxes, _ = text_line_boxes(text_probability_map, height, width, settings.detection)
     boxes = boxes[reading_order(boxes)]
     crops = [crop_line(page_bgr, box) for box in boxes]
-    recognized = [None] * len(crops)
-    for indices, images in recognition_batches(crops, settings.recognition_batch_size):
-        ids, probabilities = recognize(images)
-        decoded = ctc_greedy_decode(ids, probabilities, characters)
-        for index, line in zip(indices, decoded, strict=True):
-            recognized[index] = line
+    recognized = recognize_crops(crops, recognize, characters, settings.recognition_batch_size)
     to_original = np.array([original_size[1] / width, original_size[0] / height], np.float32)
     return [
         OcrLine(line.text, line.confidence, box * to_original)
         for box, line in zip(boxes, recognized, strict=True)
         if line.text.strip() and line.confidence >= settings.min_line_confidence
     ]
+
+
+def recognize_crops(
+    crops: Sequence[np.ndarray],
+    recognize: Recognizer,
+    characters: Sequence[str],
+    batch_size: int,
+) -> list[RecognizedLine]:
+    """Read every crop, in batches of similar width; results in the order of ``crops``."""
+    recognized: list[RecognizedLine | None] = [None] * len(crops)
+    for indices, images in recognition_batches(crops, batch_size):
+        ids, probabilities = recognize(images)
+        decoded = ctc_greedy_decode(ids, probabilities, characters)
+        for index, line in zip(indices, decoded, strict=True):
+            recognized[index] = line
+    return [line for line in recognized if line is not None]
 
 
 def ocr_result_json(lines: Sequence[OcrLine], original_size: Sequence[int]) -> bytes:
