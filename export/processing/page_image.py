@@ -12,7 +12,7 @@ import io
 import warnings
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # An A4 page scanned at 600 dpi is 35 Mpx; anything bigger is no single page we serve.
 DEFAULT_MAX_PAGE_PIXELS = 40_000_000
@@ -53,6 +53,21 @@ def decode_page(data: bytes, max_pixels: int = DEFAULT_MAX_PAGE_PIXELS) -> np.nd
             f"{max_pixels} allowed; send a lower resolution"
         )
     try:
-        return np.asarray(image.convert("RGB"))
+        return np.asarray(as_seen_on_paper(image))
     except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt pixel data
         raise InvalidImageError(f"corrupt {image.format} image: {error}") from error
+
+
+def as_seen_on_paper(image: Image.Image) -> Image.Image:
+    """RGB, upright and opaque: as a viewer shows the page.
+
+    Phone photos store their rotation in EXIF and are turned upright here (coordinates refer to
+    the upright page). Transparent pixels would become black with a plain RGB conversion, hiding
+    black text on a transparent background; they are laid on white paper instead.
+    """
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        image = Image.alpha_composite(
+            Image.new("RGBA", image.size, "white"), image.convert("RGBA")
+        )
+    return image.convert("RGB")

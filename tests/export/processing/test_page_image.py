@@ -32,6 +32,23 @@ def test_grey_pages_get_three_channels() -> None:
     assert decode_page(encoded(Image.new("L", (8, 4), 255), "PNG")).shape == (4, 8, 3)
 
 
+def test_transparent_pixels_become_white_paper() -> None:
+    page = Image.new("RGBA", (10, 10), (0, 0, 0, 0))  # transparent black: a blank page
+    page.putpixel((5, 5), (0, 0, 0, 255))  # one opaque black "ink" pixel
+    pixels = decode_page(encoded(page, "PNG"))
+    assert pixels[0, 0].tolist() == [255, 255, 255]
+    assert pixels[5, 5].tolist() == [0, 0, 0]
+
+
+def test_exif_rotation_is_applied() -> None:
+    page = Image.new("RGB", (40, 20), "white")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to view
+    buffer = io.BytesIO()
+    page.save(buffer, format="JPEG", exif=exif)
+    assert decode_page(buffer.getvalue()).shape == (40, 20, 3)
+
+
 @pytest.mark.parametrize("data", [b"", b"hello", b"%PDF-1.7 not an image", b"\x89PNG\r\n\x1a\n"])
 def test_non_images_are_refused(data: bytes) -> None:
     with pytest.raises(InvalidImageError):
