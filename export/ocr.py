@@ -199,8 +199,8 @@ are enlarged to 736, and both sides are rounded to multiples of 32 (rapidocr's d
 def recognition_card(character_count: int) -> str:
     return f"""# {RECOGNITION_MODEL}
 
-PP-OCR text recognizer (SVTR-style, CTC head): reads a rectified line image as a sequence of
-steps (one per 8 pixel columns) and returns, per step, the most probable character class and its
+PP-OCR text recognizer (CTC head): reads a rectified line image as a sequence of steps (one per
+8 pixel columns, rounded up) and returns, per step, the most probable character class and its
 probability. `ocr_lines` (a python BLS model) calls it with batches of crops of similar aspect
 ratio and does the CTC greedy decoding (`docserve.export.processing.text_recognition`).
 
@@ -208,19 +208,19 @@ ratio and does the CTC greedy decoding (`docserve.export.processing.text_recogni
 | name | type | shape | meaning |
 | --- | --- | --- | --- |
 | `line_images` | FP32 | [batch, 3, 48, W] | BGR line crops, (pixel / 255 - 0.5) / 0.5 |
-| `best_character_ids` | INT64 | [batch, W / 8] | most probable class of each step |
-| `best_character_probabilities` | FP32 | [batch, W / 8] | its softmax probability |
+| `best_character_ids` | INT64 | [batch, ceil(W / 8)] | most probable class of each step |
+| `best_character_probabilities` | FP32 | [batch, ceil(W / 8)] | its softmax probability |
 
 Crops are scaled to height 48 and right-padded with 0 to the batch's width W (>= 320).
 Classes: 0 = CTC blank, i in 1..{character_count} = line i of
 `ocr_lines/1/{CHARACTER_SET_FILE}`, {character_count + 1} = space.
 
 ## Input sizes
-Height 48 (fixed by the model), width any multiple of 8 from 320 up; a crop keeps its aspect ratio.
+Height 48 (fixed by the model); any width, 320 and up here: a crop keeps its aspect ratio.
 
 {_SOURCE.format(file=RECOGNITION_SOURCE)}
 - Changes: input renamed (`x` -> `line_images`); the {character_count + 2}-way softmax output is
   reduced in the graph by ArgMax and ReduceMax over the class axis (checked equal to the original's
-  argmax/max with onnxruntime), so each line returns 2 x W/8 numbers instead of
-  {character_count + 2} x W/8. The character set comes from the model's `character` metadata.
+  argmax/max with onnxruntime), so each line returns 2 numbers per step instead of
+  {character_count + 2}. The character set comes from the model's `character` metadata.
 """
