@@ -29,6 +29,7 @@ class DetectionSettings:
 
     max_page_side: int = 2000  # pages are first shrunk to this: bounds memory and time
     min_detection_side: int = 736  # small pages are enlarged so text is big enough to find
+    max_detection_side: int = 4000  # ...but a thin strip is not enlarged beyond this
     text_threshold: float = 0.3  # a pixel is text above this probability
     box_threshold: float = 0.5  # a region is kept if its mean probability reaches this
     unclip_ratio: float = 1.6  # how far a shrunk region is grown back (PP-OCR training)
@@ -54,10 +55,15 @@ def detection_input(page_bgr: np.ndarray, settings: DetectionSettings) -> np.nda
     """The detector's input ``[1, 3, H, W]`` float32: resized to multiples of 32, normalized.
 
     Pages whose shorter side is under ``min_detection_side`` are enlarged to it (text on small
-    renders is otherwise too thin for the map); larger pages keep their scale.
+    renders is otherwise too thin for the map) as long as the longer side stays within
+    ``max_detection_side``: a 2000 x 32 strip must not become a 46,000 x 736 tensor.
     """
     height, width = page_bgr.shape[:2]
-    ratio = max(1.0, settings.min_detection_side / min(height, width))
+    enlargement = min(
+        settings.min_detection_side / min(height, width),
+        settings.max_detection_side / max(height, width),
+    )
+    ratio = max(1.0, enlargement)
     size = (round_to_multiple(int(width * ratio)), round_to_multiple(int(height * ratio)))
     resized = cv2.resize(page_bgr, size)
     normalized = (resized.astype(np.float32) / 255.0 - DETECTION_MEAN) / DETECTION_STD

@@ -79,6 +79,12 @@ def test_detection_input_is_normalized_and_sized_in_multiples_of_32() -> None:
     assert tensor.max() == pytest.approx(1.0) and tensor.min() == pytest.approx(-1.0)
 
 
+def test_thin_strips_are_not_enlarged_beyond_the_maximum_detection_side() -> None:
+    strip = np.zeros((32, 2000, 3), dtype=np.uint8)  # 736 / 32 = 23x would be 46,000 px wide
+    height, width = detection_input(strip, SETTINGS).shape[2:]
+    assert width <= SETTINGS.max_detection_side + 16 and height >= 32
+
+
 def test_large_pages_are_bounded_before_detection() -> None:
     page = np.zeros((6000, 4000, 3), dtype=np.uint8)
     bounded = bound_page(page, SETTINGS)
