@@ -188,7 +188,8 @@ probability map -> line polygons; see `docserve.export.processing.text_detection
 
 ## Input sizes
 Pages are shrunk to at most 2000 px on the longer side, pages whose shorter side is under 736 px
-are enlarged to 736, and both sides are rounded to multiples of 32 (rapidocr's defaults).
+are enlarged to 736 (rapidocr's defaults; docserve stops enlarging when the longer side reaches
+4000 px), and both sides are rounded to multiples of 32.
 
 {_SOURCE.format(file=DETECTION_SOURCE)}
 - Changes: graph input/output renamed (`x` -> `normalized_page`, `fetch_name_0` ->
