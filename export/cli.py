@@ -52,7 +52,22 @@ def export_car(repository: RepositoryOption = DEFAULT_REPOSITORY) -> None:
     )
 
 
+@export_app.command("ocr")
+def export_ocr(repository: RepositoryOption = DEFAULT_REPOSITORY) -> None:
+    """Copy PP-OCR det/rec ONNX + character set out of the pinned rapidocr wheel (+ model cards)."""
+    from docserve.export.ocr import build
+
+    report = build(repository)
+    typer.echo(
+        f"text_detection: {report.detection}; text_recognition: {report.recognition} "
+        f"({report.characters} characters in {report.character_set}); both checked against "
+        "the originals"
+    )
+
+
 # Every artefact `docserve export` (re)builds: name -> (path inside the repository, builder).
 ARTEFACTS = {
     "car": ("car_evaluation_model/1/model.onnx", lambda repository: export_car(repository)),
+    # The character set is written last: when it is there, both models are too.
+    "ocr": ("ocr_lines/1/character_set.txt", lambda repository: export_ocr(repository)),
 }

@@ -66,12 +66,14 @@ def test_cli_busy_port_exits_2_with_the_reason(tmp_path):
         squatter.listen()
         busy = squatter.getsockname()[1]
         completed = subprocess.run(
-            [sys.executable, "-m", "docserve.client.cli", "triton", "--triton-http-port", str(busy)],
+            [sys.executable, "-m", "docserve.client.cli", "triton", "--triton-http-port", str(busy),
+             "--triton-grpc-port", str(free_port()), "--triton-metrics-port", str(free_port())],
             capture_output=True, text=True, timeout=60,
             env={**os.environ, "DOCSERVE_DATA_DIR": str(tmp_path)},
         )
     assert completed.returncode == 2
     assert f"http port {busy} already in use" in completed.stderr
+    assert "grpc port" not in completed.stderr  # only the busy one is named
 
 
 def test_sigint_stops_server_and_stubs_and_cleans_shared_memory(tmp_path, car_repository):

@@ -1,0 +1,165 @@
+"""The OCR pipeline's steps composed: page bytes -> detector input -> lines of text.
+
+Triton runs these steps as models of the ``ocr`` ensemble (``text_detection_preprocess``,
+``text_detection``, ``ocr_lines`` calling ``text_recognition``); :class:`InProcessOcr` runs the
+very same functions with two onnxruntime sessions and no server, as the benchmark's reference
+for what serving costs. Only the model calls differ, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from docserve.export.processing.page_image import DEFAULT_MAX_PAGE_PIXELS, decode_page
+from docserve.export.processing.text_detection import (
+    DetectionSettings,
+    bound_page,
+    detection_input,
+    reading_order,
+    text_line_boxes,
+)
+from docserve.export.processing.text_recognition import (
+    RecognizedLine,
+    crop_line,
+    ctc_greedy_decode,
+    load_characters,
+    recognition_batches,
+)
+
+# line_images [n, 3, 48, W] -> (best_character_ids [n, steps], best_character_probabilities)
+Recognizer = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class OcrSettings:
+    detection: DetectionSettings = field(default_factory=DetectionSettings)
+    recognition_batch_size: int = 6  # crops per recognizer call (rapidocr's default)
+    min_line_confidence: float = 0.5  # lines read with less confidence are dropped as noise
+    max_page_pixels: int = DEFAULT_MAX_PAGE_PIXELS
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    text: str
+    confidence: float
+    polygon: np.ndarray  # [4, 2] float32 x, y corners on the original page, clockwise
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "confidence": round(self.confidence, 5),
+            "polygon": np.round(self.polygon, 1).tolist(),
+        }
+
+
+@dataclass(frozen=True)
+class PreparedPage:
+    """A decoded page, ready for the detector."""
+
+    page_bgr: np.ndarray  # the page bounded to max_page_side, BGR as PP-OCR was trained on
+    detection_input: np.ndarray  # [1, 3, H, W] float32
+    original_size: np.ndarray  # [2] int64: height, width of the page as sent
+
+
+def prepare_page(page_image_bytes: bytes, settings: OcrSettings) -> PreparedPage:
+    """Decode page bytes (raises ``InvalidImageError``) and build the detector's input."""
+    page_rgb = decode_page(page_image_bytes, max_pixels=settings.max_page_pixels)
+    original_size = np.array(page_rgb.shape[:2], dtype=np.int64)
+    # bound first: a 40 Mpx scan is not copied again at full size for the colour swap
+    page_bgr = cv2.cvtColor(bound_page(page_rgb, settings.detection), cv2.COLOR_RGB2BGR)
+    return PreparedPage(
+        page_bgr=page_bgr,
+        detection_input=detection_input(page_bgr, settings.detection),
+        original_size=original_size,
+    )
+
+
+def read_lines(
+    page_bgr: np.ndarray,
+    text_probability_map: np.ndarray,
+    original_size: Sequence[int],
+    recognize: Recognizer,
+    characters: Sequence[str],
+    settings: OcrSettings,
+) -> list[OcrLine]:
+    """Detector output -> recognized lines in reading order, polygons on the original page."""
+    height, width = page_bgr.shape[:2]
+    boxes, _ = text_line_boxes(text_probability_map, height, width, settings.detection)
+    boxes = boxes[reading_order(boxes)]
+    crops = [crop_line(page_bgr, box) for box in boxes]
+    recognized = recognize_crops(crops, recognize, characters, settings.recognition_batch_size)
+    to_original = np.array([original_size[1] / width, original_size[0] / height], np.float32)
+    return [
+        OcrLine(line.text, line.confidence, box * to_original)
+        for box, line in zip(boxes, recognized, strict=True)
+        if line.text.strip() and line.confidence >= settings.min_line_confidence
+    ]
+
+
+def recognize_crops(
+    crops: Sequence[np.ndarray],
+    recognize: Recognizer,
+    characters: Sequence[str],
+    batch_size: int,
+) -> list[RecognizedLine]:
+    """Read every crop, in batches of similar width; results in the order of ``crops``."""
+    recognized: list[RecognizedLine | None] = [None] * len(crops)
+    for indices, images in recognition_batches(crops, batch_size):
+        ids, probabilities = recognize(images)
+        decoded = ctc_greedy_decode(ids, probabilities, characters)
+        for index, line in zip(indices, decoded, strict=True):
+            recognized[index] = line
+    return [line for line in recognized if line is not None]
+
+
+def ocr_result_json(lines: Sequence[OcrLine], original_size: Sequence[int]) -> bytes:
+    """The documented OCR result: ``{"page": {"height", "width"}, "lines": [...]}`` as UTF-8."""
+    result = {
+        "page": {"height": int(original_size[0]), "width": int(original_size[1])},
+        "lines": [line.as_dict() for line in lines],
+    }
+    return json.dumps(result, ensure_ascii=False).encode("utf-8")
+
+
+class InProcessOcr:
+    """The whole pipeline in this process: the serving-free reference for benchmarks."""
+
+    def __init__(
+        self,
+        detection_model: Path,
+        recognition_model: Path,
+        character_set: Path,
+        threads: int = 2,
+        settings: OcrSettings | None = None,
+    ):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        providers = ["CPUExecutionProvider"]
+        self.detector = ort.InferenceSession(str(detection_model), options, providers=providers)
+        self.recognizer = ort.InferenceSession(str(recognition_model), options, providers=providers)
+        self.characters = load_characters(character_set)
+        self.settings = settings or OcrSettings()
+
+    def _recognize(self, line_images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ids, probabilities = self.recognizer.run(None, {"line_images": line_images})
+        return ids, probabilities
+
+    def __call__(self, page_image_bytes: bytes) -> list[OcrLine]:
+        page = prepare_page(page_image_bytes, self.settings)
+        (probability_map,) = self.detector.run(None, {"normalized_page": page.detection_input})
+        return read_lines(
+            page.page_bgr,
+            probability_map[0, 0],
+            page.original_size,
+            self._recognize,
+            self.characters,
+            self.settings,
+        )
