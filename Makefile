@@ -5,10 +5,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages the test suite needs (installed only when missing).
-APT_PACKAGES ?=
+# Debian packages the test suite needs (installed only when missing): fonts for rendered pages.
+APT_PACKAGES ?= fonts-dejavu-core fonts-liberation fonts-freefont-ttf
+# ... and what the benchmarks compare against.
+BENCH_APT_PACKAGES ?= tesseract-ocr tesseract-ocr-eng
 
-.PHONY: run test lint export system-deps clean
+.PHONY: run test bench lint export system-deps clean
 
 run: $(VENV)/.installed-run
 	$(BIN)/docserve export --if-missing
@@ -18,6 +20,14 @@ test: $(VENV)/.installed-test system-deps
 	$(BIN)/docserve export --if-missing
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# Side-by-side benchmarks (each prints markdown tables); BENCH_ARGS=--quick for a smoke run.
+bench: $(VENV)/.installed-test
+	$(MAKE) system-deps APT_PACKAGES="$(APT_PACKAGES) $(BENCH_APT_PACKAGES)"
+	$(BIN)/docserve export --if-missing
+	$(BIN)/python bench/car_evaluation.py
+	$(BIN)/python bench/ocr.py $(BENCH_ARGS)
+	$(BIN)/python bench/jobs.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
