@@ -28,6 +28,8 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/car_evaluation.py
 	$(BIN)/python bench/ocr.py $(BENCH_ARGS)
 	$(BIN)/python bench/jobs.py $(BENCH_ARGS)
+	$(BIN)/python bench/limit.py $(BENCH_ARGS)
+	$(BIN)/python bench/monolith.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

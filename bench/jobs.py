@@ -13,70 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
-
-from docserve.api.embedded_triton import free_port
-
-WORDS = ["invoice", "total", "amount", "due", "date", "customer", "number", "order", "shipping",
-         "address", "payment"]
-
-
-def render_page(index: int, path: Path) -> None:
-    """A small page with a few lines of text (what the OCR pipeline is for)."""
-    image = Image.new("L", (800, 300), 255)
-    draw = ImageDraw.Draw(image)
-    try:
-        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 28)
-    except OSError:
-        font = ImageFont.load_default()
-    rng = np.random.default_rng(index)
-    for line in range(3):
-        text = " ".join(rng.choice(WORDS, size=4)) + f" {index:04d}"
-        draw.text((30, 30 + line * 80), text, fill=0, font=font)
-    image.save(path)
-
-
-def start_gateway(data_dir: Path, inbox: Path, workers: bool) -> tuple[subprocess.Popen, str]:
-    port, http, grpc, metrics = (free_port() for _ in range(4))
-    env = {
-        **os.environ,
-        "DOCSERVE_DATA_DIR": str(data_dir),
-        "DOCSERVE_FILE_ROOTS": str(inbox),
-        "DOCSERVE_RUN_WORKERS": "true" if workers else "false",
-        "DOCSERVE_LOG_LEVEL": "WARNING",
-        "DOCSERVE_MAX_QUEUE": "5000",
-    }
-    command = [
-        str(Path(sys.executable).parent / "docserve"), "serve", "--port", str(port),
-        "--triton-http-port", str(http), "--triton-grpc-port", str(grpc),
-        "--triton-metrics-port", str(metrics),
-    ]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert process.stdout is not None
-    for line in process.stdout:
-        if "docserve is up" in line:
-            return process, f"http://127.0.0.1:{port}"
-    raise RuntimeError("docserve serve did not start")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.send_signal(2)
-    process.wait(timeout=60)
-
-
-def peak_rss_mb(pid: int) -> tuple[float, float]:
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+from harness import rss_mb, start_docserve, text_pages
 
 
 async def run_job(client: httpx.AsyncClient, request_id: str, pipeline: str, location: str) -> float:
@@ -133,25 +77,22 @@ def main() -> None:
         args.documents, args.queued = 20, 200
     with tempfile.TemporaryDirectory() as scratch:
         inbox = Path(scratch) / "inbox"
-        inbox.mkdir()
-        documents = [inbox / f"page-{index:04d}.png" for index in range(args.documents)]
-        for index, path in enumerate(documents):
-            render_page(index, path)
+        documents = text_pages(args.documents, inbox, size=(800, 300))
 
-        gateway, base = start_gateway(Path(scratch) / "run", inbox, workers=True)
+        docserve = start_docserve(Path(scratch) / "run", inbox, workers=True)
         try:
-            asyncio.run(throughput(base, args.pipeline, documents[:8], 2))  # warm-up
-            result = asyncio.run(throughput(base, args.pipeline, documents, args.concurrency))
+            asyncio.run(throughput(docserve.url, args.pipeline, documents[:8], 2))  # warm-up
+            result = asyncio.run(throughput(docserve.url, args.pipeline, documents, args.concurrency))
         finally:
-            stop(gateway)
+            docserve.stop()
 
-        gateway, base = start_gateway(Path(scratch) / "queue", inbox, workers=False)
+        docserve = start_docserve(Path(scratch) / "queue", inbox, workers=False)
         try:
-            idle_rss, _ = peak_rss_mb(gateway.pid)
-            asyncio.run(queue_many(base, args.pipeline, f"file://{documents[0]}", args.queued))
-            queued_rss, queued_peak = peak_rss_mb(gateway.pid)
+            idle_rss, _ = rss_mb(docserve.process.pid)
+            asyncio.run(queue_many(docserve.url, args.pipeline, f"file://{documents[0]}", args.queued))
+            queued_rss, queued_peak = rss_mb(docserve.process.pid)
         finally:
-            stop(gateway)
+            docserve.stop()
 
     print(f"\n### Jobs end to end: pipeline `{args.pipeline}`, {args.documents} one-page documents, "
           f"{args.concurrency} concurrent clients (send, then poll every 20 ms)\n")
