@@ -52,6 +52,22 @@ def export_car(repository: RepositoryOption = DEFAULT_REPOSITORY) -> None:
     )
 
 
+@export_app.command("data")
+def export_data(
+    out: Annotated[Path, typer.Option("--out", help="Folder for <seed>.png + <seed>.json")],
+    count: Annotated[int, typer.Option("--count", min=1, help="Number of pages")] = 100,
+    first_seed: Annotated[int, typer.Option("--first-seed", help="Seed of the first page")] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Rendering processes")] = 2,
+) -> None:
+    """Render synthetic scanned pages with their ground truth (see docserve.export.documents)."""
+    from docserve.export.documents.dataset import write_dataset
+    from docserve.export.documents.fonts import require_fonts
+
+    require_fonts()
+    paths = write_dataset(out, count, first_seed, workers)
+    typer.echo(f"wrote {len(paths)} pages (seeds {first_seed}..{first_seed + count - 1}) to {out}")
+
+
 # Every artefact `docserve export` (re)builds: name -> (path inside the repository, builder).
 ARTEFACTS = {
     "car": ("car_evaluation_model/1/model.onnx", lambda repository: export_car(repository)),
