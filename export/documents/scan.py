@@ -47,7 +47,7 @@ def draw_stamp(canvas: PageCanvas, rng: np.random.Generator) -> None:
 
 
 def scan_geometry(width: int, height: int, skew_degrees: float, rng: np.random.Generator,
-                  perspective: float = 0.008) -> ScanGeometry:
+                  perspective: float = 0.004) -> ScanGeometry:
     """Rotation by ``skew_degrees`` (counter-clockwise as displayed) plus a slight perspective."""
     corners = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
     jitter = rng.uniform(-perspective, perspective, size=(4, 2)) * [width, height]
