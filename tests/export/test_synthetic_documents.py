@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from docserve.client.cli import app
 from docserve.export.documents import fonts
+from docserve.export.documents.dataset import read_dataset
 from docserve.export.documents.generator import MAX_SKEW_DEGREES, generate_page
 from docserve.export.documents.ground_truth import DOCUMENT_TYPES, PageTruth
 
@@ -111,3 +112,6 @@ def test_cli_writes_pngs_and_truth(tmp_path: Path):
         f"000000{seed}.{suffix}" for seed in (50, 51, 52) for suffix in ("json", "png")
     ]
     assert json.loads((tmp_path / "00000051.json").read_text())["seed"] == 51
+    written = list(read_dataset(tmp_path))
+    assert [page.truth for page in written] == [generate_page(seed).truth for seed in (50, 51, 52)]
+    assert np.array_equal(written[1].image, generate_page(51).image)  # PNG is lossless
