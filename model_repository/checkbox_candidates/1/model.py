@@ -1,0 +1,18 @@
+"""``page`` -> ``checkbox_candidate_boxes`` [N, 4] and ``checkbox_crops`` [N, 1, 32, 32]."""
+
+import triton_python_backend_utils as pb_utils
+
+from docserve.export.processing.checkboxes import crop_candidates, find_candidates
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        return [self._candidates(request) for request in requests]
+
+    def _candidates(self, request):
+        page = pb_utils.get_input_tensor_by_name(request, "page").as_numpy()
+        boxes = find_candidates(page)
+        return pb_utils.InferenceResponse([
+            pb_utils.Tensor("checkbox_candidate_boxes", boxes),
+            pb_utils.Tensor("checkbox_crops", crop_candidates(page, boxes)),
+        ])
