@@ -45,12 +45,25 @@ def decode_page(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS,
     return np.asarray(gray, dtype=np.uint8)
 
 
+def check_page_array(page: np.ndarray, min_side: int = MIN_SIDE_PX) -> None:
+    """Refuse a ``page`` tensor sent directly (not as bytes) that no model can read."""
+    if page.ndim != 2 or page.dtype != np.uint8:
+        raise InvalidImageError(
+            f"'page' must be a uint8 [height, width] array, got {page.dtype} {list(page.shape)}"
+        )
+    _check_min_side(page.shape[1], page.shape[0], min_side)
+
+
 def _check_size(size: tuple[int, int], max_pixels: int, min_side: int) -> None:
     width, height = size
     if width * height > max_pixels:
         raise InvalidImageError(
             f"image of {width}x{height} pixels exceeds the limit of {max_pixels} pixels"
         )
+    _check_min_side(width, height, min_side)
+
+
+def _check_min_side(width: int, height: int, min_side: int) -> None:
     if min(width, height) < min_side:
         raise InvalidImageError(
             f"image of {width}x{height} pixels is too small for a page (minimum side {min_side})"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from docserve.export.processing.page_image import InvalidImageError, decode_page
+from docserve.export.processing.page_image import InvalidImageError, check_page_array, decode_page
 
 
 def _encoded(image: Image.Image, image_format: str) -> bytes:
@@ -59,3 +59,14 @@ def test_refuses_truncated_images():
                                                                         dtype=np.uint8)), "PNG")
     with pytest.raises(InvalidImageError):
         decode_page(encoded[: len(encoded) // 2])
+
+
+@pytest.mark.parametrize(("page", "message"), [
+    (np.zeros((100, 100, 3), dtype=np.uint8), "uint8 \\[height, width\\]"),
+    (np.zeros((100, 100), dtype=np.float32), "uint8 \\[height, width\\]"),
+    (np.zeros((0, 100), dtype=np.uint8), "too small"),
+])
+def test_page_arrays_sent_directly_are_checked_too(page: np.ndarray, message: str):
+    with pytest.raises(InvalidImageError, match=message):
+        check_page_array(page)
+    check_page_array(np.zeros((100, 100), dtype=np.uint8))

@@ -193,6 +193,13 @@ def test_page_decode_refuses_bad_images(client, data: bytes, message: str):
         decode(client, data)
 
 
-def test_thumbnail_refuses_an_empty_page(client):
-    with pytest.raises(InferenceServerException, match="non-empty"):
-        thumbnail(client, np.zeros((0, 10), dtype=np.uint8))
+@pytest.mark.parametrize("model", ["page_thumbnail", "checkbox_candidates"])
+def test_page_models_refuse_a_page_too_small_to_read(client, model: str):
+    with pytest.raises(InferenceServerException, match="too small"):
+        infer(client, model, {"page": np.zeros((0, 10), dtype=np.uint8)}, [])
+
+
+def test_deskew_apply_refuses_a_page_too_small_to_read(client):
+    with pytest.raises(InferenceServerException, match="too small"):
+        infer(client, "deskew_apply", {"page": np.zeros((5, 5), dtype=np.uint8),
+                                       "skew_degrees": np.zeros((1, 1), np.float32)}, [])

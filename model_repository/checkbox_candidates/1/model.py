@@ -3,6 +3,7 @@
 import triton_python_backend_utils as pb_utils
 
 from docserve.export.processing.checkboxes import crop_candidates, find_candidates
+from docserve.export.processing.page_image import InvalidImageError, check_page_array
 
 
 class TritonPythonModel:
@@ -11,6 +12,12 @@ class TritonPythonModel:
 
     def _candidates(self, request):
         page = pb_utils.get_input_tensor_by_name(request, "page").as_numpy()
+        try:
+            check_page_array(page)
+        except InvalidImageError as error:
+            return pb_utils.InferenceResponse(
+                error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG)
+            )
         boxes = find_candidates(page)
         return pb_utils.InferenceResponse([
             pb_utils.Tensor("checkbox_candidate_boxes", boxes),

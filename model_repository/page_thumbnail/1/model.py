@@ -3,6 +3,7 @@
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
+from docserve.export.processing.page_image import InvalidImageError, check_page_array
 from docserve.export.processing.page_thumbnail import page_thumbnail
 
 
@@ -12,11 +13,12 @@ class TritonPythonModel:
 
     def _thumbnail(self, request):
         page = pb_utils.get_input_tensor_by_name(request, "page").as_numpy()
-        if page.ndim != 2 or min(page.shape) == 0:
-            return pb_utils.InferenceResponse(error=pb_utils.TritonError(
-                f"'page' must be a non-empty [height, width] array, got shape {page.shape}",
-                pb_utils.TritonError.INVALID_ARG,
-            ))
+        try:
+            check_page_array(page)
+        except InvalidImageError as error:
+            return pb_utils.InferenceResponse(
+                error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG)
+            )
         return pb_utils.InferenceResponse([
             pb_utils.Tensor("page_thumbnail", page_thumbnail(page)[None]),
             pb_utils.Tensor("page_size", np.array(page.shape, dtype=np.int32)),
