@@ -47,9 +47,9 @@ def _cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, labels.long())
 
 
-def _scale(crops: torch.Tensor, labels: torch.Tensor,
-           generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 ink crops (stored compactly) -> float ink in [0, 1]."""
+def _ink_from_uint8(crops: torch.Tensor, labels: torch.Tensor,
+                   generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Crops are stored as uint8 (4x less memory); the network reads ink in [0, 1]."""
     return crops / 255.0, labels
 
 
@@ -60,5 +60,5 @@ def train_checkbox_classifier(crops: np.ndarray, states: np.ndarray, seed: int,
     torch.manual_seed(seed)
     model = CheckboxClassifier()
     fit(_Logits(model), torch.from_numpy(crops), torch.from_numpy(states), _cross_entropy,
-        epochs=epochs, seed=seed, batch_size=64, augment=_scale)
+        epochs=epochs, seed=seed, batch_size=64, augment=_ink_from_uint8)
     return model.eval()

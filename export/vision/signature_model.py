@@ -82,7 +82,7 @@ def _random_crops(thumbnails: torch.Tensor, masks: torch.Tensor,
 
 
 def train_signature_locator(thumbnails: np.ndarray, masks: np.ndarray, seed: int,
-                            epochs: int = 20) -> SignatureLocator:
+                            epochs: int = 30) -> SignatureLocator:
     from docserve.export.vision.fit import fit
 
     torch.manual_seed(seed)
