@@ -64,23 +64,25 @@ class BuildReport:
 
 def build_all(repository: Path, training_pages: int = TRAINING_PAGES,
               held_out_pages: int = HELD_OUT_PAGES, workers: int = 2) -> BuildReport:
+    """Train and export the four models into ``repository``, evaluate them, write their cards."""
     torch.set_num_threads(2)
     started = time.perf_counter()
     examples = page_examples(seeds(training_pages, TRAINING_FIRST_SEED), workers)
     data_seconds = time.perf_counter() - started
     thumbnails = np.stack([example.thumbnail for example in examples])
+    skew = np.array([example.truth.skew_degrees for example in examples])
+    types = np.array([example.document_type_index for example in examples])
+    masks = np.stack([example.signature_mask for example in examples])
     samples = torch.from_numpy(thumbnails[:EXPORT_SAMPLES]).float().div(255)[:, None]
+    pages = len(examples)
     trained = [
-        _train_and_export(repository, DESKEW, len(examples), samples, lambda: train_skew_estimator(
-            thumbnails, np.array([e.truth.skew_degrees for e in examples]), SEED)),
-        _train_and_export(repository, DOC_CLASSIFIER, len(examples), samples,
-                          lambda: train_document_classifier(
-                              thumbnails, np.array([e.document_type_index for e in examples]),
-                              SEED)),
+        _train_and_export(repository, DESKEW, pages, samples,
+                          lambda: train_skew_estimator(thumbnails, skew, SEED)),
+        _train_and_export(repository, DOC_CLASSIFIER, pages, samples,
+                          lambda: train_document_classifier(thumbnails, types, SEED)),
         _checkbox(repository, examples),
-        _train_and_export(repository, SIGNATURE, len(examples), samples,
-                          lambda: train_signature_locator(
-                              thumbnails, np.stack([e.signature_mask for e in examples]), SEED)),
+        _train_and_export(repository, SIGNATURE, pages, samples,
+                          lambda: train_signature_locator(thumbnails, masks, SEED)),
     ]
     metrics = evaluate(VisionModels(repository), held_out_pages, workers=workers)
     report = BuildReport(training_pages, data_seconds, trained, metrics)
