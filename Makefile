@@ -5,8 +5,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages the test suite needs (installed only when missing): fonts for rendered pages.
-APT_PACKAGES ?= fonts-dejavu-core fonts-liberation fonts-freefont-ttf
+# Debian packages the test suite needs (installed only when missing): the print and handwriting
+# fonts synthetic pages are rendered with (export/documents/fonts.py names each file's package).
+APT_PACKAGES ?= fonts-dejavu-core fonts-liberation fonts-freefont-ttf fonts-dkg-handwriting \
+	fonts-kristi fonts-sjfonts fonts-breip fonts-femkeklaver fonts-dancingscript fonts-kaushanscript
 # ... and what the benchmarks compare against.
 BENCH_APT_PACKAGES ?= tesseract-ocr tesseract-ocr-eng
 
@@ -26,6 +28,7 @@ bench: $(VENV)/.installed-test
 	$(MAKE) system-deps APT_PACKAGES="$(APT_PACKAGES) $(BENCH_APT_PACKAGES)"
 	$(BIN)/docserve export --if-missing
 	$(BIN)/python bench/car_evaluation.py
+	$(BIN)/python bench/vision_models.py
 	$(BIN)/python bench/ocr.py $(BENCH_ARGS)
 	$(BIN)/python bench/jobs.py $(BENCH_ARGS)
 	$(BIN)/python bench/limit.py $(BENCH_ARGS)
@@ -48,7 +51,7 @@ $(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
 
 # torch (export extra) is pinned to the CPU wheel 2.13.0; it never enters the serving path.
 $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
-	$(BIN)/pip install --quiet -e '.[export,test]'
+	$(BIN)/pip install --quiet -e '.[export,test,bench]'
 	touch $@ $(VENV)/.installed-run
 
 system-deps:

@@ -32,9 +32,9 @@ def export_all(
     """Without a sub-command: rebuild every artefact of the repository from scratch."""
     if ctx.invoked_subcommand is not None:
         return
-    for name, (artefact, build) in ARTEFACTS.items():
-        if if_missing and (repository / artefact).exists():
-            typer.echo(f"{name}: {artefact} present, kept")
+    for name, (artefacts, build) in ARTEFACTS.items():
+        if if_missing and all((repository / artefact).exists() for artefact in artefacts):
+            typer.echo(f"{name}: {', '.join(artefacts)} present, kept")
             continue
         build(repository)
 
@@ -65,9 +65,62 @@ def export_ocr(repository: RepositoryOption = DEFAULT_REPOSITORY) -> None:
     )
 
 
-# Every artefact `docserve export` (re)builds: name -> (path inside the repository, builder).
+@export_app.command("data")
+def export_data(
+    out: Annotated[Path, typer.Option("--out", help="Folder for <seed>.png + <seed>.json")],
+    count: Annotated[int, typer.Option("--count", min=1, help="Number of pages")] = 100,
+    first_seed: Annotated[int, typer.Option("--first-seed", help="Seed of the first page")] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Rendering processes")] = 2,
+) -> None:
+    """Render synthetic scanned pages with their ground truth (see docserve.export.documents)."""
+    from docserve.export.documents.dataset import write_dataset
+    from docserve.export.documents.fonts import require_fonts
+
+    require_fonts()
+    paths = write_dataset(out, count, first_seed, workers)
+    typer.echo(f"wrote {len(paths)} pages (seeds {first_seed}..{first_seed + count - 1}) to {out}")
+
+
+@export_app.command("models")
+def export_models(
+    repository: RepositoryOption = DEFAULT_REPOSITORY,
+    training_pages: Annotated[int, typer.Option(min=50, help="Synthetic training pages")] = 1600,
+    held_out_pages: Annotated[int, typer.Option(min=10, help="Held-out evaluation pages")] = 500,
+) -> None:
+    """Train deskew, doc_classifier, checkbox and signature; export, evaluate, write model cards."""
+    from docserve.export.vision.build import build_all
+
+    report = build_all(repository, training_pages, held_out_pages)
+    for model in report.models:
+        typer.echo(f"{model.contract.model}: trained in {model.seconds:.0f}s, ONNX max abs diff "
+                   f"{model.export.max_abs_diff:.2e}, {model.export.size_bytes / 1024:.0f} KiB")
+    typer.echo(f"rendering {report.data_seconds:.0f}s, "
+               f"rendering + training {report.training_seconds:.0f}s")
+    typer.echo(report.metrics.table())
+
+
+@export_app.command("evaluate")
+def evaluate_models(
+    repository: RepositoryOption = DEFAULT_REPOSITORY,
+    count: Annotated[int, typer.Option("--count", min=1, help="Held-out pages")] = 500,
+    baseline: Annotated[bool, typer.Option(help="Compare deskew with the `deskew` package")] = True,
+) -> None:
+    """Held-out metrics of the committed vision models (shared processing + onnxruntime)."""
+    from docserve.export.vision.evaluation import evaluate
+    from docserve.export.vision.reference import VisionModels
+
+    typer.echo(evaluate(VisionModels(repository), count, with_baseline=baseline).table())
+
+
+VISION_MODELS = ("deskew", "doc_classifier", "checkbox", "signature")
+
+# Every artefact `docserve export` (re)builds: name -> (paths inside the repository, builder).
 ARTEFACTS = {
-    "car": ("car_evaluation_model/1/model.onnx", lambda repository: export_car(repository)),
+    "car": (("car_evaluation_model/1/model.onnx",), lambda repository: export_car(repository)),
+    "models": (
+        tuple(f"{model}/1/model.onnx" for model in VISION_MODELS),
+        lambda repository: export_models(repository),
+    ),
     # The character set is written last: when it is there, both models are too.
-    "ocr": ("ocr_lines/1/character_set.txt", lambda repository: export_ocr(repository)),
+    "ocr": (("ocr_lines/1/character_set.txt",), lambda repository: export_ocr(repository)),
 }

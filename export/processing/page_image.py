@@ -4,6 +4,9 @@ Every pipeline that takes page bytes from a client starts here, so the checks li
 bytes that are no image, and images whose declared size would need more memory than a page
 ever should (decompression bombs: a few kilobytes of PNG can declare 100k x 100k pixels). The
 size is read from the header *before* any pixel is decoded, so a bomb costs nothing.
+
+Two views of the same page: RGB for OCR (``decode_page``) and grayscale for the vision models
+(``decode_page_gray``); both upright (EXIF) and opaque (transparent pixels on white paper).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 # An A4 page scanned at 600 dpi is 35 Mpx; anything bigger is no single page we serve.
 DEFAULT_MAX_PAGE_PIXELS = 40_000_000
+# The vision models read a 512 px thumbnail: below this a page holds nothing they can see.
+MIN_SIDE_PX = 64
 
 
 class InvalidImageError(ValueError):
@@ -26,36 +31,71 @@ class ImageTooLargeError(InvalidImageError):
     """The image declares more pixels than allowed (a decompression bomb or a poster)."""
 
 
-def decode_page(data: bytes, max_pixels: int = DEFAULT_MAX_PAGE_PIXELS) -> np.ndarray:
+def decode_page(data: bytes, max_pixels: int = DEFAULT_MAX_PAGE_PIXELS, min_side: int = 1) -> np.ndarray:
     """Decode the first frame of an encoded image into RGB ``uint8`` ``[height, width, 3]``.
 
-    Raises :class:`InvalidImageError` for empty or non-image bytes and for truncated files, and
-    :class:`ImageTooLargeError` when ``width * height > max_pixels``.
+    Raises :class:`InvalidImageError` for empty or non-image bytes, truncated files and images
+    with a side under ``min_side``, and :class:`ImageTooLargeError` when ``width * height >
+    max_pixels``.
     """
-    if not data:
-        raise InvalidImageError("empty page image: expected PNG, JPEG or TIFF bytes")
-    try:
-        with warnings.catch_warnings():
-            # PIL's own bomb check is a warning below 2x its limit; ours is the one that counts.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as error:
-        raise ImageTooLargeError(f"page image too large: {error}") from error
-    except UnidentifiedImageError as error:
+    return _decode(data, max_pixels, min_side, mode="RGB")
+
+
+def decode_page_gray(
+    data: bytes, max_pixels: int = DEFAULT_MAX_PAGE_PIXELS, min_side: int = MIN_SIDE_PX
+) -> np.ndarray:
+    """Like :func:`decode_page`, as the grayscale ``uint8 [height, width]`` page the vision
+    models read."""
+    return _decode(data, max_pixels, min_side, mode="L")
+
+
+def check_page_array(page: np.ndarray, min_side: int = MIN_SIDE_PX) -> None:
+    """Refuse a ``page`` tensor sent directly (not as bytes) that no model can read."""
+    if page.ndim != 2 or page.dtype != np.uint8:
         raise InvalidImageError(
-            f"not an image format we can decode ({len(data)} bytes starting {data[:8]!r}); "
-            "send PNG, JPEG or TIFF"
-        ) from error
+            f"'page' must be a uint8 [height, width] array, got {page.dtype} {list(page.shape)}"
+        )
+    _check_min_side(page.shape[1], page.shape[0], min_side)
+
+
+def _decode(data: bytes, max_pixels: int, min_side: int, mode: str) -> np.ndarray:
+    image = _open(data)
     width, height = image.size
     if width * height > max_pixels:
         raise ImageTooLargeError(
             f"page image is {width}x{height} = {width * height} pixels, more than the "
             f"{max_pixels} allowed; send a lower resolution"
         )
+    _check_min_side(width, height, min_side)
     try:
-        return np.asarray(as_seen_on_paper(image))
+        return np.asarray(as_seen_on_paper(image).convert(mode), dtype=np.uint8)
     except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt pixel data
         raise InvalidImageError(f"corrupt {image.format} image: {error}") from error
+
+
+def _open(data: bytes) -> Image.Image:
+    """The image's header only: no pixel is decoded here."""
+    if not data:
+        raise InvalidImageError("empty page image: expected PNG, JPEG or TIFF bytes")
+    try:
+        with warnings.catch_warnings():
+            # PIL's own bomb check is a warning below 2x its limit; ours is the one that counts.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as error:
+        raise ImageTooLargeError(f"page image too large: {error}") from error
+    except (UnidentifiedImageError, SyntaxError, ValueError) as error:
+        raise InvalidImageError(
+            f"not an image format we can decode ({len(data)} bytes starting {data[:8]!r}); "
+            "send PNG, JPEG or TIFF"
+        ) from error
+
+
+def _check_min_side(width: int, height: int, min_side: int) -> None:
+    if min(width, height) < min_side:
+        raise InvalidImageError(
+            f"page image is {width}x{height} pixels: too small for a page (minimum side {min_side})"
+        )
 
 
 def as_seen_on_paper(image: Image.Image) -> Image.Image:

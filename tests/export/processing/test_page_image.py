@@ -11,7 +11,9 @@ from PIL import Image
 from docserve.export.processing.page_image import (
     ImageTooLargeError,
     InvalidImageError,
+    check_page_array,
     decode_page,
+    decode_page_gray,
 )
 
 
@@ -74,3 +76,54 @@ def test_a_decompression_bomb_is_refused_from_its_header() -> None:
     assert len(bomb) < 1_000_000
     with pytest.raises(ImageTooLargeError):
         decode_page(bomb)
+
+
+# -- the grayscale view the vision models read --------------------------------------------------
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "JPEG", "TIFF"])
+def test_decodes_common_formats_to_grayscale(image_format: str):
+    pixels = np.full((120, 90, 3), 200, dtype=np.uint8)
+    pixels[10:20, 10:80] = 0
+    page = decode_page_gray(encoded(Image.fromarray(pixels), image_format))
+    assert page.shape == (120, 90) and page.dtype == np.uint8
+    assert page[15, 40] < 50 and page[60, 40] > 150
+
+
+def test_gray_and_rgb_views_agree_on_a_gray_page():
+    data = encoded(Image.effect_noise((100, 80), 40), "PNG")
+    np.testing.assert_array_equal(decode_page_gray(data), decode_page(data)[:, :, 0])
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [(b"", "empty page image"), (b"%PDF-1.7 definitely not a raster image", "not an image format")],
+)
+def test_gray_refuses_what_is_no_image(data: bytes, message: str):
+    with pytest.raises(InvalidImageError, match=message):
+        decode_page_gray(data)
+
+
+def test_gray_refuses_tiny_images():
+    with pytest.raises(InvalidImageError, match="too small"):
+        decode_page_gray(encoded(Image.new("L", (40, 300), 255), "PNG"))
+
+
+def test_gray_refuses_decompression_bombs_and_truncation():
+    with pytest.raises(ImageTooLargeError, match="more than the 10000 allowed"):
+        decode_page_gray(encoded(Image.new("L", (200, 200), 255), "PNG"), max_pixels=10_000)
+    data = encoded(Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 300), dtype=np.uint8)),
+                   "PNG")
+    with pytest.raises(InvalidImageError):
+        decode_page_gray(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize(("page", "message"), [
+    (np.zeros((100, 100, 3), dtype=np.uint8), "uint8 \\[height, width\\]"),
+    (np.zeros((100, 100), dtype=np.float32), "uint8 \\[height, width\\]"),
+    (np.zeros((0, 100), dtype=np.uint8), "too small"),
+])
+def test_page_arrays_sent_directly_are_checked_too(page: np.ndarray, message: str):
+    with pytest.raises(InvalidImageError, match=message):
+        check_page_array(page)
+    check_page_array(np.zeros((100, 100), dtype=np.uint8))

@@ -1,0 +1,112 @@
+"""``docserve export models``: render training pages, train, export, evaluate, write model cards.
+
+Seeds are fixed (pages, weight init, shuffling), so a rebuild reproduces the committed models up
+to floating-point non-determinism of multi-threaded CPU kernels.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from docserve.export.documents.dataset import TRAINING_FIRST_SEED, seeds
+from docserve.export.model_card import write_model_card
+from docserve.export.onnx_export import ExportReport, export_checked
+from docserve.export.vision.checkbox_model import train_checkbox_classifier
+from docserve.export.vision.deskew_model import train_skew_estimator
+from docserve.export.vision.doc_classifier_model import train_document_classifier
+from docserve.export.vision.evaluation import HeldOutMetrics, evaluate
+from docserve.export.vision.model_cards import model_card
+from docserve.export.vision.reference import (
+    CHECKBOX,
+    DESKEW,
+    DOC_CLASSIFIER,
+    SIGNATURE,
+    TensorContract,
+    VisionModels,
+)
+from docserve.export.vision.signature_model import train_signature_locator
+from docserve.export.vision.training_data import PageExample, page_examples
+
+SEED = 20261121
+TRAINING_PAGES = 1600
+HELD_OUT_PAGES = 500
+EXPORT_SAMPLES = 4
+# Parity tolerances, in each output's unit: degrees for deskew, probabilities otherwise.
+TOLERANCES = {"deskew": 1e-3, "doc_classifier": 1e-4, "checkbox": 1e-4, "signature": 1e-4}
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    contract: TensorContract
+    seconds: float
+    training_examples: int
+    export: ExportReport
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    training_pages: int
+    data_seconds: float
+    models: list[TrainedModel]
+    metrics: HeldOutMetrics
+
+    @property
+    def training_seconds(self) -> float:
+        return self.data_seconds + sum(model.seconds for model in self.models)
+
+
+def build_all(repository: Path, training_pages: int = TRAINING_PAGES,
+              held_out_pages: int = HELD_OUT_PAGES, workers: int = 2) -> BuildReport:
+    """Train and export the four models into ``repository``, evaluate them, write their cards."""
+    torch.set_num_threads(2)
+    started = time.perf_counter()
+    examples = page_examples(seeds(training_pages, TRAINING_FIRST_SEED), workers)
+    data_seconds = time.perf_counter() - started
+    thumbnails = np.stack([example.thumbnail for example in examples])
+    skew = np.array([example.truth.skew_degrees for example in examples])
+    types = np.array([example.document_type_index for example in examples])
+    masks = np.stack([example.signature_mask for example in examples])
+    samples = torch.from_numpy(thumbnails[:EXPORT_SAMPLES]).float().div(255)[:, None]
+    pages = len(examples)
+    trained = [
+        _train_and_export(repository, DESKEW, pages, samples,
+                          lambda: train_skew_estimator(thumbnails, skew, SEED)),
+        _train_and_export(repository, DOC_CLASSIFIER, pages, samples,
+                          lambda: train_document_classifier(thumbnails, types, SEED)),
+        _checkbox(repository, examples),
+        _train_and_export(repository, SIGNATURE, pages, samples,
+                          lambda: train_signature_locator(thumbnails, masks, SEED)),
+    ]
+    metrics = evaluate(VisionModels(repository), held_out_pages, workers=workers)
+    report = BuildReport(training_pages, data_seconds, trained, metrics)
+    for model in trained:
+        write_model_card(repository / model.contract.model, model_card(model, report))
+    return report
+
+
+def _checkbox(repository: Path, examples: list[PageExample]) -> TrainedModel:
+    crops = np.concatenate([example.checkbox_crops for example in examples])
+    states = np.concatenate([example.checkbox_states for example in examples])
+    samples = torch.from_numpy(crops[:EXPORT_SAMPLES * 4]).float().div(255)
+    return _train_and_export(repository, CHECKBOX, len(crops), samples,
+                             lambda: train_checkbox_classifier(crops, states, SEED))
+
+
+def _train_and_export(repository: Path, contract: TensorContract, training_examples: int,
+                      samples: torch.Tensor, train: Callable[[], nn.Module]) -> TrainedModel:
+    started = time.perf_counter()
+    model = train()
+    seconds = time.perf_counter() - started
+    export = export_checked(
+        model, [samples], repository / contract.model / "1" / "model.onnx",
+        input_names=[contract.input], output_names=[contract.output],
+        tolerance=TOLERANCES[contract.model],
+    )
+    return TrainedModel(contract, seconds, training_examples, export)

@@ -1,0 +1,159 @@
+"""``deskew``: page thumbnail -> skew angle in degrees: fixed Radon layers and a trained head.
+
+Text lines are parallel, so the horizontal ink profile of a page is sharpest when it is taken
+along the skew angle. :class:`ProjectionProfiles` and :class:`AlignmentFeatures` (no parameters)
+compute, for a grid of angles, how sharp that profile is; the trained :class:`AngleScorer` turns
+those curves into one score per angle and the output is the probability-weighted angle, which
+interpolates between grid angles. A first CNN over the raw sinogram trained 15x slower for a
+worse error: with the geometry fixed, the network only learns "which curve peak is the text's",
+a small problem that trains in seconds on CPU, while the precision comes from the geometry.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from docserve.export.processing.page_thumbnail import THUMBNAIL_SIZE
+
+ANGLE_LIMIT_DEGREES = 16.0
+ANGLE_STEP_DEGREES = 0.25
+STRIPS = 64
+
+
+class ProjectionProfiles(nn.Module):
+    """Thumbnail ``[B, 1, S, S]`` -> sinogram ``[B, angles, S]`` of row profiles along each angle.
+
+    The page is cut into vertical strips; each strip's row profile is shifted by the height its
+    centre drifts at a given angle and the strips are summed (a shear approximation of rotation,
+    exact at strip centres). One ``grid_sample`` does every angle at once. The sampling grid
+    (angles x rows x strips, 34 MB) is built in the graph from the row count of the input, so
+    the ONNX file stores only the per-angle strip drifts (33 kB).
+    """
+
+    def __init__(self, size: int = THUMBNAIL_SIZE, strips: int = STRIPS,
+                 angles: torch.Tensor | None = None):
+        super().__init__()
+        angles = skew_angle_grid() if angles is None else angles
+        strip_centres = (torch.arange(strips) + 0.5) * (size / strips) - size / 2
+        drift = strip_centres[None, None, :] * torch.tan(torch.deg2rad(angles))[:, None, None]
+        self.register_buffer("drift", drift.float())  # [angles, 1, strips], rows
+        self.register_buffer("strip_coordinates", torch.linspace(-1, 1, strips)[None, None, :])
+        self.size, self.strips, self.angle_count = size, strips, len(angles)
+
+    def sampling_grid(self, rows: torch.Tensor) -> torch.Tensor:
+        """``[1, angles * S, strips, 2]`` (x, y) in grid_sample's [-1, 1] coordinates."""
+        source_rows = (rows[None, :, None] - self.drift) / (self.size - 1) * 2 - 1
+        source_strips = self.strip_coordinates.expand_as(source_rows)
+        return torch.stack([source_strips, source_rows], dim=-1).reshape(1, -1, self.strips, 2)
+
+    def forward(self, thumbnail: torch.Tensor) -> torch.Tensor:
+        batch = thumbnail.shape[0]
+        rows = torch.arange(thumbnail.shape[2], dtype=thumbnail.dtype)
+        strip_profiles = thumbnail.reshape(batch, 1, self.size, self.strips, -1).sum(dim=-1)
+        grid = self.sampling_grid(rows).expand(batch, -1, -1, -1)
+        shifted = F.grid_sample(strip_profiles, grid, mode="bilinear", padding_mode="zeros",
+                                align_corners=True)
+        return shifted.reshape(batch, self.angle_count, self.size, self.strips).sum(dim=-1)
+
+
+def skew_angle_grid() -> torch.Tensor:
+    steps = round(2 * ANGLE_LIMIT_DEGREES / ANGLE_STEP_DEGREES) + 1
+    return torch.linspace(-ANGLE_LIMIT_DEGREES, ANGLE_LIMIT_DEGREES, steps)
+
+
+class AlignmentFeatures(nn.Module):
+    """Sinogram ``[B, angles, S]`` -> ``[B, 4, angles]``: how "striped" each angle's profile is.
+
+    Aligned text lines make the profile alternate sharply between ink and gaps, so the energy of
+    its differences at a few lags (1, 2, 4 rows) peaks at the skew angle; the profile's own energy
+    helps on sparse pages. Each feature is divided by its mean over angles (scale-free per page).
+    """
+
+    lags = (1, 2, 4)
+
+    def forward(self, sinogram: torch.Tensor) -> torch.Tensor:
+        energies = [(sinogram[:, :, lag:] - sinogram[:, :, :-lag]).pow(2).sum(dim=2)
+                    for lag in self.lags]
+        features = torch.stack([*energies, sinogram.pow(2).sum(dim=2)], dim=1)
+        return features / (features.mean(dim=2, keepdim=True) + 1e-6)
+
+
+class AngleScorer(nn.Module):
+    """Alignment features ``[B, 4, angles]`` -> one logit per angle (trained)."""
+
+    def __init__(self, channels: int = 16):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv1d(len(AlignmentFeatures.lags) + 1, channels, 5, padding=2), nn.ReLU(),
+            nn.Conv1d(channels, channels, 5, padding=2), nn.ReLU(),
+            nn.Conv1d(channels, 1, 5, padding=2),
+        )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.layers(features).squeeze(1)
+
+
+class SkewEstimator(nn.Module):
+    """``page_thumbnail [B, 1, S, S]`` -> ``skew_degrees [B, 1]`` (counter-clockwise positive)."""
+
+    def __init__(self):
+        super().__init__()
+        self.profiles = ProjectionProfiles()
+        self.features = AlignmentFeatures()
+        self.scorer = AngleScorer()
+        self.register_buffer("angles", skew_angle_grid())
+
+    def angle_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        weights = torch.softmax(self.scorer(features), dim=1)
+        return (weights * self.angles).sum(dim=1, keepdim=True)
+
+    def forward(self, page_thumbnail: torch.Tensor) -> torch.Tensor:
+        return self.angle_from_features(self.features(self.profiles(page_thumbnail)))
+
+
+def alignment_features(model: SkewEstimator, thumbnails: np.ndarray,
+                       batch_size: int = 16) -> torch.Tensor:
+    """The fixed layers' output for uint8 ``[N, S, S]`` thumbnails, computed once for training."""
+    with torch.no_grad():
+        parts = [
+            model.features(model.profiles(
+                torch.from_numpy(thumbnails[start : start + batch_size]).float().div(255)[:, None]
+            ))
+            for start in range(0, len(thumbnails), batch_size)
+        ]
+    return torch.cat(parts)
+
+
+def mirror(features: torch.Tensor, skew: torch.Tensor,
+           generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mirror half the batch: a mirrored page has the opposite skew and a reversed angle axis."""
+    flip = torch.rand(len(features), generator=generator) < 0.5
+    features = torch.where(flip[:, None, None], features.flip(2), features)
+    return features, torch.where(flip[:, None], -skew, skew)
+
+
+class _FeatureHead(nn.Module):
+    """The trainable part of :class:`SkewEstimator`, fed with precomputed alignment features."""
+
+    def __init__(self, estimator: SkewEstimator):
+        super().__init__()
+        self.estimator = estimator
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.estimator.angle_from_features(features)
+
+
+def train_skew_estimator(thumbnails: np.ndarray, skew_degrees: np.ndarray, seed: int,
+                         epochs: int = 60) -> SkewEstimator:
+    from docserve.export.vision.fit import fit
+
+    torch.manual_seed(seed)
+    model = SkewEstimator()
+    inputs = alignment_features(model, thumbnails)
+    targets = torch.from_numpy(skew_degrees.astype(np.float32)).reshape(-1, 1)
+    fit(_FeatureHead(model), inputs, targets, F.smooth_l1_loss, epochs=epochs, seed=seed,
+        augment=mirror)
+    return model.eval()

@@ -1,0 +1,67 @@
+"""Export checks of the four vision networks, and the committed ONNX files' contracts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from docserve.api.settings import PROJECT_ROOT
+from docserve.export.onnx_export import export_checked
+from docserve.export.vision.checkbox_model import CheckboxClassifier
+from docserve.export.vision.deskew_model import SkewEstimator
+from docserve.export.vision.doc_classifier_model import DocumentClassifier
+from docserve.export.vision.reference import CONTRACTS, TensorContract
+from docserve.export.vision.signature_model import SignatureLocator
+
+REPOSITORY = PROJECT_ROOT / "model_repository"
+ARCHITECTURES = {
+    "deskew": (SkewEstimator, (1, 512, 512)),
+    "doc_classifier": (DocumentClassifier, (1, 512, 512)),
+    "checkbox": (CheckboxClassifier, (1, 32, 32)),
+    "signature": (SignatureLocator, (1, 512, 512)),
+}
+
+
+@pytest.mark.parametrize("contract", CONTRACTS, ids=lambda contract: contract.model)
+def test_every_architecture_exports_with_parity_and_a_dynamic_batch(contract: TensorContract,
+                                                                    tmp_path: Path):
+    torch.manual_seed(0)
+    architecture, item_shape = ARCHITECTURES[contract.model]
+    samples = torch.rand(2, *item_shape)
+    report = export_checked(architecture().eval(), [samples], tmp_path / "model.onnx",
+                            [contract.input], [contract.output], tolerance=1e-3)
+    assert report.max_abs_diff < 1e-3
+    session = ort.InferenceSession(str(report.path), providers=["CPUExecutionProvider"])
+    batch_of_three = np.random.default_rng(0).random((3, *item_shape), dtype=np.float32)
+    assert session.run(None, {contract.input: batch_of_three})[0].shape[0] == 3
+
+
+def _config_tensors(model: str) -> dict[str, list[int]]:
+    """``{tensor name: dims}`` of a config.pbtxt's inputs and outputs."""
+    text = (REPOSITORY / model / "config.pbtxt").read_text()
+    return {
+        name: [int(dim) for dim in dims.split(",")]
+        for name, dims in re.findall(r'name: "(\w+)" data_type: TYPE_FP32 dims: \[ ([^\]]+) \]',
+                                     text)
+    }
+
+
+@pytest.mark.parametrize("contract", CONTRACTS, ids=lambda contract: contract.model)
+def test_committed_model_matches_its_config(contract: TensorContract):
+    path = REPOSITORY / contract.model / "1" / "model.onnx"
+    assert path.stat().st_size < 4 * 1024 * 1024, "committed models must stay small"
+    graph = onnx.load(str(path)).graph
+    config = _config_tensors(contract.model)
+    for tensor in (*graph.input, *graph.output):
+        dims = tensor.type.tensor_type.shape.dim
+        assert dims[0].dim_param, f"{tensor.name}: batch axis must be dynamic"
+        assert [dim.dim_value for dim in dims[1:]] == config[tensor.name]
+    assert [t.name for t in graph.input] == [contract.input]
+    assert [t.name for t in graph.output] == [contract.output]
+    assert (REPOSITORY / contract.model / "README.md").is_file()
