@@ -143,6 +143,14 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
     return JSONResponse(body, status_code=422)
 
 
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    """A bug, not a client error: logged with its traceback, answered in the usual JSON shape."""
+    logger.opt(exception=error).error("{} {} -> 500: {}", request.method, request.url.path, error)
+    body = {"error": {"code": "internal_error", "message": "internal error; see the gateway log"}}
+    return JSONResponse(body, status_code=500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _unexpected_error)
     app.add_exception_handler(DocserveError, _docserve_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
