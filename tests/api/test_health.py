@@ -65,3 +65,19 @@ def test_metrics_count_requests_by_route_and_show_the_queue(api, best_car):
     assert 'route="/api/v1/jobs/{request_id}",status="404"' in text
     assert 'docserve_triton_inference_seconds_count{model="car_evaluation"}' in text
     assert "docserve_jobs" in text
+
+
+def test_a_bug_is_answered_as_json_500_not_a_bare_page(triton_settings):
+    from docserve.api.dependencies import get_catalog
+
+    class BrokenCatalog:
+        async def all(self):
+            raise RuntimeError("simulated bug")
+
+    app = create_app(triton_settings)
+    app.dependency_overrides[get_catalog] = BrokenCatalog
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/api/v1/pipelines")
+    assert response.status_code == 500
+    assert response.json() == {"error": {"code": "internal_error",
+                                         "message": "internal error; see the gateway log"}}
