@@ -183,12 +183,18 @@ def _log_triton_line(line: str) -> None:
     logger.bind(source="tritonserver").log(level, line)
 
 
-def _terminate_with_parent() -> None:
-    """In the child before exec: SIGTERM it if the launcher dies, even by SIGKILL (Linux prctl)."""
-    import ctypes
+def _with_parent_death_signal(command: list[str]) -> list[str]:
+    """Prefix ``command`` so the server gets SIGTERM if the launcher dies, even by SIGKILL.
 
-    pr_set_pdeathsig = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    util-linux's ``setpriv --pdeathsig`` sets Linux's PR_SET_PDEATHSIG and execs the server. It
+    replaces a Python ``preexec_fn``, which runs Python in the forked child: with gRPC threads
+    alive in the parent (the gateway's Triton client), that child can abort before its exec.
+    """
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        logger.warning("setpriv (util-linux) not found: Triton will outlive a killed launcher")
+        return command
+    return [setpriv, "--pdeathsig", "TERM", "--", *command]
 
 
 class EmbeddedTriton:
@@ -262,7 +268,7 @@ class EmbeddedTriton:
         command = self.command(server_dir)
         logger.info("starting Triton: {}", " ".join(command))
         self._process = subprocess.Popen(
-            command,
+            _with_parent_death_signal(command),
             cwd=self.options.work_dir,
             env=server_environment(),
             stdout=subprocess.PIPE,
@@ -270,7 +276,6 @@ class EmbeddedTriton:
             text=True,
             bufsize=1,
             start_new_session=True,  # its own process group: stubs included, stopped together
-            preexec_fn=_terminate_with_parent,
         )
         self._log_thread = threading.Thread(target=self._pump_log, name="triton-log", daemon=True)
         self._log_thread.start()

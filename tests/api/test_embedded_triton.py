@@ -113,3 +113,23 @@ def _wait_for_line(process: subprocess.Popen, text: str, timeout_s: float) -> No
         if text in line:
             return
     raise AssertionError(f"never printed {text!r}; output:\n{''.join(seen[-30:])}")
+
+
+def test_a_killed_launcher_takes_triton_with_it(tmp_path, car_repository):
+    """Even SIGKILL (no chance to clean up) of `docserve triton` ends the server and its stubs."""
+    data_dir = tmp_path / "data"
+    ports = [str(free_port()) for _ in range(3)]
+    command = [
+        sys.executable, "-m", "docserve.client.cli", "triton", "--model-repository", str(car_repository),
+        "--triton-http-port", ports[0], "--triton-grpc-port", ports[1], "--triton-metrics-port", ports[2],
+    ]
+    env = {**os.environ, "DOCSERVE_DATA_DIR": str(data_dir)}
+    launcher = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    _wait_for_line(launcher, "Triton ready", timeout_s=120)
+    assert any("bin/tritonserver" in line for line in _processes_mentioning(str(data_dir)))
+    launcher.kill()
+    launcher.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while _processes_mentioning(str(data_dir)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_mentioning(str(data_dir)) == []
