@@ -76,16 +76,21 @@ def test_cli_busy_port_exits_2_with_the_reason(tmp_path):
     assert "grpc port" not in completed.stderr  # only the busy one is named
 
 
-def test_sigint_stops_server_and_stubs_and_cleans_shared_memory(tmp_path, car_repository):
-    data_dir = tmp_path / "data"
+def _start_launcher(data_dir: Path, repository: Path) -> subprocess.Popen:
+    """`docserve triton` on free ports, serving ``repository``, with its state in ``data_dir``."""
     ports = [str(free_port()) for _ in range(3)]
     command = [
-        sys.executable, "-m", "docserve.client.cli", "triton", "--model-repository", str(car_repository),
+        sys.executable, "-m", "docserve.client.cli", "triton", "--model-repository", str(repository),
         "--triton-http-port", ports[0], "--triton-grpc-port", ports[1], "--triton-metrics-port", ports[2],
     ]
     env = {**os.environ, "DOCSERVE_DATA_DIR": str(data_dir)}
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_sigint_stops_server_and_stubs_and_cleans_shared_memory(tmp_path, car_repository):
+    data_dir = tmp_path / "data"
     shm_before = set(SHM_DIR.iterdir())
-    launcher = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    launcher = _start_launcher(data_dir, car_repository)
     try:
         _wait_for_line(launcher, "Triton ready", timeout_s=120)
         running = _processes_mentioning(str(data_dir))
@@ -118,13 +123,7 @@ def _wait_for_line(process: subprocess.Popen, text: str, timeout_s: float) -> No
 def test_a_killed_launcher_takes_triton_with_it(tmp_path, car_repository):
     """Even SIGKILL (no chance to clean up) of `docserve triton` ends the server and its stubs."""
     data_dir = tmp_path / "data"
-    ports = [str(free_port()) for _ in range(3)]
-    command = [
-        sys.executable, "-m", "docserve.client.cli", "triton", "--model-repository", str(car_repository),
-        "--triton-http-port", ports[0], "--triton-grpc-port", ports[1], "--triton-metrics-port", ports[2],
-    ]
-    env = {**os.environ, "DOCSERVE_DATA_DIR": str(data_dir)}
-    launcher = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    launcher = _start_launcher(data_dir, car_repository)
     _wait_for_line(launcher, "Triton ready", timeout_s=120)
     assert any("bin/tritonserver" in line for line in _processes_mentioning(str(data_dir)))
     launcher.kill()
