@@ -1,7 +1,7 @@
 """Page sets on disk (``<seed>.png`` + ``<seed>.json``) and in memory, generated in parallel.
 
-Training and held-out evaluation draw from disjoint seed ranges, so a held-out page is never a
-training page.
+Training, validation (choosing post-processing parameters) and held-out evaluation draw from
+disjoint seed ranges, so a held-out page is never a training page nor one that tuned a parameter.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from docserve.export.documents.generator import GeneratedPage, generate_page
 from docserve.export.documents.ground_truth import PageTruth
 
 TRAINING_FIRST_SEED = 0
+VALIDATION_FIRST_SEED = 5_000_000
 HELD_OUT_FIRST_SEED = 10_000_000
 
 

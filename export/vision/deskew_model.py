@@ -3,10 +3,11 @@
 Text lines are parallel, so the horizontal ink profile of a page is sharpest when it is taken
 along the skew angle. :class:`ProjectionProfiles` and :class:`AlignmentFeatures` (no parameters)
 compute, for a grid of angles, how sharp that profile is; the trained :class:`AngleScorer` turns
-those curves into one score per angle and the output is the probability-weighted angle, which
-interpolates between grid angles. A first CNN over the raw sinogram trained 15x slower for a
-worse error: with the geometry fixed, the network only learns "which curve peak is the text's",
-a small problem that trains in seconds on CPU, while the precision comes from the geometry.
+those curves into one score per angle and the output is the probability-weighted angle around
+the best grid angle, which interpolates between grid angles. A first CNN over the raw sinogram
+trained 15x slower for a worse error: with the geometry fixed, the network only learns "which
+curve peak is the text's", a small problem that trains in seconds on CPU, while the precision
+comes from the geometry.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from docserve.export.processing.page_thumbnail import THUMBNAIL_SIZE
 ANGLE_LIMIT_DEGREES = 16.0
 ANGLE_STEP_DEGREES = 0.25
 STRIPS = 64
+READOUT_RADIUS: int | None = 1  # grid steps around the best angle read out when serving
 
 
 class ProjectionProfiles(nn.Module):
@@ -96,8 +98,30 @@ class AngleScorer(nn.Module):
         return self.layers(features).squeeze(1)
 
 
+def soft_angle(logits: torch.Tensor, angles: torch.Tensor,
+               radius: int | None = None) -> torch.Tensor:
+    """``[B, angles]`` logits -> ``[B, 1]`` softmax-weighted angle (sub-grid precision).
+
+    With ``radius``, only the grid angles within ``radius`` steps of the best one take part, so
+    probability left on a distant secondary peak cannot pull the estimate towards it.
+    """
+    if radius is not None:
+        steps = torch.arange(logits.shape[1], device=logits.device)
+        best = logits.argmax(dim=1, keepdim=True)
+        near = (steps[None, :] - best).abs() <= radius
+        logits = torch.where(near, logits, torch.full_like(logits, -1e4))
+    weights = torch.softmax(logits, dim=1)
+    return (weights * angles).sum(dim=1, keepdim=True)
+
+
 class SkewEstimator(nn.Module):
-    """``page_thumbnail [B, 1, S, S]`` -> ``skew_degrees [B, 1]`` (counter-clockwise positive)."""
+    """``page_thumbnail [B, 1, S, S]`` -> ``skew_degrees [B, 1]`` (counter-clockwise positive).
+
+    Trained through the softmax over all angles (:meth:`angle_from_features`); served with the
+    readout restricted to ``READOUT_RADIUS`` grid steps around the best angle (chosen on
+    validation pages, ``docserve.export.vision.validation``), which is what ``forward`` and so
+    the exported ONNX graph compute.
+    """
 
     def __init__(self):
         super().__init__()
@@ -106,12 +130,13 @@ class SkewEstimator(nn.Module):
         self.scorer = AngleScorer()
         self.register_buffer("angles", skew_angle_grid())
 
-    def angle_from_features(self, features: torch.Tensor) -> torch.Tensor:
-        weights = torch.softmax(self.scorer(features), dim=1)
-        return (weights * self.angles).sum(dim=1, keepdim=True)
+    def angle_from_features(self, features: torch.Tensor,
+                            radius: int | None = None) -> torch.Tensor:
+        return soft_angle(self.scorer(features), self.angles, radius)
 
     def forward(self, page_thumbnail: torch.Tensor) -> torch.Tensor:
-        return self.angle_from_features(self.features(self.profiles(page_thumbnail)))
+        features = self.features(self.profiles(page_thumbnail))
+        return self.angle_from_features(features, READOUT_RADIUS)
 
 
 def alignment_features(model: SkewEstimator, thumbnails: np.ndarray,

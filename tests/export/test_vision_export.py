@@ -14,7 +14,7 @@ import torch
 from docserve.api.settings import PROJECT_ROOT
 from docserve.export.onnx_export import export_checked
 from docserve.export.vision.checkbox_model import CheckboxClassifier
-from docserve.export.vision.deskew_model import SkewEstimator
+from docserve.export.vision.deskew_model import SkewEstimator, skew_angle_grid, soft_angle
 from docserve.export.vision.doc_classifier_model import DocumentClassifier
 from docserve.export.vision.reference import CONTRACTS, TensorContract
 from docserve.export.vision.signature_model import SignatureLocator
@@ -65,3 +65,14 @@ def test_committed_model_matches_its_config(contract: TensorContract):
     assert [t.name for t in graph.input] == [contract.input]
     assert [t.name for t in graph.output] == [contract.output]
     assert (REPOSITORY / contract.model / "README.md").is_file()
+
+
+def test_local_skew_readout_ignores_a_distant_secondary_peak():
+    angles = skew_angle_grid()
+    logits = torch.full((1, len(angles)), -20.0)
+    best = int(torch.argmin((angles - 2.0).abs()))
+    logits[0, best - 1 : best + 2] = torch.tensor([4.0, 5.0, 4.5])  # peak a little above 2 deg
+    logits[0, 10] = 4.0  # a distant secondary peak near -13.5 deg
+    local = float(soft_angle(logits, angles, radius=1))
+    assert 2.0 < local < 2.0 + angles[1] - angles[0]
+    assert float(soft_angle(logits, angles)) < local - 1.0  # the global mean is pulled away
