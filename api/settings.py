@@ -100,10 +100,6 @@ class Settings(BaseSettings):
     def triton_grpc_url(self) -> str:
         return f"{self.triton_host}:{self.triton_grpc_port}"
 
-    @property
-    def triton_http_url(self) -> str:
-        return f"{self.triton_host}:{self.triton_http_port}"
-
 
 @lru_cache
 def get_settings() -> Settings:

@@ -19,10 +19,7 @@ from typing import Any
 
 import httpx
 
-from docserve.api.jobs.store import JobStatus
 from docserve.api.schemas.jobs import JobView
-
-FINAL = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED}
 
 
 class DocServeError(Exception):
@@ -131,7 +128,7 @@ class DocServeClient:
         deadline = time.monotonic() + timeout
         while True:
             job = self.receive(request_id)
-            if job.status in FINAL:
+            if job.status.final:
                 return job
             if time.monotonic() + poll > deadline:
                 raise WaitTimeout(f"job {request_id} still {job.status.value} after {timeout}s")
@@ -193,7 +190,7 @@ class AsyncDocServeClient:
         deadline = time.monotonic() + timeout
         while True:
             job = await self.receive(request_id)
-            if job.status in FINAL:
+            if job.status.final:
                 return job
             if time.monotonic() + poll > deadline:
                 raise WaitTimeout(f"job {request_id} still {job.status.value} after {timeout}s")
