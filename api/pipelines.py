@@ -2,15 +2,20 @@
 
 A *document pipeline* is any ensemble with the documented page contract: input
 ``page_image_bytes`` (one encoded PNG/JPEG/TIFF page) and output ``page_result_json`` (the page's
-result as UTF-8 JSON). Adding a pipeline is adding such an ensemble directory: the gateway finds
-it on its next look at the index (cached for ``ttl_s`` seconds), with no gateway code.
+result as UTF-8 JSON, :class:`~docserve.export.processing.page_result.PageResult`). Adding a
+pipeline is adding such an ensemble directory: the gateway finds it on its next look at the index
+(cached for ``ttl_s`` seconds), with no gateway code.
+
+The ensemble config's ``parameters`` describe the pipeline (``description``) and configure its
+steps (e.g. form_intake's ``expected_document_types``): Triton has no per-step parameters in
+ensembles but forwards request parameters to every step, so each page is sent with them.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,6 +27,7 @@ from docserve.api.triton_client import TritonClient
 
 PAGE_INPUT = "page_image_bytes"
 RESULT_OUTPUT = "page_result_json"
+DESCRIPTION_PARAMETER = "description"
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class Pipeline:
     inputs: list[dict[str, Any]]
     outputs: list[dict[str, Any]]
     batched: bool = True  # max_batch_size > 0: tensors carry a leading batch axis
+    parameters: dict[str, str] = field(default_factory=dict)  # sent with every page
 
     def page_shape(self) -> list[int]:
         """Shape of one page's ``page_image_bytes`` tensor for this ensemble."""
@@ -95,14 +102,17 @@ class PipelineCatalog:
             config = await self.triton.model_config(state.name)
             if not _is_document_pipeline(config):
                 continue
-            parameters = config.get("parameters", {})
+            parameters = {key: value.get("string_value", "")
+                          for key, value in config.get("parameters", {}).items()}
+            description = parameters.pop(DESCRIPTION_PARAMETER, "")
             found[state.name] = Pipeline(
                 name=state.name,
-                description=parameters.get("description", {}).get("string_value", ""),
+                description=description,
                 versions=state.versions,
                 inputs=_tensors(config, "input"),
                 outputs=_tensors(config, "output"),
                 batched=int(config.get("max_batch_size", 0)) > 0,
+                parameters=parameters,
             )
         return found
 
@@ -114,7 +124,7 @@ async def analyze_page(
     shape = pipeline.page_shape()
     tensor = grpcclient.InferInput(PAGE_INPUT, shape, "BYTES")
     tensor.set_data_from_numpy(np.array([page], dtype=np.object_).reshape(shape))
-    result = await triton.infer(pipeline.name, [tensor], [RESULT_OUTPUT], request_id)
+    result = await triton.infer(pipeline.name, [tensor], [RESULT_OUTPUT], request_id, pipeline.parameters)
     raw = result.as_numpy(RESULT_OUTPUT).reshape(-1)
     try:
         return json.loads(raw[0])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,15 +81,19 @@ class TritonClient:
         inputs: Sequence[grpcclient.InferInput],
         outputs: Sequence[str],
         request_id: str = "",
+        parameters: Mapping[str, str] | None = None,
     ) -> grpcclient.InferResult:
-        """Run ``model``; retry transient statuses with exponential backoff, map the rest."""
+        """Run ``model``; retry transient statuses with exponential backoff, map the rest.
+
+        ``parameters`` travel as request parameters (Triton forwards them to ensemble steps).
+        """
         requested = [grpcclient.InferRequestedOutput(name) for name in outputs]
         for attempt in range(self.retries + 1):
             started = time.perf_counter()
             try:
                 result = await self._client.infer(
                     model, list(inputs), outputs=requested, request_id=request_id,
-                    client_timeout=self.timeout_s,
+                    client_timeout=self.timeout_s, parameters=dict(parameters) if parameters else None,
                 )
             except InferenceServerException as error:
                 mapped = _to_error(error, model)

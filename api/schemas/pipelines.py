@@ -14,6 +14,10 @@ class PipelineView(BaseModel):
     inputs: list[dict[str, Any]]
     outputs: list[dict[str, Any]]
     batched: bool
+    parameters: dict[str, str] = Field(
+        description="The ensemble config's other parameters: step settings such as "
+                    "`expected_document_types`, sent with every page as request parameters"
+    )
 
 
 class DocumentLocation(BaseModel):

@@ -8,7 +8,6 @@ for what serving costs. Only the model calls differ, so the two cannot drift apa
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,15 +64,26 @@ class PreparedPage:
 
     page_bgr: np.ndarray  # the page bounded to max_page_side, BGR as PP-OCR was trained on
     detection_input: np.ndarray  # [1, 3, H, W] float32
-    original_size: np.ndarray  # [2] int64: height, width of the page as sent
+    original_size: np.ndarray  # [2] int32: height, width of the page as sent
 
 
 def prepare_page(page_image_bytes: bytes, settings: OcrSettings) -> PreparedPage:
     """Decode page bytes (raises ``InvalidImageError``) and build the detector's input."""
-    page_rgb = decode_page(page_image_bytes, max_pixels=settings.max_page_pixels)
-    original_size = np.array(page_rgb.shape[:2], dtype=np.int64)
-    # bound first: a 40 Mpx scan is not copied again at full size for the colour swap
-    page_bgr = cv2.cvtColor(bound_page(page_rgb, settings.detection), cv2.COLOR_RGB2BGR)
+    return prepare_page_pixels(decode_page(page_image_bytes, max_pixels=settings.max_page_pixels),
+                               settings)
+
+
+def prepare_page_pixels(page: np.ndarray, settings: OcrSettings) -> PreparedPage:
+    """A decoded page (RGB ``[H, W, 3]`` or grayscale ``[H, W]`` uint8) -> the detector's input.
+
+    Grayscale pages are what the document pipelines hand over after deskewing; PP-OCR reads
+    them as BGR with three equal channels.
+    """
+    original_size = np.array(page.shape[:2], dtype=np.int32)
+    # bound first: a 40 Mpx scan is not copied again at full size for the colour conversion
+    bounded = bound_page(page, settings.detection)
+    conversion = cv2.COLOR_GRAY2BGR if bounded.ndim == 2 else cv2.COLOR_RGB2BGR
+    page_bgr = cv2.cvtColor(bounded, conversion)
     return PreparedPage(
         page_bgr=page_bgr,
         detection_input=detection_input(page_bgr, settings.detection),
@@ -117,15 +127,6 @@ def recognize_crops(
         for index, line in zip(indices, decoded, strict=True):
             recognized[index] = line
     return [line for line in recognized if line is not None]
-
-
-def ocr_result_json(lines: Sequence[OcrLine], original_size: Sequence[int]) -> bytes:
-    """The documented OCR result: ``{"page": {"height", "width"}, "lines": [...]}`` as UTF-8."""
-    result = {
-        "page": {"height": int(original_size[0]), "width": int(original_size[1])},
-        "lines": [line.as_dict() for line in lines],
-    }
-    return json.dumps(result, ensure_ascii=False).encode("utf-8")
 
 
 class InProcessOcr:

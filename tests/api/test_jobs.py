@@ -40,8 +40,8 @@ def test_file_location_happy_path(jobs_api, inbox):
     assert job["started_at"] and job["finished_at"]
     (page_result,) = job["result"]["pages"]
     assert page_result["page"] == 1
-    assert page_result["result"] == {"width": 320, "height": 200, "format": "PNG",
-                                     "sha256": hashlib.sha256(page).hexdigest()}
+    assert page_result["result"] == {"schema_version": "1.0", "page": {"width": 320, "height": 200},
+                                     "probe": {"format": "PNG", "sha256": hashlib.sha256(page).hexdigest()}}
 
 
 def test_pdf_pages_are_rasterized_and_selectable(jobs_api, inbox):
@@ -54,8 +54,9 @@ def test_pdf_pages_are_rasterized_and_selectable(jobs_api, inbox):
     assert result["page_count"] == 3
     assert [page["page"] for page in result["pages"]] == [1, 3]
     # 150 dpi (the default): 300 x 400 pt -> 625 x 833.3 px, which pdfium rounds up.
-    assert (result["pages"][0]["result"]["width"], result["pages"][0]["result"]["height"]) == (625, 834)
-    assert result["pages"][1]["result"]["width"] == 417
+    first_page = result["pages"][0]["result"]["page"]
+    assert (first_page["width"], first_page["height"]) == (625, 834)
+    assert result["pages"][1]["result"]["page"]["width"] == 417
 
 
 def test_http_location_and_callback(jobs_settings, probe_pipeline, document_server):
@@ -68,7 +69,7 @@ def test_http_location_and_callback(jobs_settings, probe_pipeline, document_serv
         assert response.status_code == 202
         job = wait_for_job(client, "http-1")
         assert job["status"] == "succeeded", job
-        assert job["result"]["pages"][0]["result"]["width"] == 111
+        assert job["result"]["pages"][0]["result"]["page"]["width"] == 111
         for _ in range(100):  # the callback is sent right after the job is stored
             hits = [body for path, body in handler.received if path == "/hooks/done"]
             if hits:
@@ -87,7 +88,7 @@ def test_s3_location(jobs_settings, probe_pipeline, s3_server):
         assert _submit(client, "s3-1", "s3://documents/in/scan%20one.png").status_code == 202
         job = wait_for_job(client, "s3-1")
         assert job["status"] == "succeeded", job
-        assert job["result"]["pages"][0]["result"]["height"] == 48
+        assert job["result"]["pages"][0]["result"]["page"]["height"] == 48
         assert _submit(client, "s3-2", "s3://documents/in/missing.png").status_code == 202
         missing = wait_for_job(client, "s3-2")
         assert missing["status"] == "failed" and missing["error"]["code"] == "document_not_found"

@@ -43,7 +43,7 @@ def test_restart_with_queued_and_in_flight_jobs(jobs_settings, probe_pipeline, i
         jobs = [wait_for_job(client, f"restart-{index}") for index in range(5)]
         listed = client.get("/api/v1/jobs", params={"limit": 100}).json()
     assert [job["status"] for job in jobs] == ["succeeded"] * 5
-    assert [job["result"]["pages"][0]["result"]["width"] for job in jobs] == [100, 101, 102, 103, 104]
+    assert [job["result"]["pages"][0]["result"]["page"]["width"] for job in jobs] == [100, 101, 102, 103, 104]
     assert jobs[0]["attempts"] == 2  # the dead worker's attempt counts
     assert all(job["attempts"] == 1 for job in jobs[1:])
     assert sorted(job["request_id"] for job in listed["jobs"]) == [f"restart-{i}" for i in range(5)]
@@ -81,7 +81,7 @@ def test_worker_process_killed_mid_job(jobs_settings, probe_pipeline, document_s
         job = wait_for_job(client, "killed-1", timeout_s=30)
     assert job["status"] == "succeeded"
     assert job["attempts"] == 2
-    assert job["result"]["pages"][0]["result"]["width"] == 77
+    assert job["result"]["pages"][0]["result"]["page"]["width"] == 77
 
 
 def test_triton_stopped_and_restarted_during_a_batch(jobs_settings, inbox, tmp_path):
@@ -114,7 +114,7 @@ def test_triton_stopped_and_restarted_during_a_batch(jobs_settings, inbox, tmp_p
     finally:
         triton.stop()
     assert [job["status"] for job in jobs] == ["succeeded"] * 6
-    assert [job["result"]["pages"][0]["result"]["width"] for job in jobs] == list(range(200, 206))
+    assert [job["result"]["pages"][0]["result"]["page"]["width"] for job in jobs] == list(range(200, 206))
     assert all(job["attempts"] >= 2 for job in jobs)
 
 

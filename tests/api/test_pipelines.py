@@ -56,7 +56,7 @@ def test_upload_of_an_image(pipelines_api):
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["pipeline"] == "page_probe_pipeline" and body["page_count"] == 1
-    assert body["pages"][0]["result"]["width"] == 64
+    assert body["pages"][0]["result"]["page"]["width"] == 64
 
 
 def test_upload_of_a_pdf_with_selected_pages(pipelines_api):
@@ -67,7 +67,7 @@ def test_upload_of_a_pdf_with_selected_pages(pipelines_api):
     )
     assert response.status_code == 200, response.text
     pages = response.json()["pages"]
-    assert [(p["page"], p["result"]["width"], p["result"]["height"]) for p in pages] == [
+    assert [(p["page"], p["result"]["page"]["width"], p["result"]["page"]["height"]) for p in pages] == [
         (2, 300, 150), (3, 150, 300)
     ]
 
@@ -78,7 +78,7 @@ def test_location_body(pipelines_api, inbox):
         "/api/v1/pipelines/page_probe_pipeline/predict", json={"location": f"file://{inbox}/doc.png"}
     )
     assert response.status_code == 200
-    assert response.json()["pages"][0]["result"]["height"] == 20
+    assert response.json()["pages"][0]["result"]["page"]["height"] == 20
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ def test_predict_and_pipelines(live_gateway, tmp_path):
     page.write_bytes(png_page(12, 34))
     result = runner.invoke(app, ["predict", str(page), "-p", "page_probe_pipeline", "--url", base])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["pages"][0]["result"]["height"] == 34
+    assert json.loads(result.output)["pages"][0]["result"]["page"]["height"] == 34
     listed = runner.invoke(app, ["pipelines", "--url", base])
     assert "page_probe_pipeline" in listed.output
     missing = runner.invoke(app, ["predict", str(page), "-p", "nope", "--url", base])

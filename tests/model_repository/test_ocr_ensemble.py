@@ -68,10 +68,11 @@ def test_json_and_typed_tensors_describe_the_same_lines(read_page) -> None:
     texts, confidences = line_texts(result), result.as_numpy("line_confidences")
     polygons = result.as_numpy("line_polygons")
     assert document["page"] == {"height": 1400, "width": 1000}
-    assert [line["text"] for line in document["lines"]] == texts == list(page.lines)
+    lines = document["text"]["lines"]
+    assert [line["text"] for line in lines] == texts == list(page.lines)
     assert polygons.shape == (len(texts), 4, 2) and polygons.dtype == np.float32
-    assert np.allclose([line["confidence"] for line in document["lines"]], confidences, atol=1e-4)
-    assert np.allclose([line["polygon"] for line in document["lines"]], polygons, atol=0.1)
+    assert np.allclose([line["confidence"] for line in lines], confidences, atol=1e-4)
+    assert np.allclose([line["polygon"] for line in lines], polygons, atol=0.1)
     assert np.all(confidences > 0.5) and np.all(confidences <= 1.0)
     assert np.all(np.diff(polygons[:, 0, 1]) > 0)  # reading order: top to bottom
 
@@ -96,7 +97,7 @@ def test_triton_reads_exactly_what_the_in_process_pipeline_reads(read_page) -> N
 
 def test_a_blank_page_gives_no_lines(read_page) -> None:
     result = read_page(encoded(Image.new("RGB", (800, 600), "white"), "JPEG"))
-    assert json.loads(result.as_numpy("page_result_json")[0])["lines"] == []
+    assert json.loads(result.as_numpy("page_result_json")[0])["text"]["lines"] == []
     assert result.as_numpy("line_texts").shape == (0,)
     assert result.as_numpy("line_confidences").shape == (0,)
     assert result.as_numpy("line_polygons").shape == (0, 4, 2)

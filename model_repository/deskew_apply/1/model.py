@@ -1,5 +1,8 @@
 """``page`` + ``skew_degrees`` -> ``deskewed_page`` (rotated back, canvas grown, paper-white)."""
 
+import time
+
+import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from docserve.export.processing.page_image import InvalidImageError, check_page_array
@@ -11,6 +14,7 @@ class TritonPythonModel:
         return [self._deskew(request) for request in requests]
 
     def _deskew(self, request):
+        started = time.perf_counter()
         page = pb_utils.get_input_tensor_by_name(request, "page").as_numpy()
         skew = pb_utils.get_input_tensor_by_name(request, "skew_degrees").as_numpy()
         try:
@@ -20,4 +24,7 @@ class TritonPythonModel:
                 error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG)
             )
         upright = deskew_page(page, float(skew.ravel()[0]))
-        return pb_utils.InferenceResponse([pb_utils.Tensor("deskewed_page", upright)])
+        return pb_utils.InferenceResponse([
+            pb_utils.Tensor("deskewed_page", upright),
+            pb_utils.Tensor("elapsed_ms", np.array([(time.perf_counter() - started) * 1000], np.float32)),
+        ])

@@ -1,17 +1,19 @@
 """Text probability map + page -> recognized lines, calling ``text_recognition`` through BLS.
 
 All processing is ``docserve.export.processing.ocr_pipeline.read_lines``; this model only
-supplies the recognizer (a BLS request per batch of crops) and packs the result as the
-documented JSON plus typed tensors for gRPC users. A page without text gives empty outputs.
+supplies the recognizer (a BLS request per batch of crops) and returns the lines as typed
+tensors (``page_result`` turns them into the page result JSON). A page without text gives
+empty outputs.
 """
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from docserve.export.processing.ocr_pipeline import OcrSettings, ocr_result_json, read_lines
+from docserve.export.processing.ocr_pipeline import OcrSettings, read_lines
 from docserve.export.processing.text_recognition import load_characters
 
 RECOGNITION_MODEL = "text_recognition"
@@ -44,6 +46,7 @@ class TritonPythonModel:
         def tensor(name):
             return pb_utils.get_input_tensor_by_name(request, name).as_numpy()
 
+        started = time.perf_counter()
         original_size = tensor("original_page_size")
         try:
             lines = read_lines(
@@ -59,10 +62,10 @@ class TritonPythonModel:
                 error=pb_utils.TritonError(str(error), pb_utils.TritonError.INTERNAL)
             )
         outputs = {
-            "ocr_result_json": np.array([ocr_result_json(lines, original_size)], dtype=object),
             "line_texts": np.array([line.text.encode("utf-8") for line in lines], dtype=object),
             "line_confidences": np.array([line.confidence for line in lines]),
             "line_polygons": np.array([line.polygon for line in lines]).reshape(-1, 4, 2),
+            "elapsed_ms": np.array([(time.perf_counter() - started) * 1000]),
         }
         return pb_utils.InferenceResponse(
             [

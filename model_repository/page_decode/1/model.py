@@ -1,6 +1,7 @@
 """``page_bytes`` -> ``page`` (uint8 [height, width]); bad images fail their request only."""
 
 import json
+import time
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
@@ -17,6 +18,7 @@ class TritonPythonModel:
         return [self._decode(request) for request in requests]
 
     def _decode(self, request):
+        started = time.perf_counter()
         encoded = pb_utils.get_input_tensor_by_name(request, "page_bytes").as_numpy().reshape(-1)
         try:
             if len(encoded) != 1:
@@ -26,4 +28,7 @@ class TritonPythonModel:
             return pb_utils.InferenceResponse(
                 error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG)
             )
-        return pb_utils.InferenceResponse([pb_utils.Tensor("page", np.ascontiguousarray(page))])
+        return pb_utils.InferenceResponse([
+            pb_utils.Tensor("page", np.ascontiguousarray(page)),
+            pb_utils.Tensor("elapsed_ms", np.array([(time.perf_counter() - started) * 1000], np.float32)),
+        ])

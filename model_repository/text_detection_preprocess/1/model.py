@@ -1,16 +1,19 @@
-"""``page_image_bytes`` -> ``normalized_page`` (detector input), ``page_pixels_bgr``, size.
+"""A page (``page_image_bytes`` or decoded ``page``) -> ``normalized_page`` (detector input),
+``page_pixels_bgr``, its size and the step's ``elapsed_ms``.
 
-Decoding and sizing live in ``docserve.export.processing.ocr_pipeline.prepare_page``, shared with
-the in-process reference pipeline. Bytes that are no image, or an image over the configured
-pixel limit, fail only their own request, with INVALID_ARG and the reason.
+Decoding and sizing live in ``docserve.export.processing.ocr_pipeline``, shared with the
+in-process reference pipeline. Bytes that are no image, or an image over the configured pixel
+limit, fail only their own request, with INVALID_ARG and the reason.
 """
 
 import json
+import time
 
+import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from docserve.export.processing.ocr_pipeline import OcrSettings, prepare_page
-from docserve.export.processing.page_image import InvalidImageError
+from docserve.export.processing.ocr_pipeline import OcrSettings, prepare_page, prepare_page_pixels
+from docserve.export.processing.page_image import InvalidImageError, check_page_array
 
 
 class TritonPythonModel:
@@ -27,17 +30,18 @@ class TritonPythonModel:
         return [self._prepare(request) for request in requests]
 
     def _prepare(self, request):
-        page_image_bytes = pb_utils.get_input_tensor_by_name(request, "page_image_bytes").as_numpy()
-        if page_image_bytes.size != 1:
-            return _invalid(f"expected one page per request, got {page_image_bytes.size}")
+        started = time.perf_counter()
         try:
-            page = prepare_page(page_image_bytes.reshape(-1)[0], self.settings)
+            page = self._page(request)
         except InvalidImageError as error:
-            return _invalid(str(error))
+            return pb_utils.InferenceResponse(
+                error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG)
+            )
         outputs = {
             "normalized_page": page.detection_input,
             "page_pixels_bgr": page.page_bgr,
             "original_page_size": page.original_size,
+            "elapsed_ms": np.array([(time.perf_counter() - started) * 1000]),
         }
         return pb_utils.InferenceResponse(
             [
@@ -46,8 +50,17 @@ class TritonPythonModel:
             ]
         )
 
-
-def _invalid(message):
-    return pb_utils.InferenceResponse(
-        error=pb_utils.TritonError(message, pb_utils.TritonError.INVALID_ARG)
-    )
+    def _page(self, request):
+        encoded = pb_utils.get_input_tensor_by_name(request, "page_image_bytes")
+        decoded = pb_utils.get_input_tensor_by_name(request, "page")
+        if (encoded is None) == (decoded is None):
+            raise InvalidImageError("send exactly one of 'page_image_bytes' and 'page'")
+        if decoded is not None:
+            check_page_array(decoded.as_numpy())
+            if decoded.as_numpy().size > self.settings.max_page_pixels:
+                raise InvalidImageError(f"page is over {self.settings.max_page_pixels} pixels")
+            return prepare_page_pixels(decoded.as_numpy(), self.settings)
+        encoded = encoded.as_numpy()
+        if encoded.size != 1:
+            raise InvalidImageError(f"expected one page per request, got {encoded.size}")
+        return prepare_page(encoded.reshape(-1)[0], self.settings)

@@ -1,0 +1,47 @@
+"""Which document types a conditional step runs for, and the result part when it does not.
+
+Shared by the ``ocr_gate`` Triton model and the in-process reference pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from docserve.export.documents.ground_truth import DOCUMENT_TYPES
+from docserve.export.processing.page_assembly import document_type_label
+from docserve.export.processing.page_result import SkippedStep
+
+EXPECTED_TYPES_PARAMETER = "expected_document_types"
+UNEXPECTED_TYPE = "unexpected document type"
+
+
+class GateConfigurationError(ValueError):
+    """The expected document types are missing or name a type the classifier does not know."""
+
+
+def parse_expected_types(value: object) -> tuple[str, ...]:
+    """``"application_form, invoice"`` -> ``("application_form", "invoice")``, checked."""
+    if not isinstance(value, str) or not value.strip():
+        raise GateConfigurationError(
+            f"request parameter {EXPECTED_TYPES_PARAMETER!r} is missing: send the pipeline's "
+            f"expected document types (comma-separated, see its ensemble config's parameters)"
+        )
+    expected = tuple(name.strip() for name in value.split(",") if name.strip())
+    unknown = sorted(set(expected) - set(DOCUMENT_TYPES))
+    if unknown:
+        raise GateConfigurationError(
+            f"unknown document types {unknown} in {EXPECTED_TYPES_PARAMETER!r}; "
+            f"known: {', '.join(DOCUMENT_TYPES)}"
+        )
+    return expected
+
+
+def skip_for_type(probabilities: np.ndarray, expected: Sequence[str]) -> SkippedStep | None:
+    """``None`` if the page's most probable type is expected, else why the step is skipped."""
+    found = document_type_label(probabilities)
+    if found in expected:
+        return None
+    return SkippedStep(reason=UNEXPECTED_TYPE, document_type=found,
+                       expected_document_types=list(expected))

@@ -1,0 +1,152 @@
+"""Model outputs of one page -> its :class:`PageResult`, with coordinates on the page as sent.
+
+Steps after ``deskew_apply`` (checkboxes, OCR in the document pipelines) see the upright page on
+a grown canvas; their points are mapped back here with the inverse rotation, so no model has to
+know about it. Steps on the page as sent (the signature and classifier read its thumbnail, the
+``ocr`` pipeline reads the page itself) need no mapping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from docserve.export.documents.ground_truth import DOCUMENT_TYPES
+from docserve.export.processing.page_result import (
+    Checkbox,
+    Checkboxes,
+    DocumentType,
+    ModelVersion,
+    PageResult,
+    PageSize,
+    Signature,
+    Skew,
+    SkippedStep,
+    Text,
+    TextLine,
+)
+from docserve.export.processing.page_rotation import box_corners, undo_deskew
+
+Models = Mapping[str, Sequence[ModelVersion]]  # result part -> the models behind it
+
+
+@dataclass(frozen=True)
+class TextOutputs:
+    texts: Sequence[str]
+    confidences: np.ndarray  # [n]
+    polygons: np.ndarray  # [n, 4, 2], on the upright page when the pipeline deskews
+    skipped: SkippedStep | None = None
+
+
+@dataclass(frozen=True)
+class CheckboxOutputs:
+    boxes: np.ndarray  # [n, 4], on the upright page when the pipeline deskews
+    checked: np.ndarray  # [n] bool
+    confidence: np.ndarray  # [n]
+
+
+@dataclass(frozen=True)
+class SignatureOutputs:
+    present: bool
+    score: float
+    box: np.ndarray  # [4] on the page as sent
+
+
+@dataclass(frozen=True)
+class PageOutputs:
+    """Whatever a pipeline computed for one page; ``None`` = the pipeline has no such step."""
+
+    page_height: int
+    page_width: int
+    skew_degrees: float | None = None
+    document_type_probabilities: np.ndarray | None = None  # [len(DOCUMENT_TYPES)]
+    text: TextOutputs | None = None
+    checkboxes: CheckboxOutputs | None = None
+    signature: SignatureOutputs | None = None
+
+
+def assemble_page_result(
+    outputs: PageOutputs, models: Models, timings_ms: Mapping[str, float] | None = None
+) -> PageResult:
+    def parts(name: str) -> list[ModelVersion]:
+        return list(models.get(name, ()))
+
+    to_page = _PageFrame(outputs.page_height, outputs.page_width, outputs.skew_degrees)
+    return PageResult(
+        page=PageSize(width=outputs.page_width, height=outputs.page_height),
+        skew=None if outputs.skew_degrees is None
+        else Skew(degrees=round(outputs.skew_degrees, 3), models=parts("skew")),
+        document_type=None if outputs.document_type_probabilities is None
+        else _document_type(outputs.document_type_probabilities, parts("document_type")),
+        text=None if outputs.text is None else _text(outputs.text, to_page, parts("text")),
+        checkboxes=None if outputs.checkboxes is None
+        else _checkboxes(outputs.checkboxes, to_page, parts("checkboxes")),
+        signature=None if outputs.signature is None
+        else _signature(outputs.signature, parts("signature")),
+        timings_ms={step: round(float(ms), 2) for step, ms in (timings_ms or {}).items()},
+    )
+
+
+def document_type_label(probabilities: np.ndarray) -> str:
+    return DOCUMENT_TYPES[int(np.argmax(probabilities))]
+
+
+class _PageFrame:
+    """Maps points from the upright canvas (if the pipeline deskewed) to the page as sent."""
+
+    def __init__(self, height: int, width: int, skew_degrees: float | None):
+        self.height, self.width, self.skew_degrees = height, width, skew_degrees
+
+    def points(self, points: np.ndarray) -> np.ndarray:
+        if self.skew_degrees is None:
+            return np.asarray(points, dtype=np.float32)
+        return undo_deskew(points, self.height, self.width, self.skew_degrees)
+
+    def bounds(self, polygon: np.ndarray) -> tuple[float, float, float, float]:
+        low = np.clip(polygon.min(axis=0), 0, [self.width, self.height])
+        high = np.clip(polygon.max(axis=0), 0, [self.width, self.height])
+        return _rounded([*low, *high])
+
+
+def _rounded(values: Sequence[float] | np.ndarray) -> tuple[float, ...]:
+    return tuple(round(float(value), 1) for value in values)
+
+
+def _polygon(corners: np.ndarray) -> tuple[tuple[float, float], ...]:
+    return tuple(_rounded(corner) for corner in corners)
+
+
+def _document_type(probabilities: np.ndarray, models: list[ModelVersion]) -> DocumentType:
+    probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+    return DocumentType(
+        label=document_type_label(probabilities),
+        score=round(float(probabilities.max()), 5),
+        scores={label: round(float(p), 5) for label, p in zip(DOCUMENT_TYPES, probabilities, strict=True)},
+        models=models,
+    )
+
+
+def _text(text: TextOutputs, frame: _PageFrame, models: list[ModelVersion]) -> Text:
+    polygons = frame.points(np.asarray(text.polygons, dtype=np.float32).reshape(-1, 4, 2))
+    lines = [
+        TextLine(text=line, confidence=round(float(confidence), 5), polygon=_polygon(polygon))
+        for line, confidence, polygon in zip(text.texts, text.confidences, polygons, strict=True)
+    ]
+    return Text(lines=lines, skipped=text.skipped, models=models)
+
+
+def _checkboxes(found: CheckboxOutputs, frame: _PageFrame, models: list[ModelVersion]) -> Checkboxes:
+    polygons = frame.points(box_corners(found.boxes))
+    items = [
+        Checkbox(box=frame.bounds(polygon), polygon=_polygon(polygon), checked=bool(checked),
+                 score=round(float(confidence), 5))
+        for polygon, checked, confidence in zip(polygons, found.checked, found.confidence, strict=True)
+    ]
+    return Checkboxes(items=items, models=models)
+
+
+def _signature(found: SignatureOutputs, models: list[ModelVersion]) -> Signature:
+    return Signature(present=found.present, score=round(found.score, 5),
+                     box=_rounded(found.box) if found.present else None, models=models)

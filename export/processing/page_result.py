@@ -1,0 +1,138 @@
+"""The page result: one versioned schema for what every document pipeline returns.
+
+The Triton ``page_result`` model builds it, the gateway returns it unchanged (inside a
+:class:`DocumentResult` for multi-page documents), and both clients parse it back into these
+classes. A part a pipeline does not run is ``null``. Every coordinate is in pixels of the page
+as the client sent it (``page.width`` x ``page.height``), whatever the pipeline straightened
+internally, so results can be drawn straight onto the original image.
+
+``python -m docserve.export.processing.page_result OUT.json`` writes the JSON Schema
+(docs/page-result.schema.json is generated that way; a test keeps it current).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+Point = tuple[float, float]
+Polygon = tuple[Point, Point, Point, Point]
+Box = tuple[float, float, float, float]
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelVersion(_Part):
+    """A Triton model and the version of it that produced a part."""
+
+    name: str
+    version: str
+
+
+class PageSize(_Part):
+    width: int
+    height: int
+
+
+class Skew(_Part):
+    degrees: float = Field(description="Counter-clockwise rotation of the content as sent; the "
+                                       "pipeline rotated the page back by this much")
+    models: list[ModelVersion]
+
+
+class DocumentType(_Part):
+    label: str = Field(description="The most probable document type")
+    score: float = Field(description="Its probability")
+    scores: dict[str, float] = Field(description="Probability of every known type")
+    models: list[ModelVersion]
+
+
+class TextLine(_Part):
+    text: str
+    confidence: float
+    polygon: Polygon = Field(description="Corners (x, y) clockwise from the line's top-left")
+
+
+class SkippedStep(_Part):
+    """Why a conditional step did not run."""
+
+    reason: str = Field(examples=["unexpected document type"])
+    document_type: str | None = Field(default=None, description="The type found, when the reason is it")
+    expected_document_types: list[str] = Field(default_factory=list)
+
+
+class Text(_Part):
+    lines: list[TextLine] = Field(description="In reading order; empty when skipped")
+    skipped: SkippedStep | None = None
+    models: list[ModelVersion]
+
+
+class Checkbox(_Part):
+    box: Box = Field(description="Axis-aligned bounds (x0, y0, x1, y1) of the checkbox")
+    polygon: Polygon = Field(description="Its four corners, following the page's skew")
+    checked: bool
+    score: float = Field(description="Confidence in `checked`")
+
+
+class Checkboxes(_Part):
+    items: list[Checkbox]
+    models: list[ModelVersion]
+
+
+class Signature(_Part):
+    present: bool
+    score: float = Field(description="Highest signature probability on the page")
+    box: Box | None = Field(description="Bounds (x0, y0, x1, y1) of the signature; null if absent")
+    models: list[ModelVersion]
+
+
+class PageResult(_Part):
+    """One page through one pipeline. A pipeline may add parts of its own (extra fields)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    page: PageSize
+    skew: Skew | None = None
+    document_type: DocumentType | None = None
+    text: Text | None = None
+    checkboxes: Checkboxes | None = None
+    signature: Signature | None = None
+    timings_ms: dict[str, float] = Field(
+        default_factory=dict,
+        description="Wall time of the pipeline's processing steps (model inference is in "
+                    "Triton's per-model metrics)",
+    )
+
+
+class PageEntry(_Part):
+    page: int = Field(description="1-based page number in the document")
+    seconds: float = Field(description="Time from sending the page to Triton to its result")
+    result: PageResult
+
+
+class DocumentResult(_Part):
+    """A whole document through one pipeline, as the gateway returns it."""
+
+    pipeline: str
+    page_count: int = Field(description="Pages in the document (all of them, analysed or not)")
+    pages: list[PageEntry]
+    timings: dict[str, float]
+
+
+def write_json_schema(path: Path) -> None:
+    schema = {"page_result": PageResult.model_json_schema(),
+              "document_result": DocumentResult.model_json_schema()}
+    path.write_text(json.dumps(schema, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    write_json_schema(Path(sys.argv[1]))

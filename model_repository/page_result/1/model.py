@@ -1,0 +1,130 @@
+"""A page's model outputs -> ``page_result_json`` (docserve.export.processing.page_result).
+
+The assembling itself (parts, coordinate mapping back to the page as sent) is
+``docserve.export.processing.page_assembly``, shared with the in-process reference pipeline;
+this model reads the tensors a pipeline mapped and names the model versions behind each part.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+from docserve.export.processing.page_assembly import (
+    CheckboxOutputs,
+    PageOutputs,
+    SignatureOutputs,
+    TextOutputs,
+    assemble_page_result,
+)
+from docserve.export.processing.page_result import ModelVersion, SkippedStep
+
+VERSIONS_TTL_S = 2.0  # a rolled model version shows up in results within this time
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        config = json.loads(args["model_config"])
+        part_models = json.loads(config["parameters"]["part_models"]["string_value"])
+        self.versions = ServedVersions(Path(args["model_repository"]).parent, part_models)
+        self.timing_inputs = [t["name"] for t in config["input"] if t["name"].endswith("_ms")]
+
+    def execute(self, requests):
+        models = self.versions.current()
+        return [self._assemble(request, models) for request in requests]
+
+    def _assemble(self, request, models):
+        def tensor(name):
+            found = pb_utils.get_input_tensor_by_name(request, name)
+            return None if found is None else found.as_numpy()
+
+        try:
+            outputs = _page_outputs(tensor)
+        except ValueError as error:
+            return pb_utils.InferenceResponse(
+                error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG)
+            )
+        timings = {name.removesuffix("_ms"): float(tensor(name).reshape(-1)[0])
+                   for name in self.timing_inputs if tensor(name) is not None}
+        result = assemble_page_result(outputs, models, timings)
+        encoded = np.array([result.model_dump_json().encode("utf-8")], dtype=np.object_)
+        return pb_utils.InferenceResponse([pb_utils.Tensor("page_result_json", encoded)])
+
+
+def _page_outputs(tensor) -> PageOutputs:
+    height, width = (int(side) for side in tensor("page_size").reshape(-1))
+    skew = tensor("skew_degrees")
+    probabilities = tensor("document_type_probabilities")
+    return PageOutputs(
+        page_height=height,
+        page_width=width,
+        skew_degrees=None if skew is None else float(skew.reshape(-1)[0]),
+        document_type_probabilities=None if probabilities is None else probabilities.reshape(-1),
+        text=_text(tensor),
+        checkboxes=_checkboxes(tensor),
+        signature=_signature(tensor),
+    )
+
+
+def _text(tensor):
+    texts = tensor("line_texts")
+    if texts is None:
+        return None
+    skipped = tensor("text_skipped_json")
+    skipped_json = b"" if skipped is None else bytes(skipped.reshape(-1)[0])
+    return TextOutputs(
+        texts=[bytes(text).decode("utf-8") for text in texts.reshape(-1)],
+        confidences=tensor("line_confidences").reshape(-1),
+        polygons=tensor("line_polygons"),
+        skipped=SkippedStep.model_validate_json(skipped_json) if skipped_json else None,
+    )
+
+
+def _checkboxes(tensor):
+    boxes = tensor("checkbox_boxes")
+    if boxes is None:
+        return None
+    return CheckboxOutputs(boxes=boxes, checked=tensor("checkbox_checked").reshape(-1),
+                           confidence=tensor("checkbox_confidence").reshape(-1))
+
+
+def _signature(tensor):
+    present = tensor("signature_present")
+    if present is None:
+        return None
+    return SignatureOutputs(present=bool(present.reshape(-1)[0]),
+                            score=float(tensor("signature_score").reshape(-1)[0]),
+                            box=tensor("signature_box").reshape(-1))
+
+
+class ServedVersions:
+    """The newest ready version of each model behind a result part, looked up every few seconds.
+
+    Ensembles run the newest version (``model_version: -1``), so this is the one that answered;
+    reading it from Triton, not from a file, keeps results right across live version rollouts.
+    """
+
+    def __init__(self, repository: Path, part_models: dict[str, list[str]]):
+        self.repository = repository
+        self.part_models = part_models
+        self._models: dict[str, list[ModelVersion]] = {}
+        self._read_at = float("-inf")
+
+    def current(self) -> dict[str, list[ModelVersion]]:
+        if time.monotonic() - self._read_at > VERSIONS_TTL_S:
+            self._models = {part: [ModelVersion(name=name, version=self._newest_ready(name))
+                                   for name in names]
+                            for part, names in self.part_models.items()}
+            self._read_at = time.monotonic()
+        return self._models
+
+    def _newest_ready(self, model: str) -> str:
+        folder = self.repository / model
+        numbered = sorted((int(p.name) for p in folder.iterdir() if p.name.isdigit()), reverse=True) \
+            if folder.is_dir() else []
+        for version in numbered:
+            if pb_utils.is_model_ready(model, str(version)):
+                return str(version)
+        return "unknown"

@@ -1,0 +1,90 @@
+"""The page result schema, its assembly from model outputs, and mapping points off the upright page."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from docserve.api.settings import PROJECT_ROOT
+from docserve.export.processing.document_gate import (
+    GateConfigurationError,
+    parse_expected_types,
+    skip_for_type,
+)
+from docserve.export.processing.page_assembly import (
+    CheckboxOutputs,
+    PageOutputs,
+    SignatureOutputs,
+    TextOutputs,
+    assemble_page_result,
+)
+from docserve.export.processing.page_result import DocumentResult, ModelVersion, PageResult
+from docserve.export.processing.page_rotation import box_corners, deskew_page, deskew_transform, undo_deskew
+
+SCHEMA_FILE = PROJECT_ROOT / "docs" / "page-result.schema.json"
+
+
+@pytest.mark.parametrize("skew", [-15.0, -3.2, 0.0, 0.7, 14.9])
+def test_undo_deskew_inverts_the_deskew_rotation(skew):
+    height, width = 1100, 850
+    rotation, _ = deskew_transform(height, width, skew)
+    points = np.random.default_rng(0).uniform(0, [width, height], size=(50, 2))
+    on_upright = points @ rotation[:, :2].T + rotation[:, 2]
+    np.testing.assert_allclose(undo_deskew(on_upright, height, width, skew), points, atol=1e-3)
+
+
+def test_a_mark_on_the_upright_page_maps_back_to_where_it_was_drawn():
+    page = np.full((600, 400), 255, np.uint8)
+    page[100:110, 300:310] = 0  # a dark square on the skewed page as sent
+    upright = deskew_page(page, 10.0)
+    ys, xs = np.nonzero(upright < 128)
+    centre = undo_deskew(np.array([[xs.mean(), ys.mean()]]), 600, 400, 10.0)[0]
+    np.testing.assert_allclose(centre, [304.5, 104.5], atol=1.0)
+
+
+def test_assembly_maps_boxes_and_lines_back_and_names_models():
+    skew = 5.0
+    upright_box = np.array([[400.0, 500.0, 430.0, 530.0]])
+    models = {"checkboxes": [ModelVersion(name="checkbox", version="3")]}
+    result = assemble_page_result(
+        PageOutputs(
+            page_height=1000, page_width=800, skew_degrees=skew,
+            text=TextOutputs(["Hello"], np.array([0.9]), box_corners(upright_box)),
+            checkboxes=CheckboxOutputs(upright_box, np.array([True]), np.array([0.97])),
+            signature=SignatureOutputs(False, 0.01, np.zeros(4)),
+        ),
+        models, {"decode": 1.234},
+    )
+    expected = undo_deskew(box_corners(upright_box)[0], 1000, 800, skew)
+    (checkbox,) = result.checkboxes.items
+    np.testing.assert_allclose(checkbox.polygon, expected, atol=0.05)
+    np.testing.assert_allclose(checkbox.box, [*expected.min(axis=0), *expected.max(axis=0)], atol=0.05)
+    np.testing.assert_allclose(result.text.lines[0].polygon, expected, atol=0.05)
+    assert checkbox.checked and result.checkboxes.models[0].version == "3"
+    assert result.signature.box is None and result.document_type is None
+    assert result.timings_ms == {"decode": 1.23}
+
+
+def test_the_gate_reads_expected_types_and_says_why_it_skips():
+    assert parse_expected_types(" application_form, invoice ") == ("application_form", "invoice")
+    for bad in (None, "", "passport"):
+        with pytest.raises(GateConfigurationError):
+            parse_expected_types(bad)
+    letter = np.array([0.1, 0.1, 0.7, 0.05, 0.05])
+    assert skip_for_type(letter, ("letter",)) is None
+    skipped = skip_for_type(letter, ("application_form",))
+    assert (skipped.reason, skipped.document_type) == ("unexpected document type", "letter")
+
+
+def test_pipelines_may_add_parts_of_their_own():
+    result = PageResult.model_validate({"page": {"width": 2, "height": 3}, "probe": {"x": 1}})
+    assert result.model_dump()["probe"] == {"x": 1}
+
+
+def test_the_documented_json_schema_is_current():
+    schema = {"page_result": PageResult.model_json_schema(),
+              "document_result": DocumentResult.model_json_schema()}
+    assert json.loads(SCHEMA_FILE.read_text()) == schema, (
+        "regenerate: python -m docserve.export.processing.page_result docs/page-result.schema.json")

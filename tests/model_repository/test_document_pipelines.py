@@ -1,0 +1,211 @@
+"""The four document pipelines in the real embedded Triton, on generated pages with ground truth.
+
+Thresholds are looser than the held-out targets of the model cards (a handful of pages cannot
+measure 98%), tight enough that a broken step or a coordinate off by the page's skew fails:
+ground-truth coordinates are on the skewed page as generated, which is the page the client sends.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+from PIL import Image
+from tritonclient.utils import InferenceServerException
+
+from docserve.api.embedded_triton import EmbeddedTriton
+from docserve.export.documents.generator import GeneratedPage, generate_page
+from docserve.export.processing.checkboxes import box_iou
+from docserve.export.processing.page_result import PageResult
+from docserve.export.text_accuracy import character_error_rate
+
+FIRST_SEED = 10_000_000  # the held-out range: pages no model was trained or tuned on
+FORM_EXPECTED = {"expected_document_types": "application_form"}
+
+
+def png(page: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(page).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def pages() -> dict[str, list[GeneratedPage]]:
+    """Three forms (the pipelines' main case) and one page of each other type."""
+    wanted = {"application_form": 3, "invoice": 1, "letter": 1, "receipt": 1, "other": 1}
+    found: dict[str, list[GeneratedPage]] = {name: [] for name in wanted}
+    seed = FIRST_SEED
+    while any(len(found[name]) < count for name, count in wanted.items()):
+        page = generate_page(seed)
+        if len(found[page.truth.document_type]) < wanted[page.truth.document_type]:
+            found[page.truth.document_type].append(page)
+        seed += 1
+    return found
+
+
+@pytest.fixture(scope="module")
+def analyze(triton: EmbeddedTriton):
+    client = grpcclient.InferenceServerClient(triton.grpc_url)
+
+    def run(pipeline: str, page: GeneratedPage, parameters: dict[str, str] | None = None) -> PageResult:
+        tensor = grpcclient.InferInput("page_image_bytes", [1], "BYTES")
+        tensor.set_data_from_numpy(np.array([png(page.image)], dtype=np.object_))
+        result = client.infer(pipeline, [tensor], parameters=parameters,
+                              outputs=[grpcclient.InferRequestedOutput("page_result_json")])
+        return PageResult.model_validate_json(result.as_numpy("page_result_json")[0])
+
+    yield run
+    client.close()
+
+
+def assert_skew_right(result: PageResult, page: GeneratedPage) -> None:
+    assert result.skew is not None
+    assert abs(result.skew.degrees - page.truth.skew_degrees) <= 1.0
+    assert [(m.name, m.version) for m in result.skew.models] == [("deskew", "1")]
+
+
+def read_text(result: PageResult) -> str:
+    assert result.text is not None
+    return "\n".join(line.text for line in result.text.lines)
+
+
+def assert_text_read(result: PageResult, page: GeneratedPage) -> None:
+    """Printed lines are read (handwriting is out of the recognizer's reach), at their place on
+    the page as sent. OCR may merge a label with its checkbox glyph ("☐ Post"): a line counts as
+    read when an OCR line contains it and the truth line's centre lies inside that OCR line."""
+    printed = [line for line in page.truth.text_lines if not line.handwritten]
+    found = 0
+    for truth in printed:
+        centre = np.mean(truth.polygon, axis=0)
+        found += any(truth.text in line.text and _inside(centre, np.array(line.polygon), margin=6)
+                     for line in result.text.lines)
+    assert found >= 0.85 * len(printed), read_text(result)
+    lines = {line.text: np.array(line.polygon) for line in result.text.lines}
+    exact = [truth for truth in printed if truth.text in lines]
+    assert len(exact) >= len(printed) / 2
+    for truth in exact:  # lines read exactly: the same centre, within a few pixels
+        offset = lines[truth.text].mean(axis=0) - np.mean(truth.polygon, axis=0)
+        assert np.linalg.norm(offset) <= 8, (truth.text, offset)
+
+
+def _inside(point: np.ndarray, polygon: np.ndarray, margin: float) -> bool:
+    low, high = polygon.min(axis=0) - margin, polygon.max(axis=0) + margin
+    return bool(np.all(point >= low) and np.all(point <= high))
+
+
+def test_form_intake_reads_the_forms_it_expects(analyze, pages):
+    for page in pages["application_form"]:
+        result = analyze("form_intake", page, FORM_EXPECTED)
+        assert_skew_right(result, page)
+        assert result.document_type.label == "application_form"
+        assert result.text.skipped is None
+        assert_text_read(result, page)
+        assert set(result.timings_ms) >= {"decode", "thumbnail", "deskew_apply", "text_lines"}
+
+
+@pytest.mark.parametrize("document_type", ["letter", "invoice", "receipt"])
+def test_form_intake_skips_ocr_for_other_document_types(analyze, pages, document_type):
+    page = pages[document_type][0]
+    result = analyze("form_intake", page, FORM_EXPECTED)
+    assert result.document_type.label == document_type
+    assert result.text.lines == []
+    assert result.text.skipped.model_dump() == {
+        "reason": "unexpected document type", "document_type": document_type,
+        "expected_document_types": ["application_form"],
+    }
+    assert result.timings_ms["text_lines"] == 0.0  # OCR never ran
+
+
+def test_form_intake_expected_types_are_per_request(analyze, pages):
+    letter = pages["letter"][0]
+    result = analyze("form_intake", letter, {"expected_document_types": "letter, invoice"})
+    assert result.text.skipped is None and result.text.lines
+
+
+@pytest.mark.parametrize(("parameters", "message"), [
+    (None, "'expected_document_types' is missing"),
+    ({"expected_document_types": "passport"}, "unknown document types ['passport']"),
+])
+def test_form_intake_without_valid_expected_types_is_an_invalid_argument(
+    analyze, pages, parameters, message
+):
+    with pytest.raises(InferenceServerException) as error:
+        analyze("form_intake", pages["letter"][0], parameters)
+    assert error.value.status() == "StatusCode.INVALID_ARGUMENT"
+    assert message in error.value.message()
+
+
+def test_checkbox_form_finds_boxes_and_states_on_the_page_as_sent(analyze, pages):
+    found = states_right = total = 0
+    for page in pages["application_form"]:
+        result = analyze("checkbox_form", page)
+        assert_skew_right(result, page)
+        assert result.text is None and result.signature is None and result.document_type is None
+        boxes = np.array([item.box for item in result.checkboxes.items])
+        truth = page.truth.checkboxes
+        overlaps = box_iou(np.array([box.box for box in truth]), boxes)
+        total += len(truth)
+        for index, box in enumerate(truth):
+            best = int(np.argmax(overlaps[index]))
+            if overlaps[index, best] >= 0.5:
+                found += 1
+                states_right += result.checkboxes.items[best].checked == box.checked
+    assert total >= 10
+    assert found / total >= 0.9 and states_right / found >= 0.95
+
+
+def test_checkbox_form_finds_nothing_on_a_letter(analyze, pages):
+    assert analyze("checkbox_form", pages["letter"][0]).checkboxes.items == []
+
+
+def test_signature_check_finds_the_signature(analyze, pages):
+    signed = [p for p in pages["application_form"] if p.truth.signature.present]
+    unsigned = [p for group in pages.values() for p in group if not p.truth.signature.present]
+    assert signed and unsigned
+    for page in signed:
+        result = analyze("signature_check", page)
+        assert_skew_right(result, page)
+        assert result.signature.present and result.signature.score >= 0.5
+        iou = box_iou(np.array([page.truth.signature.box]), np.array([result.signature.box]))[0, 0]
+        assert iou >= 0.5
+    for page in unsigned[:3]:
+        result = analyze("signature_check", page)
+        assert not result.signature.present and result.signature.box is None
+
+
+def test_document_full_gives_every_part(analyze, pages):
+    page = pages["application_form"][0]
+    result = analyze("document_full", page)
+    assert_skew_right(result, page)
+    assert result.document_type.label == "application_form"
+    assert_text_read(result, page)
+    assert len(result.checkboxes.items) >= 0.9 * len(page.truth.checkboxes)
+    assert result.signature.present == page.truth.signature.present
+    parts = {part: [(m.name, m.version) for m in getattr(result, part).models]
+             for part in ("skew", "document_type", "text", "checkboxes", "signature")}
+    assert parts == {
+        "skew": [("deskew", "1")], "document_type": [("doc_classifier", "1")],
+        "text": [("text_detection", "1"), ("text_recognition", "1")],
+        "checkboxes": [("checkbox", "1")], "signature": [("signature", "1")],
+    }
+
+
+def test_document_full_reads_what_the_ocr_pipeline_reads_on_an_upright_page(analyze, pages):
+    """Deskewing adds no text errors: on a form the two pipelines read (almost) the same."""
+    page = pages["application_form"][1]
+    full, plain = read_text(analyze("document_full", page)), read_text(analyze("ocr", page))
+    assert character_error_rate(plain, full) <= 0.05
+
+
+@pytest.mark.parametrize("pipeline", ["form_intake", "checkbox_form", "signature_check", "document_full"])
+def test_non_image_bytes_fail_only_that_request(triton: EmbeddedTriton, pipeline):
+    client = grpcclient.InferenceServerClient(triton.grpc_url)
+    tensor = grpcclient.InferInput("page_image_bytes", [1], "BYTES")
+    tensor.set_data_from_numpy(np.array([b"%PDF-1.7 not a page image"], dtype=np.object_))
+    with pytest.raises(InferenceServerException) as error:
+        client.infer(pipeline, [tensor], parameters=FORM_EXPECTED)
+    assert error.value.status() == "StatusCode.INVALID_ARGUMENT"
+    assert "not an image format we can decode" in error.value.message()
+
