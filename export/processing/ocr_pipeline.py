@@ -154,7 +154,13 @@ class InProcessOcr:
         return ids, probabilities
 
     def __call__(self, page_image_bytes: bytes) -> list[OcrLine]:
-        page = prepare_page(page_image_bytes, self.settings)
+        return self.read(prepare_page(page_image_bytes, self.settings))
+
+    def read_pixels(self, page: np.ndarray) -> list[OcrLine]:
+        """Lines of an already decoded page (RGB or grayscale), polygons in its pixels."""
+        return self.read(prepare_page_pixels(page, self.settings))
+
+    def read(self, page: PreparedPage) -> list[OcrLine]:
         (probability_map,) = self.detector.run(None, {"normalized_page": page.detection_input})
         return read_lines(
             page.page_bgr,

@@ -16,9 +16,11 @@ from PIL import Image
 from tritonclient.utils import InferenceServerException
 
 from docserve.api.embedded_triton import EmbeddedTriton
+from docserve.api.settings import PROJECT_ROOT
 from docserve.export.documents.generator import GeneratedPage, generate_page
 from docserve.export.processing.checkboxes import box_iou
 from docserve.export.processing.page_result import PageResult
+from docserve.export.reference_pipelines import PIPELINES, ReferencePipelines
 from docserve.export.text_accuracy import character_error_rate
 
 FIRST_SEED = 10_000_000  # the held-out range: pages no model was trained or tuned on
@@ -209,3 +211,17 @@ def test_non_image_bytes_fail_only_that_request(triton: EmbeddedTriton, pipeline
     assert error.value.status() == "StatusCode.INVALID_ARGUMENT"
     assert "not an image format we can decode" in error.value.message()
 
+
+
+@pytest.fixture(scope="module")
+def reference() -> ReferencePipelines:
+    return ReferencePipelines(PROJECT_ROOT / "model_repository")
+
+
+@pytest.mark.parametrize("pipeline", sorted(PIPELINES))
+def test_triton_gives_what_the_in_process_reference_gives(analyze, pages, reference, pipeline):
+    """Serving adds transport and timings, nothing else: same models, same shared processing."""
+    page = pages["application_form"][2]
+    served = analyze(pipeline, page, FORM_EXPECTED).model_dump(exclude={"timings_ms"})
+    in_process = reference.pipeline(pipeline)(png(page.image)).model_dump(exclude={"timings_ms"})
+    assert served == in_process

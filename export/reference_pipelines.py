@@ -1,0 +1,138 @@
+"""Every document pipeline in this process, no serving: the benchmarks' limit and the monolith.
+
+Each pipeline runs the same ONNX files and the same ``docserve.export.processing`` functions as
+its Triton ensemble, in the ensemble's order, and returns the same :class:`PageResult` (tests
+compare the two on real pages). Only the wiring is restated here, as the data in
+:data:`PIPELINES`: which parts a pipeline computes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from docserve.export.processing.document_gate import skip_for_type
+from docserve.export.processing.ocr_pipeline import InProcessOcr, OcrLine, OcrSettings
+from docserve.export.processing.page_assembly import (
+    CheckboxOutputs,
+    PageOutputs,
+    SignatureOutputs,
+    TextOutputs,
+    assemble_page_result,
+)
+from docserve.export.processing.page_image import decode_page, decode_page_gray
+from docserve.export.processing.page_result import ModelVersion, PageResult, SkippedStep
+from docserve.export.processing.page_rotation import deskew_page
+from docserve.export.processing.page_thumbnail import page_thumbnail
+from docserve.export.vision.reference import VisionModels
+
+
+class TextStep(Enum):
+    NONE = "none"
+    ALWAYS = "always"
+    EXPECTED_TYPES = "expected_types"  # form_intake's gate
+
+
+@dataclass(frozen=True)
+class PipelineParts:
+    """What a pipeline computes; mirrors its ensemble in ensembles/<name>/config.pbtxt."""
+
+    skew: bool = True
+    document_type: bool = False
+    text: TextStep = TextStep.NONE
+    checkboxes: bool = False
+    signature: bool = False
+
+
+PIPELINES: dict[str, PipelineParts] = {
+    "form_intake": PipelineParts(document_type=True, text=TextStep.EXPECTED_TYPES),
+    "checkbox_form": PipelineParts(checkboxes=True),
+    "signature_check": PipelineParts(signature=True),
+    "document_full": PipelineParts(document_type=True, text=TextStep.ALWAYS, checkboxes=True,
+                                   signature=True),
+    "ocr": PipelineParts(skew=False, text=TextStep.ALWAYS),  # the page as sent, read in colour
+}
+
+MODELS = {
+    "skew": ["deskew"], "document_type": ["doc_classifier"],
+    "text": ["text_detection", "text_recognition"], "checkboxes": ["checkbox"], "signature": ["signature"],
+}
+VERSION = "1"
+
+
+class ReferencePipelines:
+    """onnxruntime sessions for every model of ``repository``, shared by all pipelines."""
+
+    def __init__(self, repository: Path, threads: int = 1):
+        self.vision = VisionModels(repository, threads=threads)
+        self.ocr = InProcessOcr(
+            repository / "text_detection" / VERSION / "model.onnx",
+            repository / "text_recognition" / VERSION / "model.onnx",
+            repository / "ocr_lines" / VERSION / "character_set.txt",
+            threads=threads, settings=OcrSettings(),
+        )
+        self.models = {part: [ModelVersion(name=name, version=VERSION) for name in names]
+                       for part, names in MODELS.items()}
+
+    def pipeline(self, name: str, expected_types: Sequence[str] = ("application_form",)
+                 ) -> Callable[[bytes], PageResult]:
+        """The pipeline ``name`` as a function of page bytes (``KeyError`` if unknown)."""
+        parts = PIPELINES[name]
+        return lambda page_image_bytes: self.run(parts, page_image_bytes, expected_types)
+
+    def run(self, parts: PipelineParts, page_image_bytes: bytes, expected_types: Sequence[str]
+            ) -> PageResult:
+        if not parts.skew:
+            return self._ocr_only(page_image_bytes)
+        page = decode_page_gray(page_image_bytes)
+        thumbnail = page_thumbnail(page)[None]
+        skew = float(self.vision.skew_degrees(thumbnail)[0])
+        probabilities = (self.vision.document_type_probabilities(thumbnail)[0]
+                         if parts.document_type else None)
+        upright = deskew_page(page, skew) if parts.text != TextStep.NONE or parts.checkboxes else None
+        outputs = PageOutputs(
+            page_height=page.shape[0], page_width=page.shape[1], skew_degrees=skew,
+            document_type_probabilities=probabilities,
+            text=self._text(parts.text, upright, probabilities, expected_types),
+            checkboxes=self._checkboxes(upright) if parts.checkboxes else None,
+            signature=self._signature(thumbnail, page.shape) if parts.signature else None,
+        )
+        return assemble_page_result(outputs, self.models)
+
+    def _ocr_only(self, page_image_bytes: bytes) -> PageResult:
+        page = decode_page(page_image_bytes)
+        outputs = PageOutputs(page_height=page.shape[0], page_width=page.shape[1],
+                              text=_text_outputs(self.ocr.read_pixels(page)))
+        return assemble_page_result(outputs, self.models)
+
+    def _text(self, step: TextStep, upright: np.ndarray | None, probabilities: np.ndarray | None,
+              expected_types: Sequence[str]) -> TextOutputs | None:
+        if step == TextStep.NONE:
+            return None
+        if step == TextStep.EXPECTED_TYPES:
+            skipped = skip_for_type(probabilities, expected_types)
+            if skipped is not None:
+                return _text_outputs([], skipped)
+        return _text_outputs(self.ocr.read_pixels(upright))
+
+    def _checkboxes(self, upright: np.ndarray) -> CheckboxOutputs:
+        decision = self.vision.checkboxes(upright)
+        return CheckboxOutputs(decision.boxes, decision.checked, decision.confidence)
+
+    def _signature(self, thumbnail: np.ndarray, page_shape: tuple[int, int]) -> SignatureOutputs:
+        (finding,) = self.vision.signatures(thumbnail, [page_shape])
+        return SignatureOutputs(finding.present, finding.score, finding.box)
+
+
+def _text_outputs(lines: Sequence[OcrLine], skipped: SkippedStep | None = None) -> TextOutputs:
+    return TextOutputs(
+        texts=[line.text for line in lines],
+        confidences=np.array([line.confidence for line in lines], dtype=np.float32),
+        polygons=np.array([line.polygon for line in lines], dtype=np.float32).reshape(-1, 4, 2),
+        skipped=skipped,
+    )
+
