@@ -5,6 +5,7 @@ Everything runs on 127.0.0.1 and stops by itself; request counts are bounded by 
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import statistics
@@ -14,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from docserve.api.embedded_triton import free_port
+from docserve.export.documents.generator import generate_page
 from docserve.export.synthetic_text_pages import render_text_page
 
 BIN = Path(sys.executable).parent
@@ -28,6 +31,22 @@ def text_pages(count: int, folder: Path, size: tuple[int, int] = (1000, 700)) ->
     for index in range(count):
         path = folder / f"page-{index:04d}.png"
         path.write_bytes(render_text_page(seed=index, size=size, line_count=12).image_bytes)
+        paths.append(path)
+    return paths
+
+
+HELD_OUT_SEED = 10_000_000  # pages no model was trained or tuned on
+
+
+def document_pages(count: int, folder: Path) -> list[Path]:
+    """``count`` generated documents (PNG; all five types, skewed, scan artefacts) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        path = folder / f"document-{index:04d}.png"
+        buffer = io.BytesIO()
+        Image.fromarray(generate_page(HELD_OUT_SEED + index).image).save(buffer, format="PNG")
+        path.write_bytes(buffer.getvalue())
         paths.append(path)
     return paths
 

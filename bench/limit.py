@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/limit.py [--pages 24] [--quick]
 
-For each pipeline with an in-process reference:
+For each document pipeline, on the same generated documents (all five types, held-out seeds):
 - limit: the same ONNX models and shared pre/post-processing code, called in one Python loop
-  in this process (no serving at all: what this machine can do);
+  in this process (docserve.export.reference_pipelines: no serving at all, what this machine
+  can do; onnxruntime with 2 threads);
 - gRPC: the pipeline's Triton ensemble over gRPC, encoded pages in, at concurrency 1, 4, 16;
 - REST jobs: the same pages as jobs through the gateway (send + poll), at concurrency 1, 4, 16.
 Prints pages/s, p50/p95 latency per page, and each path's throughput as a ratio of the limit.
@@ -19,29 +20,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import Docserve, Load, start_docserve, text_pages
+from harness import Docserve, Load, document_pages, start_docserve
 
 from docserve.api.jobs.store import JobStatus
 from docserve.api.settings import PROJECT_ROOT
 from docserve.client.rest import AsyncDocServeClient
 from docserve.client.triton import TritonPipelineClient
+from docserve.export.reference_pipelines import PIPELINES, ReferencePipelines
 
 REPOSITORY = PROJECT_ROOT / "model_repository"
-
-
-def ocr_reference() -> Callable[[bytes], object]:
-    from docserve.export.processing.ocr_pipeline import InProcessOcr
-
-    return InProcessOcr(
-        REPOSITORY / "text_detection/1/model.onnx",
-        REPOSITORY / "text_recognition/1/model.onnx",
-        REPOSITORY / "ocr_lines/1/character_set.txt",
-        threads=2,
-    )
-
-
-# pipeline -> its in-process reference (models + shared processing, no Triton)
-REFERENCES: dict[str, Callable[[], Callable[[bytes], object]]] = {"ocr": ocr_reference}
+THREADS = 2  # onnxruntime threads of the in-process limit: every core of this machine
 
 
 def measure_limit(reference: Callable[[bytes], object], pages: list[bytes]) -> Load:
@@ -95,7 +83,7 @@ async def measure_jobs(docserve: Docserve, pipeline: str, paths: list[Path], con
 
 def table(pipeline: str, limit: Load, rows: list[tuple[str, int, Load]]) -> str:
     lines = [
-        f"\n### `{pipeline}`: {limit.requests} pages of 1000x700 px, 12 text lines\n",
+        f"\n### `{pipeline}`: {limit.requests} generated documents\n",
         "| path | concurrency | pages/s | p50 s | p95 s | x limit |",
         "| --- | --- | --- | --- | --- | --- |",
         f"| limit: in-process loop | 1 | {limit.per_second:.2f} | {limit.p50:.3f} | {limit.p95:.3f} | 1.00 |",
@@ -110,20 +98,23 @@ def table(pipeline: str, limit: Load, rows: list[tuple[str, int, Load]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=24)
+    parser.add_argument("--pages", type=int, default=16)
+    parser.add_argument("--pipeline", action="append", choices=sorted(PIPELINES),
+                        help="measure only these (repeat); default: all")
     parser.add_argument("--quick", action="store_true", help="8 pages, concurrency 1 and 4")
     args = parser.parse_args()
     levels = (1, 4) if args.quick else (1, 4, 16)
     count = 8 if args.quick else args.pages
     with tempfile.TemporaryDirectory() as scratch:
         inbox = Path(scratch) / "inbox"
-        paths = text_pages(count, inbox)
+        paths = document_pages(count, inbox)
         pages = [path.read_bytes() for path in paths]
         # Workers match the highest concurrency so the jobs path is throttled by the client only.
         docserve = start_docserve(Path(scratch) / "data", inbox, DOCSERVE_WORKER_CONCURRENCY="16")
         try:
-            for pipeline, make_reference in REFERENCES.items():
-                reference = make_reference()
+            references = ReferencePipelines(REPOSITORY, threads=THREADS)
+            for pipeline in args.pipeline or sorted(PIPELINES):
+                reference = references.pipeline(pipeline)
                 first_limit = measure_limit(reference, pages)
                 rows = []
                 for concurrency in levels:

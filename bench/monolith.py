@@ -2,13 +2,14 @@
 
     .venv/bin/python bench/monolith.py [--quick]
 
-- monolith: bench/monolith_app.py, a plain FastAPI app running the `ocr` models in the request
-  handler (uvicorn, one process);
-- docserve: the gateway's synchronous `POST /api/v1/pipelines/ocr/predict` (upload), which
-  calls the Triton ensemble over gRPC.
-Both get the same rendered pages as multipart uploads at concurrency 1, 4, 16 and 32, a bounded
-number of requests per level. Prints throughput, p50/p95 latency and memory (the monolith's
-process; docserve's gateway + Triton + python stubs together).
+- monolith: bench/monolith_app.py, a plain FastAPI app running a pipeline's models in the
+  request handler (uvicorn, one process);
+- docserve: the gateway's synchronous `POST /api/v1/pipelines/{pipeline}/predict` (upload),
+  which calls the Triton ensemble over gRPC.
+Both get the same generated documents as multipart uploads at concurrency 1, 4, 16 and 32, a
+bounded number of requests per level (default pipeline: document_full, every model). Prints
+throughput, p50/p95 latency and memory (the monolith's process; docserve's gateway + Triton +
+python stubs together).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 import httpx
-from harness import BIN, Load, start_docserve, text_pages, tree_rss_mb
+from harness import BIN, Load, document_pages, start_docserve, tree_rss_mb
 
 from docserve.api.embedded_triton import free_port
 
@@ -66,22 +67,25 @@ async def drive(url: str, pages: list[bytes], concurrency: int, requests: int) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="concurrency 1 and 4, 8 requests each")
+    parser.add_argument("--quick", action="store_true", help="concurrency 1 and 4, 6 requests each")
+    parser.add_argument("--pipeline", default="document_full")
     args = parser.parse_args()
     levels = (1, 4) if args.quick else (1, 4, 16, 32)
     with tempfile.TemporaryDirectory() as scratch:
         inbox = Path(scratch) / "inbox"
-        pages = [path.read_bytes() for path in text_pages(8, inbox)]
+        pages = [path.read_bytes() for path in document_pages(8, inbox)]
         results: dict[str, dict[int, Load]] = {"monolith": {}, "docserve": {}}
         memory: dict[str, float] = {}
 
         monolith, monolith_url = start_monolith()
         docserve = start_docserve(Path(scratch) / "data", inbox)
-        targets = {"monolith": (f"{monolith_url}/ocr", monolith.pid),
-                   "docserve": (f"{docserve.url}/api/v1/pipelines/ocr/predict", docserve.process.pid)}
+        targets = {
+            "monolith": (f"{monolith_url}/pipelines/{args.pipeline}", monolith.pid),
+            "docserve": (f"{docserve.url}/api/v1/pipelines/{args.pipeline}/predict", docserve.process.pid),
+        }
         try:
             for concurrency in levels:
-                requests = 8 if args.quick else max(16, 2 * concurrency)
+                requests = 6 if args.quick else max(8, concurrency)
                 for name, (url, _) in targets.items():  # the two systems alternate level by level
                     results[name][concurrency] = asyncio.run(drive(url, pages, concurrency, requests))
                 for name, (_, pid) in targets.items():
@@ -91,7 +95,7 @@ def main() -> None:
             monolith.wait(timeout=30)
             docserve.stop()
 
-    print("\n### `ocr`: docserve (gateway -> Triton) vs the monolith (models in the web app)\n")
+    print(f"\n### `{args.pipeline}`: docserve (gateway -> Triton) vs the monolith (models in the web app)\n")
     print("| concurrency | monolith pages/s | docserve pages/s | monolith p50 / p95 s "
           "| docserve p50 / p95 s |")
     print("| --- | --- | --- | --- | --- |")

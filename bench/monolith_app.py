@@ -1,9 +1,9 @@
 """The obvious alternative to docserve: the models inside the web app, run per request.
 
 A plain FastAPI service with the same ONNX models and the same pre/post-processing code as the
-`ocr` pipeline, loaded once at import and called in the request handler (FastAPI runs sync
-handlers in its thread pool). This is the classic "model in the microservice" design that
-bench/monolith.py measures docserve against:
+Triton pipelines (docserve.export.reference_pipelines), loaded once at import and called in the
+request handler (FastAPI runs sync handlers in its thread pool). This is the classic "model in
+the microservice" design that bench/monolith.py measures docserve against:
 
     uvicorn monolith_app:app --app-dir bench --port 9000
 """
@@ -12,22 +12,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import FastAPI, File, UploadFile
+from fastapi import FastAPI, File, HTTPException, UploadFile
 
 from docserve.api.settings import PROJECT_ROOT
-from docserve.export.processing.ocr_pipeline import InProcessOcr
+from docserve.export.reference_pipelines import PIPELINES, ReferencePipelines
 
-REPOSITORY = PROJECT_ROOT / "model_repository"
-ocr = InProcessOcr(
-    REPOSITORY / "text_detection/1/model.onnx",
-    REPOSITORY / "text_recognition/1/model.onnx",
-    REPOSITORY / "ocr_lines/1/character_set.txt",
-    threads=2,
-)
-app = FastAPI(title="monolith OCR")
+pipelines = ReferencePipelines(PROJECT_ROOT / "model_repository", threads=2)
+app = FastAPI(title="monolith document analysis")
 
 
-@app.post("/ocr")
-def read_page(document: Annotated[UploadFile, File()]) -> dict:
-    lines = ocr(document.file.read())
-    return {"lines": [line.as_dict() for line in lines]}
+@app.post("/pipelines/{name}")
+def analyze(name: str, document: Annotated[UploadFile, File()]) -> dict:
+    if name not in PIPELINES:
+        raise HTTPException(404, f"no pipeline {name!r}")
+    return pipelines.pipeline(name)(document.file.read()).model_dump(mode="json")
