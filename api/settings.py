@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     max_pages: int = Field(default=50, ge=1, description="Pages analysed per document")
     max_page_pixels: int = Field(default=40_000_000, ge=1, description="Decompression-bomb guard")
     pdf_dpi: int = Field(default=150, ge=36, le=600)
+    page_concurrency: int = Field(
+        default=4, ge=1, description="Pages of one document in flight toward Triton at once"
+    )
     fetch_timeout_s: float = Field(default=20.0, gt=0)
     s3_endpoint_url: str | None = None
 

@@ -12,10 +12,12 @@ from docserve.api.dependencies import CatalogDep, FetcherDep, SettingsDep, Trito
 from docserve.api.errors import DocumentError, DocumentTooLargeError, UnsupportedMediaTypeError
 from docserve.api.logs import request_id_var
 from docserve.api.schemas.pipelines import DocumentLocation, PipelineView
+from docserve.export.processing.page_result import DocumentResult
 
 router = APIRouter(prefix="/api/v1/pipelines", tags=["pipelines"])
 
-_ERRORS = {
+_RESPONSES = {
+    200: {"model": DocumentResult, "description": "every selected page's result, in page order"},
     404: {"description": "unknown pipeline"},
     413: {"description": "document, page count or page pixels over the limits"},
     415: {"description": "not a PDF, PNG, JPEG or TIFF"},
@@ -51,7 +53,7 @@ _PREDICT_BODY = {
 }
 
 
-@router.post("/{name}/predict", responses=_ERRORS, openapi_extra=_PREDICT_BODY)
+@router.post("/{name}/predict", responses=_RESPONSES, openapi_extra=_PREDICT_BODY)
 async def predict(
     name: str, request: Request, catalog: CatalogDep, fetcher: FetcherDep,
     triton: TritonDep, settings: SettingsDep,
