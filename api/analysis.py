@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from docserve.api.documents.pages import PageLimits, split_pages
 from docserve.api.errors import DocumentError
 from docserve.api.pipelines import Pipeline, analyze_page
 from docserve.api.settings import Settings
 from docserve.api.triton_client import TritonClient
+from docserve.export.processing.page_result import DocumentResult, PageEntry
 
 
 def page_limits(settings: Settings) -> PageLimits:
@@ -41,28 +41,25 @@ async def analyze_document(
     settings: Settings,
     pages: Sequence[int] | None = None,
     request_id: str = "",
-) -> dict[str, Any]:
-    """Every selected page through ``pipeline``, ``settings.page_concurrency`` pages at a time.
-
-    Returns the documented ``DocumentResult`` (docserve.export.processing.page_result), pages in
-    document order; the page results are passed on exactly as the pipeline produced them.
-    """
+) -> DocumentResult:
+    """Every selected page through ``pipeline``, ``settings.page_concurrency`` pages at a time;
+    the pages of the result are in document order."""
     started = time.perf_counter()
     images = await asyncio.to_thread(split_pages, document, page_limits(settings))
     split_s = time.perf_counter() - started
     in_flight = asyncio.Semaphore(settings.page_concurrency)
 
-    async def one(index: int) -> dict[str, Any]:
+    async def one(index: int) -> PageEntry:
         async with in_flight:
             page_started = time.perf_counter()
             result = await analyze_page(triton, pipeline, images[index], request_id)
-            return {"page": index + 1, "seconds": round(time.perf_counter() - page_started, 4),
-                    "result": result}
+            return PageEntry(page=index + 1, seconds=round(time.perf_counter() - page_started, 4),
+                             result=result)
 
     results = await asyncio.gather(*(one(index) for index in select_pages(len(images), pages)))
-    return {
-        "pipeline": pipeline.name,
-        "page_count": len(images),
-        "pages": list(results),
-        "timings": {"split_pages_s": round(split_s, 4), "total_s": round(time.perf_counter() - started, 4)},
-    }
+    return DocumentResult(
+        pipeline=pipeline.name,
+        page_count=len(images),
+        pages=list(results),
+        timings={"split_pages_s": round(split_s, 4), "total_s": round(time.perf_counter() - started, 4)},
+    )

@@ -13,7 +13,6 @@ ensembles but forwards request parameters to every step, so each page is sent wi
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,9 +20,11 @@ from typing import Any
 import numpy as np
 import tritonclient.grpc.aio as grpcclient
 from loguru import logger
+from pydantic import ValidationError
 
 from docserve.api.errors import InferenceError, NotFoundError, TritonUnavailableError
 from docserve.api.triton_client import TritonClient
+from docserve.export.processing.page_result import PageResult
 
 PAGE_INPUT = "page_image_bytes"
 RESULT_OUTPUT = "page_result_json"
@@ -119,14 +120,23 @@ class PipelineCatalog:
 
 async def analyze_page(
     triton: TritonClient, pipeline: Pipeline, page: bytes, request_id: str = ""
-) -> dict[str, Any]:
-    """Run one encoded page through ``pipeline`` and return its JSON result."""
+) -> PageResult:
+    """Run one encoded page through ``pipeline`` and return its page result.
+
+    A pipeline whose ``page_result_json`` does not follow the page result schema fails the page
+    with :class:`InferenceError` naming what is wrong, rather than passing on JSON no client reads.
+    """
     shape = pipeline.page_shape()
     tensor = grpcclient.InferInput(PAGE_INPUT, shape, "BYTES")
     tensor.set_data_from_numpy(np.array([page], dtype=np.object_).reshape(shape))
     result = await triton.infer(pipeline.name, [tensor], [RESULT_OUTPUT], request_id, pipeline.parameters)
     raw = result.as_numpy(RESULT_OUTPUT).reshape(-1)
+    if raw.size != 1:
+        raise InferenceError(f"pipeline {pipeline.name!r} returned {raw.size} values of {RESULT_OUTPUT}")
     try:
-        return json.loads(raw[0])
-    except (IndexError, ValueError) as error:
-        raise InferenceError(f"pipeline {pipeline.name!r} returned no valid {RESULT_OUTPUT}") from error
+        return PageResult.model_validate_json(raw[0])
+    except ValidationError as error:
+        raise InferenceError(
+            f"pipeline {pipeline.name!r} returned a {RESULT_OUTPUT} that is not a page result: "
+            f"{error.errors(include_url=False)[:3]}"
+        ) from error

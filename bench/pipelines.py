@@ -34,7 +34,7 @@ async def measure(url: str, pipeline: str, pages: list[bytes], concurrency: int
                 started = time.perf_counter()
                 result = await client.analyze(page, pipeline)
                 latencies.append(time.perf_counter() - started)
-                for step, ms in result.get("timings_ms", {}).items():
+                for step, ms in result.timings_ms.items():
                     timings.setdefault(step, []).append(ms)
 
         started = time.perf_counter()

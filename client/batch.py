@@ -25,6 +25,7 @@ from docserve.api.errors import DocserveError
 from docserve.api.jobs.store import JobStatus
 from docserve.client.rest import AsyncDocServeClient, DocServeError
 from docserve.client.triton import TritonPipelineClient
+from docserve.export.processing.page_result import DocumentResult, PageEntry
 
 DOCUMENT_SUFFIXES = {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 
@@ -34,7 +35,7 @@ class Outcome:
     source: str
     ok: bool
     pages: int = 0
-    result: dict[str, Any] | None = None
+    result: DocumentResult | None = None
     error: str = ""
 
 
@@ -86,7 +87,7 @@ async def via_rest(sources: list[str], pipeline: str, base_url: str, concurrency
             else:
                 source = locations[item.request_id][0]
                 if item.status == JobStatus.SUCCEEDED:
-                    pages = len(item.result["pages"]) if item.result else 0
+                    pages = len(item.result.pages) if item.result else 0
                     outcomes.append(Outcome(source, ok=True, pages=pages, result=item.result))
                 else:
                     error = f"{item.error.code}: {item.error.message}" if item.error else item.status.value
@@ -118,13 +119,17 @@ async def _analyze_file(triton: TritonPipelineClient, source: str, pipeline: str
         if "://" in source:
             raise DocserveError("--via grpc reads local files; send URLs with --via rest")
         pages = await asyncio.to_thread(split_pages, Path(source).read_bytes(), limits)
-        results = [{"page": number, "result": await triton.analyze(page, pipeline)}
-                   for number, page in enumerate(pages, start=1)]
+        results = []
+        for number, page in enumerate(pages, start=1):
+            started = time.perf_counter()
+            result = await triton.analyze(page, pipeline)
+            results.append(PageEntry(page=number, seconds=round(time.perf_counter() - started, 4),
+                                     result=result))
     except DocserveError as error:
         return Outcome(source, ok=False, error=f"{error.code}: {error.message}")
     except OSError as error:
         return Outcome(source, ok=False, error=str(error))
-    result = {"pipeline": pipeline, "page_count": len(pages), "pages": results}
+    result = DocumentResult(pipeline=pipeline, page_count=len(pages), pages=results, timings={})
     return Outcome(source, ok=True, pages=len(pages), result=result)
 
 
@@ -143,6 +148,7 @@ def run(sources: list[str], pipeline: str, via: str, concurrency: int, base_url:
     summary.seconds = time.perf_counter() - started
     if out is not None:
         for outcome in summary.outcomes:
+            result = outcome.result.model_dump(mode="json") if outcome.result else None
             out.write(json.dumps({"source": outcome.source, "ok": outcome.ok, "error": outcome.error or None,
-                                  "result": outcome.result}) + "\n")
+                                  "result": result}) + "\n")
     return summary

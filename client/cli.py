@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import threading
 from pathlib import Path
@@ -163,7 +162,7 @@ def predict(
 
     try:
         with DocServeClient(url) as client:
-            typer.echo(json.dumps(client.predict(document, pipeline), indent=2))
+            typer.echo(client.predict(document, pipeline).model_dump_json(indent=2))
     except DocServeError as error:
         raise _fail(error) from error
 

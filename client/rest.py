@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from docserve.api.schemas.jobs import JobView
+from docserve.export.processing.page_result import DocumentResult
 
 
 class DocServeError(Exception):
@@ -136,14 +137,14 @@ class DocServeClient:
             poll = min(poll * 1.5, max_poll)
 
     def predict(self, document: str | Path | bytes, pipeline: str, pages: list[int] | None = None
-                ) -> dict[str, Any]:
+                ) -> DocumentResult:
         """Synchronous analysis of one small document (uploaded)."""
         name, data = _document(document)
         form = {"pages": ",".join(map(str, pages))} if pages else None
         response = self._http.post(f"/api/v1/pipelines/{pipeline}/predict",
                                    files={"document": (name, data)}, data=form)
         _raise_for_error(response)
-        return response.json()
+        return DocumentResult.model_validate(response.json())
 
     def pipelines(self) -> list[dict[str, Any]]:
         response = self._http.get("/api/v1/pipelines")
@@ -198,13 +199,13 @@ class AsyncDocServeClient:
             poll = min(poll * 1.5, max_poll)
 
     async def predict(self, document: str | Path | bytes, pipeline: str,
-                      pages: list[int] | None = None) -> dict[str, Any]:
+                      pages: list[int] | None = None) -> DocumentResult:
         name, data = _document(document)
         form = {"pages": ",".join(map(str, pages))} if pages else None
         response = await self._http.post(f"/api/v1/pipelines/{pipeline}/predict",
                                          files={"document": (name, data)}, data=form)
         _raise_for_error(response)
-        return response.json()
+        return DocumentResult.model_validate(response.json())
 
     async def submit_many(
         self, jobs: Iterable[tuple[str, str]], pipeline: str, concurrency: int = 8,

@@ -1,7 +1,9 @@
 """Direct Triton gRPC access to document pipelines: the high-throughput path.
 
 Services that process many pages skip the gateway and its queue: they send encoded pages
-straight to a pipeline's ensemble and get the same JSON page result the gateway would return::
+straight to a pipeline's ensemble and get the same page result the gateway would return
+(:class:`~docserve.export.processing.page_result.PageResult`), with the pipeline's step
+parameters (e.g. form_intake's ``expected_document_types``) sent along::
 
     async with TritonPipelineClient("localhost:8001") as triton:
         result = await triton.analyze(Path("page.png").read_bytes(), "ocr")
@@ -16,10 +18,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 from docserve.api.pipelines import Pipeline, PipelineCatalog, analyze_page
 from docserve.api.triton_client import TritonClient
+from docserve.export.processing.page_result import PageResult
 
 
 class TritonPipelineClient:
@@ -41,18 +43,18 @@ class TritonPipelineClient:
     async def pipelines(self) -> list[Pipeline]:
         return await self._catalog.all()
 
-    async def analyze(self, page: bytes, pipeline: str) -> dict[str, Any]:
-        """One encoded page (PNG/JPEG/TIFF bytes) -> the pipeline's JSON page result."""
+    async def analyze(self, page: bytes, pipeline: str) -> PageResult:
+        """One encoded page (PNG/JPEG/TIFF bytes) -> the pipeline's page result."""
         return await analyze_page(self._triton, await self._catalog.get(pipeline), page)
 
     async def analyze_many(
         self, pages: Sequence[bytes], pipeline: str, max_in_flight: int = 8
-    ) -> AsyncIterator[tuple[int, dict[str, Any] | Exception]]:
+    ) -> AsyncIterator[tuple[int, PageResult | Exception]]:
         """Yield ``(index, result or error)`` as each page finishes, ``max_in_flight`` at a time."""
         spec = await self._catalog.get(pipeline)
         limit = asyncio.Semaphore(max_in_flight)
 
-        async def one(index: int) -> tuple[int, dict[str, Any] | Exception]:
+        async def one(index: int) -> tuple[int, PageResult | Exception]:
             async with limit:
                 try:
                     return index, await analyze_page(self._triton, spec, pages[index])

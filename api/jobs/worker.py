@@ -26,6 +26,7 @@ from docserve.api.metrics import GatewayMetrics
 from docserve.api.pipelines import PipelineCatalog
 from docserve.api.settings import Settings
 from docserve.api.triton_client import TritonClient
+from docserve.export.processing.page_result import DocumentResult
 
 IDLE_POLL_S = 1.0
 
@@ -104,12 +105,13 @@ class JobWorkers:
             log.exception("job {} failed unexpectedly", job.request_id)
             await self._on_error(job, _Unexpected(f"{type(error).__name__}: {error}"))
         else:
-            stored = await asyncio.to_thread(self.store.succeed, job, self.worker_id, result)
+            stored = await asyncio.to_thread(self.store.succeed, job, self.worker_id,
+                                             result.model_dump(mode="json"))
             self._after_finish(job, stored, "succeeded")
         finally:
             heartbeat.cancel()
 
-    async def _analyze(self, job: Job) -> dict:
+    async def _analyze(self, job: Job) -> DocumentResult:
         pipeline = await self.catalog.get(job.pipeline)
         document = await self.fetcher.fetch(job.location)
         return await analyze_document(

@@ -17,7 +17,6 @@ from docserve.export.processing.page_result import DocumentResult
 router = APIRouter(prefix="/api/v1/pipelines", tags=["pipelines"])
 
 _RESPONSES = {
-    200: {"model": DocumentResult, "description": "every selected page's result, in page order"},
     404: {"description": "unknown pipeline"},
     413: {"description": "document, page count or page pixels over the limits"},
     415: {"description": "not a PDF, PNG, JPEG or TIFF"},
@@ -53,11 +52,12 @@ _PREDICT_BODY = {
 }
 
 
-@router.post("/{name}/predict", responses=_RESPONSES, openapi_extra=_PREDICT_BODY)
+@router.post("/{name}/predict", response_model=DocumentResult, responses=_RESPONSES,
+             openapi_extra=_PREDICT_BODY)
 async def predict(
     name: str, request: Request, catalog: CatalogDep, fetcher: FetcherDep,
     triton: TritonDep, settings: SettingsDep,
-) -> dict:
+) -> DocumentResult:
     """Analyse one small document and wait for the result: upload it (multipart field
     ``document``) or name its location (JSON ``{"location": ...}``).
 

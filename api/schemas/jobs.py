@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from docserve.api.jobs.store import Job, JobStatus
+from docserve.export.processing.page_result import DocumentResult
 
 
 class JobOptions(BaseModel):
@@ -60,7 +60,7 @@ class JobView(BaseModel):
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    result: dict[str, Any] | None = None
+    result: DocumentResult | None = None
     error: JobErrorView | None = None
 
     @classmethod

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 
+import numpy as np
 import pytest
 import tritonclient.http as httpclient
 from fastapi.testclient import TestClient
 from sample_documents import FIXTURE_REPOSITORY, pdf_document, png_page
 
 from docserve.api.app import create_app
+from docserve.api.errors import InferenceError
+from docserve.api.pipelines import Pipeline, analyze_page
 
 
 @pytest.fixture
@@ -118,3 +122,26 @@ def test_limits_on_bytes_pages_and_pixels(jobs_settings, probe_pipeline):
         assert too_many.status_code == 413 and "3 pages" in too_many.json()["error"]["message"]
         too_wide = client.post(url, files={"document": ("w.png", png_page(2000, 600))})
         assert too_wide.status_code == 413 and "2000x600" in too_wide.json()["error"]["message"]
+
+
+class _TritonAnswering:
+    """Stands in for TritonClient in one unit test: answers every page with ``raw``."""
+
+    def __init__(self, raw: bytes):
+        self.raw = raw
+
+    async def infer(self, *args, **kwargs):
+        raw = self.raw
+
+        class Result:
+            def as_numpy(self, name):
+                return np.array([raw], dtype=np.object_)
+
+        return Result()
+
+
+@pytest.mark.parametrize("raw", [b'{"lines": []}', b"not json"])
+def test_a_result_off_the_page_schema_is_an_inference_error(raw):
+    pipeline = Pipeline(name="custom", description="", versions=["1"], inputs=[], outputs=[], batched=False)
+    with pytest.raises(InferenceError, match="not a page result"):
+        asyncio.run(analyze_page(_TritonAnswering(raw), pipeline, b"page"))

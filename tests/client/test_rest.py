@@ -27,7 +27,7 @@ def test_send_receive_wait(live_gateway):
         assert sent.request_id == "client-1"
         job = client.wait("client-1", timeout=30)
         assert job.status == JobStatus.SUCCEEDED
-        assert job.result["pages"][0]["result"]["page"]["width"] == 40
+        assert job.result.pages[0].result.page.width == 40
         assert client.receive("client-1") == job
 
 
@@ -64,9 +64,9 @@ def test_predict_uploads_a_document(live_gateway, tmp_path):
     path.write_bytes(pdf_document([(72, 72), (72, 144)]))
     with DocServeClient(base) as client:
         result = client.predict(path, "page_probe_pipeline", pages=[2])
-        assert [page["page"] for page in result["pages"]] == [2]
+        assert [page.page for page in result.pages] == [2]
         predicted = client.predict(png_page(9, 9), "page_probe_pipeline")
-        assert predicted["pages"][0]["result"]["page"]["width"] == 9
+        assert predicted.pages[0].result.page.width == 9
         assert "page_probe_pipeline" in {p["name"] for p in client.pipelines()}
 
 
@@ -87,4 +87,4 @@ def test_submit_many_yields_every_job_as_it_finishes(live_gateway):
     assert len(finished) == 12 and len(errors) == 1
     assert errors[0].code == "invalid_document" and errors[0].request_id == "many-bad"
     assert all(job.status == JobStatus.SUCCEEDED for job in finished.values())
-    assert finished["many-5"].result["pages"][0]["result"]["page"]["width"] == 25
+    assert finished["many-5"].result.pages[0].result.page.width == 25

@@ -23,7 +23,7 @@ def test_analyze_and_analyze_many(triton, probe_pipeline):
             return single, dict(many)
 
     single, many = asyncio.run(scenario())
-    assert single["page"]["width"] == 10
+    assert single.page.width == 10
     assert sorted(many) == list(range(11))
-    assert [many[index]["page"]["width"] for index in range(10)] == list(range(10, 20))
+    assert [many[index].page.width for index in range(10)] == list(range(10, 20))
     assert isinstance(many[10], InvalidInputError)
