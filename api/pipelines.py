@@ -118,17 +118,28 @@ class PipelineCatalog:
         return found
 
 
+def page_array(pipeline: Pipeline, page: bytes) -> np.ndarray:
+    """One encoded page as the ``page_image_bytes`` tensor of ``pipeline``."""
+    return np.array([page], dtype=np.object_).reshape(pipeline.page_shape())
+
+
 async def analyze_page(
     triton: TritonClient, pipeline: Pipeline, page: bytes, request_id: str = ""
 ) -> PageResult:
-    """Run one encoded page through ``pipeline`` and return its page result.
+    """Run one encoded page through ``pipeline`` and return its page result."""
+    tensor = grpcclient.InferInput(PAGE_INPUT, pipeline.page_shape(), "BYTES")
+    tensor.set_data_from_numpy(page_array(pipeline, page))
+    return await run_page(triton, pipeline, tensor, request_id)
+
+
+async def run_page(
+    triton: TritonClient, pipeline: Pipeline, tensor: grpcclient.InferInput, request_id: str = ""
+) -> PageResult:
+    """Run a prepared ``page_image_bytes`` tensor (inline or in shared memory) through ``pipeline``.
 
     A pipeline whose ``page_result_json`` does not follow the page result schema fails the page
     with :class:`InferenceError` naming what is wrong, rather than passing on JSON no client reads.
     """
-    shape = pipeline.page_shape()
-    tensor = grpcclient.InferInput(PAGE_INPUT, shape, "BYTES")
-    tensor.set_data_from_numpy(np.array([page], dtype=np.object_).reshape(shape))
     result = await triton.infer(pipeline.name, [tensor], [RESULT_OUTPUT], request_id, pipeline.parameters)
     raw = result.as_numpy(RESULT_OUTPUT).reshape(-1)
     if raw.size != 1:

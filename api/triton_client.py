@@ -75,6 +75,18 @@ class TritonClient:
     async def close(self) -> None:
         await self._client.close()
 
+    async def register_system_shared_memory(self, name: str, key: str, byte_size: int) -> None:
+        try:
+            await self._client.register_system_shared_memory(name, key, byte_size, client_timeout=5.0)
+        except InferenceServerException as error:
+            raise _to_error(error, "shared memory") from error
+
+    async def unregister_system_shared_memory(self, name: str) -> None:
+        try:
+            await self._client.unregister_system_shared_memory(name, client_timeout=5.0)
+        except InferenceServerException as error:
+            raise _to_error(error, "shared memory") from error
+
     async def infer(
         self,
         model: str,

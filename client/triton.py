@@ -19,17 +19,31 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
-from docserve.api.pipelines import Pipeline, PipelineCatalog, analyze_page
+import tritonclient.grpc.aio as grpcclient
+from tritonclient.utils import serialize_byte_tensor, serialized_byte_size
+
+from docserve.api.pipelines import PAGE_INPUT, Pipeline, PipelineCatalog, analyze_page, page_array, run_page
 from docserve.api.triton_client import TritonClient
+from docserve.client.shared_memory import SharedMemoryPages
 from docserve.export.processing.page_result import PageResult
 
 
 class TritonPipelineClient:
-    """Analyse pages with a Triton document pipeline over gRPC (asyncio)."""
+    """Analyse pages with a Triton document pipeline over gRPC (asyncio).
 
-    def __init__(self, url: str = "localhost:8001", timeout_s: float = 60.0, retries: int = 3):
+    ``shared_memory=True`` (Triton on this host only) passes pages through system shared memory:
+    ``shared_memory_regions`` regions of ``region_bytes`` are registered on first use and released
+    by :meth:`close`; a page waits for a free region, and larger pages go inline.
+    """
+
+    def __init__(self, url: str = "localhost:8001", timeout_s: float = 60.0, retries: int = 3,
+                 shared_memory: bool = False, shared_memory_regions: int = 16,
+                 region_bytes: int = 16 * 1024 * 1024):
         self._triton = TritonClient(url, timeout_s=timeout_s, retries=retries)
         self._catalog = PipelineCatalog(self._triton, ttl_s=60.0)
+        self._shared_memory = (SharedMemoryPages(self._triton, shared_memory_regions, region_bytes)
+                               if shared_memory else None)
+        self._shared_memory_open: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> TritonPipelineClient:
         return self
@@ -38,6 +52,8 @@ class TritonPipelineClient:
         await self.close()
 
     async def close(self) -> None:
+        if self._shared_memory_open is not None:
+            await self._shared_memory.close()
         await self._triton.close()
 
     async def pipelines(self) -> list[Pipeline]:
@@ -45,7 +61,7 @@ class TritonPipelineClient:
 
     async def analyze(self, page: bytes, pipeline: str) -> PageResult:
         """One encoded page (PNG/JPEG/TIFF bytes) -> the pipeline's page result."""
-        return await analyze_page(self._triton, await self._catalog.get(pipeline), page)
+        return await self._analyze(await self._catalog.get(pipeline), page)
 
     async def analyze_many(
         self, pages: Sequence[bytes], pipeline: str, max_in_flight: int = 8
@@ -57,9 +73,29 @@ class TritonPipelineClient:
         async def one(index: int) -> tuple[int, PageResult | Exception]:
             async with limit:
                 try:
-                    return index, await analyze_page(self._triton, spec, pages[index])
+                    return index, await self._analyze(spec, pages[index])
                 except Exception as error:  # reported per page; the others go on
                     return index, error
 
         for finished in asyncio.as_completed([one(index) for index in range(len(pages))]):
             yield await finished
+
+    async def _analyze(self, spec: Pipeline, page: bytes) -> PageResult:
+        if self._shared_memory is None:
+            return await analyze_page(self._triton, spec, page)
+        serialized = serialize_byte_tensor(page_array(spec, page))
+        size = serialized_byte_size(serialized)
+        if size > self._shared_memory.region_bytes:
+            return await analyze_page(self._triton, spec, page)
+        await self._open_shared_memory()
+        async with self._shared_memory.region() as region:
+            region.write(serialized)
+            tensor = grpcclient.InferInput(PAGE_INPUT, spec.page_shape(), "BYTES")
+            tensor.set_shared_memory(region.name, size)
+            return await run_page(self._triton, spec, tensor)
+
+    async def _open_shared_memory(self) -> None:
+        """Create and register the regions once, however many pages ask at the same time."""
+        if self._shared_memory_open is None:
+            self._shared_memory_open = asyncio.ensure_future(self._shared_memory.open())
+        await asyncio.shield(self._shared_memory_open)

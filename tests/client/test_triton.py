@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from sample_documents import png_page
@@ -27,3 +28,22 @@ def test_analyze_and_analyze_many(triton, probe_pipeline):
     assert sorted(many) == list(range(11))
     assert [many[index].page.width for index in range(10)] == list(range(10, 20))
     assert isinstance(many[10], InvalidInputError)
+
+
+def test_shared_memory_pages_give_the_same_results(triton, probe_pipeline):
+    pages = [png_page(30 + index, 7) for index in range(6)]
+
+    async def scenario():
+        async with TritonPipelineClient(triton.grpc_url, shared_memory=True, shared_memory_regions=2,
+                                        region_bytes=64 * 1024) as client:
+            many = dict([item async for item in client.analyze_many(pages, probe_pipeline, max_in_flight=4)])
+            large = await client.analyze(png_page(900, 900, shade=7) + b"\0" * 70_000, probe_pipeline)
+            regions = set(Path("/dev/shm").glob("docserve_client_*"))
+            return many, large, regions
+
+    before = set(Path("/dev/shm").glob("docserve_client_*"))
+    many, large, regions = asyncio.run(scenario())
+    assert [many[index].page.width for index in range(6)] == list(range(30, 36))
+    assert large.page.width == 900  # over the region size: sent inline
+    assert len(regions - before) == 2  # in use while the client was open ...
+    assert set(Path("/dev/shm").glob("docserve_client_*")) == before  # ... and gone after close

@@ -43,13 +43,18 @@ def test_every_architecture_exports_with_parity_and_a_dynamic_batch(contract: Te
 
 
 def _config_tensors(model: str) -> dict[str, list[int]]:
-    """``{tensor name: dims}`` of a config.pbtxt's inputs and outputs."""
+    """``{tensor name: dims of one item}`` of a config.pbtxt's inputs and outputs (a model
+    without Triton batching, ``max_batch_size: 0``, spells its batch axis as a leading -1)."""
     text = (REPOSITORY / model / "config.pbtxt").read_text()
-    return {
+    tensors = {
         name: [int(dim) for dim in dims.split(",")]
         for name, dims in re.findall(r'name: "(\w+)" data_type: TYPE_FP32 dims: \[ ([^\]]+) \]',
                                      text)
     }
+    if "max_batch_size: 0" in text:
+        assert all(dims[0] == -1 for dims in tensors.values())
+        return {name: dims[1:] for name, dims in tensors.items()}
+    return tensors
 
 
 @pytest.mark.parametrize("contract", CONTRACTS, ids=lambda contract: contract.model)

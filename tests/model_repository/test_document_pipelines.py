@@ -84,12 +84,22 @@ def assert_text_read(result: PageResult, page: GeneratedPage) -> None:
         found += any(truth.text in line.text and _inside(centre, np.array(line.polygon), margin=6)
                      for line in result.text.lines)
     assert found >= 0.85 * len(printed), read_text(result)
-    lines = {line.text: np.array(line.polygon) for line in result.text.lines}
-    exact = [truth for truth in printed if truth.text in lines]
+    offsets = [_nearest_same_text(truth, result.text.lines) for truth in printed]
+    exact = [offset for offset in offsets if offset is not None]
     assert len(exact) >= len(printed) / 2
-    for truth in exact:  # lines read exactly: the same centre, within a few pixels
-        offset = lines[truth.text].mean(axis=0) - np.mean(truth.polygon, axis=0)
-        assert np.linalg.norm(offset) <= 8, (truth.text, offset)
+    # Lines read exactly sit where they are on the page as sent: an unmapped rotation would move
+    # most of them by tens to hundreds of pixels. Not every one: checkbox labels ("Owner") sit
+    # ~15-20 px off their ground-truth polygon, and a repeated word ("Yes") may be matched at
+    # another place.
+    assert np.median(exact) <= 4 and np.mean(np.array(exact) <= 8) >= 0.6, exact
+
+
+def _nearest_same_text(truth, lines) -> float | None:
+    """Distance from a truth line's centre to the nearest OCR line with exactly its text."""
+    centre = np.mean(truth.polygon, axis=0)
+    distances = [np.linalg.norm(np.mean(line.polygon, axis=0) - centre)
+                 for line in lines if line.text == truth.text]
+    return min(distances, default=None)
 
 
 def _inside(point: np.ndarray, polygon: np.ndarray, margin: float) -> bool:
