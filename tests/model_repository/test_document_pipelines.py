@@ -8,6 +8,8 @@ ground-truth coordinates are on the skewed page as generated, which is the page 
 from __future__ import annotations
 
 import io
+import shutil
+import time
 
 import numpy as np
 import pytest
@@ -235,3 +237,27 @@ def test_triton_gives_what_the_in_process_reference_gives(analyze, pages, refere
     served = analyze(pipeline, page, FORM_EXPECTED).model_dump(exclude={"timings_ms"})
     in_process = reference.pipeline(pipeline)(png(page.image)).model_dump(exclude={"timings_ms"})
     assert served == in_process
+
+
+def test_results_name_the_model_version_that_answered(triton: EmbeddedTriton, analyze, pages):
+    """Roll deskew to version 2 and back with no restart: results follow within seconds."""
+    folder = PROJECT_ROOT / "model_repository" / "deskew"
+    client = grpcclient.InferenceServerClient(triton.grpc_url)
+    page = pages["receipt"][0]
+
+    def deskew_version_after_reload() -> str:
+        client.load_model("deskew")
+        deadline = time.monotonic() + 10
+        while True:  # page_result looks versions up every 2 s
+            version = analyze("signature_check", page).skew.models[0].version
+            if version == client.get_model_metadata("deskew").versions[0] or time.monotonic() > deadline:
+                return version
+            time.sleep(0.5)
+
+    shutil.copytree(folder / "1", folder / "2")
+    try:
+        assert deskew_version_after_reload() == "2"
+    finally:
+        shutil.rmtree(folder / "2")
+    assert deskew_version_after_reload() == "1"
+    client.close()
