@@ -150,3 +150,31 @@ def _checkboxes(found: CheckboxOutputs, frame: _PageFrame, models: list[ModelVer
 def _signature(found: SignatureOutputs, models: list[ModelVersion]) -> Signature:
     return Signature(present=found.present, score=round(found.score, 5),
                      box=_rounded(found.box) if found.present else None, models=models)
+
+
+def typed_outputs(result: PageResult) -> dict[str, np.ndarray]:
+    """The page result's parts as the ``page_*`` tensors of the ``page_result`` model, for gRPC
+    users who want arrays rather than JSON (only the parts the result has)."""
+    tensors: dict[str, np.ndarray] = {}
+    if result.skew is not None:
+        tensors["page_skew_degrees"] = np.array([result.skew.degrees], dtype=np.float32)
+    if result.document_type is not None:
+        tensors["page_document_type"] = np.array([result.document_type.label.encode()], dtype=np.object_)
+    if result.text is not None:
+        lines = result.text.lines
+        tensors["page_line_texts"] = np.array([line.text.encode("utf-8") for line in lines], dtype=np.object_)
+        tensors["page_line_confidences"] = np.array([line.confidence for line in lines], dtype=np.float32)
+        tensors["page_line_polygons"] = np.array([line.polygon for line in lines],
+                                                 dtype=np.float32).reshape(-1, 4, 2)
+    if result.checkboxes is not None:
+        items = result.checkboxes.items
+        boxes = np.array([item.box for item in items], dtype=np.float32)
+        tensors["page_checkbox_boxes"] = boxes.reshape(-1, 4)
+        tensors["page_checkbox_checked"] = np.array([item.checked for item in items], dtype=bool)
+        tensors["page_checkbox_scores"] = np.array([item.score for item in items], dtype=np.float32)
+    if result.signature is not None:
+        signature = result.signature
+        tensors["page_signature_present"] = np.array([signature.present])
+        tensors["page_signature_score"] = np.array([signature.score], dtype=np.float32)
+        tensors["page_signature_box"] = np.array(signature.box or (0.0, 0.0, 0.0, 0.0), dtype=np.float32)
+    return tensors

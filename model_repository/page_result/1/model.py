@@ -18,6 +18,7 @@ from docserve.export.processing.page_assembly import (
     SignatureOutputs,
     TextOutputs,
     assemble_page_result,
+    typed_outputs,
 )
 from docserve.export.processing.page_result import ModelVersion, SkippedStep
 
@@ -30,6 +31,10 @@ class TritonPythonModel:
         part_models = json.loads(config["parameters"]["part_models"]["string_value"])
         self.versions = ServedVersions(Path(args["model_repository"]).parent, part_models)
         self.timing_inputs = [t["name"] for t in config["input"] if t["name"].endswith("_ms")]
+        self.output_dtypes = {
+            output["name"]: pb_utils.triton_string_to_numpy(output["data_type"])
+            for output in config["output"]
+        }
 
     def execute(self, requests):
         models = self.versions.current()
@@ -49,8 +54,13 @@ class TritonPythonModel:
         timings = {name.removesuffix("_ms"): float(tensor(name).reshape(-1)[0])
                    for name in self.timing_inputs if tensor(name) is not None}
         result = assemble_page_result(outputs, models, timings)
-        encoded = np.array([result.model_dump_json().encode("utf-8")], dtype=np.object_)
-        return pb_utils.InferenceResponse([pb_utils.Tensor("page_result_json", encoded)])
+        tensors = {"page_result_json": np.array([result.model_dump_json().encode("utf-8")], dtype=np.object_),
+                   **typed_outputs(result)}
+        wanted = set(request.requested_output_names())
+        return pb_utils.InferenceResponse([
+            pb_utils.Tensor(name, value.astype(self.output_dtypes[name], copy=False))
+            for name, value in tensors.items() if name in wanted
+        ])
 
 
 def _page_outputs(tensor) -> PageOutputs:
