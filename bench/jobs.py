@@ -1,6 +1,6 @@
 """End-to-end jobs: throughput, send-to-result latency, and gateway memory with a full queue.
 
-    .venv/bin/python bench/jobs.py [--pipeline ocr] [--documents 200] [--concurrency 8] [--quick]
+    .venv/bin/python bench/jobs.py [--pipeline signature_check] [--documents 200] [--concurrency 8] [--quick]
 
 Starts ``docserve serve`` (embedded Triton + gateway with its workers) on free loopback ports,
 with a private data dir, and drives it over HTTP like a client: each of ``--concurrency`` client
@@ -67,7 +67,7 @@ async def queue_many(base: str, pipeline: str, location: str, count: int) -> Non
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pipeline", default="ocr")
+    parser.add_argument("--pipeline", default="signature_check")
     parser.add_argument("--documents", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--queued", type=int, default=1000)

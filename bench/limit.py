@@ -1,6 +1,6 @@
 """How close docserve comes to the machine's limit, per pipeline, side by side in one run.
 
-    .venv/bin/python bench/limit.py [--pages 24] [--quick]
+    .venv/bin/python bench/limit.py [--pages 12] [--pipeline P ...] [--quick]
 
 For each document pipeline, on the same generated documents (all five types, held-out seeds):
 - limit: the same ONNX models and shared pre/post-processing code, called in one Python loop
@@ -98,7 +98,7 @@ def table(pipeline: str, limit: Load, rows: list[tuple[str, int, Load]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=16)
+    parser.add_argument("--pages", type=int, default=12)
     parser.add_argument("--pipeline", action="append", choices=sorted(PIPELINES),
                         help="measure only these (repeat); default: all")
     parser.add_argument("--quick", action="store_true", help="8 pages, concurrency 1 and 4")

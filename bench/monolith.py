@@ -7,7 +7,7 @@
 - docserve: the gateway's synchronous `POST /api/v1/pipelines/{pipeline}/predict` (upload),
   which calls the Triton ensemble over gRPC.
 Both get the same generated documents as multipart uploads at concurrency 1, 4, 16 and 32, a
-bounded number of requests per level (default pipeline: document_full, every model). Prints
+bounded number of requests per level (default pipeline: checkbox_form; --pipeline P for others). Prints
 throughput, p50/p95 latency and memory (the monolith's process; docserve's gateway + Triton +
 python stubs together).
 """
@@ -68,7 +68,7 @@ async def drive(url: str, pages: list[bytes], concurrency: int, requests: int) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="concurrency 1 and 4, 6 requests each")
-    parser.add_argument("--pipeline", default="document_full")
+    parser.add_argument("--pipeline", default="checkbox_form")
     args = parser.parse_args()
     levels = (1, 4) if args.quick else (1, 4, 16, 32)
     with tempfile.TemporaryDirectory() as scratch:

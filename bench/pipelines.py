@@ -1,6 +1,6 @@
 """Per-pipeline latency and throughput over direct Triton gRPC (the high-throughput path).
 
-    .venv/bin/python bench/pipelines.py [--pages 16] [--quick]
+    .venv/bin/python bench/pipelines.py [--pages 8] [--quick]
 
 Every document pipeline Triton serves gets the same generated documents (all five types, skewed,
 with scan artefacts; held-out seeds), one page per request, at concurrency 1 and 8. Prints pages/s
@@ -50,7 +50,7 @@ async def pipeline_names(url: str) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=16)
+    parser.add_argument("--pages", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="6 pages")
     args = parser.parse_args()
     count = 6 if args.quick else args.pages
