@@ -23,7 +23,7 @@ HEATMAP_SIZE = THUMBNAIL_SIZE // HEATMAP_STRIDE
 PRESENCE_THRESHOLD = 0.5
 # The map fades at a signature's edges: its region is found at a lower level than presence. Both
 # chosen on validation pages (``docserve.export.vision.validation``), never on held-out ones.
-EXTENT_THRESHOLD = 0.375
+EXTENT_THRESHOLD = 0.35
 MIN_REGION_CELLS = 6  # at stride 4 on a 512 thumbnail: about 40x40 page pixels
 
 

@@ -25,7 +25,7 @@ from docserve.export.processing.page_thumbnail import THUMBNAIL_SIZE
 ANGLE_LIMIT_DEGREES = 16.0
 ANGLE_STEP_DEGREES = 0.25
 STRIPS = 64
-READOUT_RADIUS: int | None = 2  # grid steps around the best angle read out when serving
+READOUT_RADIUS: int | None = 1  # grid steps around the best angle read out when serving
 
 
 class ProjectionProfiles(nn.Module):
