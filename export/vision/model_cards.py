@@ -31,7 +31,7 @@ CARDS = {
         "Estimates the skew of a page in [-15, +15] degrees (counter-clockwise positive).",
         THUMBNAIL_ROW + "\n| `skew_degrees` | FP32 | [batch, 1] | estimated skew angle |",
         "A fixed Radon layer (row profiles of 64 vertical strips shifted along 129 angles, "
-        "-16..16 deg every 0.25 deg, one `GridSample`), applied to the thumbnail and to its "
+        "-16..16 deg every 0.25 deg), one `GridSample` for the thumbnail and one for its "
         "transpose (column profiles: left margins, table rules), and fixed alignment features "
         "(energy of profile differences at lags 1, 2, 4 and of the profile) feed a trained "
         "3-layer 1-D CNN (32 channels) that scores every angle from the 8 feature curves. "
