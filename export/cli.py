@@ -86,11 +86,15 @@ def export_models(
     repository: RepositoryOption = DEFAULT_REPOSITORY,
     training_pages: Annotated[int, typer.Option(min=50, help="Synthetic training pages")] = 1600,
     held_out_pages: Annotated[int, typer.Option(min=10, help="Held-out evaluation pages")] = 500,
+    signature_training_pages: Annotated[
+        int, typer.Option(min=50, help="Synthetic training pages of the signature model")
+    ] = 3200,
 ) -> None:
     """Train deskew, doc_classifier, checkbox and signature; export, evaluate, write model cards."""
     from docserve.export.vision.build import build_all
 
-    report = build_all(repository, training_pages, held_out_pages)
+    report = build_all(repository, training_pages, held_out_pages,
+                       signature_training_pages=signature_training_pages)
     for model in report.models:
         typer.echo(f"{model.contract.model}: trained in {model.seconds:.0f}s, ONNX max abs diff "
                    f"{model.export.max_abs_diff:.2e}, {model.export.size_bytes / 1024:.0f} KiB")

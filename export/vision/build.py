@@ -36,6 +36,10 @@ from docserve.export.vision.training_data import PageExample, page_examples
 
 SEED = 20261121
 TRAINING_PAGES = 1600
+# About 28% of pages are signed. On the signed validation pages (development runs), the
+# signature box reached IoU >= 0.5 on 99.1% (mean IoU 0.814) after training on 3200 pages,
+# on 98.2% (0.794) after 1600.
+SIGNATURE_TRAINING_PAGES = 3200
 HELD_OUT_PAGES = 500
 EXPORT_SAMPLES = 4
 # Parity tolerances, in each output's unit: degrees for deskew, probabilities otherwise.
@@ -46,13 +50,14 @@ TOLERANCES = {"deskew": 1e-3, "doc_classifier": 1e-4, "checkbox": 1e-4, "signatu
 class TrainedModel:
     contract: TensorContract
     seconds: float
+    training_pages: int
     training_examples: int
     export: ExportReport
 
 
 @dataclass(frozen=True)
 class BuildReport:
-    training_pages: int
+    rendered_pages: int
     data_seconds: float
     models: list[TrainedModel]
     metrics: HeldOutMetrics
@@ -63,29 +68,38 @@ class BuildReport:
 
 
 def build_all(repository: Path, training_pages: int = TRAINING_PAGES,
-              held_out_pages: int = HELD_OUT_PAGES, workers: int = 2) -> BuildReport:
-    """Train and export the four models into ``repository``, evaluate them, write their cards."""
+              held_out_pages: int = HELD_OUT_PAGES, workers: int = 2,
+              signature_training_pages: int = SIGNATURE_TRAINING_PAGES) -> BuildReport:
+    """Train and export the four models into ``repository``, evaluate them, write their cards.
+
+    The signature model learns from the first ``signature_training_pages`` pages, the others
+    from the first ``training_pages``.
+    """
     torch.set_num_threads(2)
     started = time.perf_counter()
-    examples = page_examples(seeds(training_pages, TRAINING_FIRST_SEED), workers)
+    rendered = max(training_pages, signature_training_pages)
+    all_examples = page_examples(seeds(rendered, TRAINING_FIRST_SEED), workers)
     data_seconds = time.perf_counter() - started
+    examples = all_examples[:training_pages]
     thumbnails = np.stack([example.thumbnail for example in examples])
     skew = np.array([example.truth.skew_degrees for example in examples])
     types = np.array([example.document_type_index for example in examples])
-    masks = np.stack([example.signature_mask for example in examples])
+    signature_examples = all_examples[:signature_training_pages]
+    signature_thumbnails = np.stack([example.thumbnail for example in signature_examples])
+    masks = np.stack([example.signature_mask for example in signature_examples])
     samples = torch.from_numpy(thumbnails[:EXPORT_SAMPLES]).float().div(255)[:, None]
-    pages = len(examples)
+    pages, signature_pages = len(examples), len(signature_examples)
     trained = [
-        _train_and_export(repository, DESKEW, pages, samples,
+        _train_and_export(repository, DESKEW, pages, pages, samples,
                           lambda: train_skew_estimator(thumbnails, skew, SEED)),
-        _train_and_export(repository, DOC_CLASSIFIER, pages, samples,
+        _train_and_export(repository, DOC_CLASSIFIER, pages, pages, samples,
                           lambda: train_document_classifier(thumbnails, types, SEED)),
         _checkbox(repository, examples),
-        _train_and_export(repository, SIGNATURE, pages, samples,
-                          lambda: train_signature_locator(thumbnails, masks, SEED)),
+        _train_and_export(repository, SIGNATURE, signature_pages, signature_pages, samples,
+                          lambda: train_signature_locator(signature_thumbnails, masks, SEED)),
     ]
     metrics = evaluate(VisionModels(repository), held_out_pages, workers=workers)
-    report = BuildReport(training_pages, data_seconds, trained, metrics)
+    report = BuildReport(rendered, data_seconds, trained, metrics)
     for model in trained:
         write_model_card(repository / model.contract.model, model_card(model, report))
     return report
@@ -95,12 +109,13 @@ def _checkbox(repository: Path, examples: list[PageExample]) -> TrainedModel:
     crops = np.concatenate([example.checkbox_crops for example in examples])
     states = np.concatenate([example.checkbox_states for example in examples])
     samples = torch.from_numpy(crops[:EXPORT_SAMPLES * 4]).float().div(255)
-    return _train_and_export(repository, CHECKBOX, len(crops), samples,
+    return _train_and_export(repository, CHECKBOX, len(examples), len(crops), samples,
                              lambda: train_checkbox_classifier(crops, states, SEED))
 
 
-def _train_and_export(repository: Path, contract: TensorContract, training_examples: int,
-                      samples: torch.Tensor, train: Callable[[], nn.Module]) -> TrainedModel:
+def _train_and_export(repository: Path, contract: TensorContract, training_pages: int,
+                      training_examples: int, samples: torch.Tensor,
+                      train: Callable[[], nn.Module]) -> TrainedModel:
     started = time.perf_counter()
     model = train()
     seconds = time.perf_counter() - started
@@ -109,4 +124,4 @@ def _train_and_export(repository: Path, contract: TensorContract, training_examp
         input_names=[contract.input], output_names=[contract.output],
         tolerance=TOLERANCES[contract.model],
     )
-    return TrainedModel(contract, seconds, training_examples, export)
+    return TrainedModel(contract, seconds, training_pages, training_examples, export)

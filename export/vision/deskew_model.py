@@ -2,12 +2,15 @@
 
 Text lines are parallel, so the horizontal ink profile of a page is sharpest when it is taken
 along the skew angle. :class:`ProjectionProfiles` and :class:`AlignmentFeatures` (no parameters)
-compute, for a grid of angles, how sharp that profile is; the trained :class:`AngleScorer` turns
-those curves into one score per angle and the output is the probability-weighted angle around
-the best grid angle, which interpolates between grid angles. A first CNN over the raw sinogram
-trained 15x slower for a worse error: with the geometry fixed, the network only learns "which
-curve peak is the text's", a small problem that trains in seconds on CPU, while the precision
-comes from the geometry.
+compute, for a grid of angles, how sharp that profile is, for rows and again for columns (left
+margins, table rules); the trained :class:`AngleScorer` turns those curves into one score per
+angle and the output is the probability-weighted angle around the best grid angle, which
+interpolates between grid angles. Columns matter because a scan's perspective tilts rows and
+columns independently while the skew turns both alike (p95 error on validation pages: rows
+alone 0.46 deg, rows and columns 0.33, and 0.30 with 32 instead of 16 scorer channels). A first
+CNN over the raw sinogram trained 15x slower for a worse error: with the geometry fixed, the
+network only learns "which curve peak is the text's", a small problem that trains in seconds on
+CPU, while the precision comes from the geometry.
 """
 
 from __future__ import annotations
@@ -83,13 +86,35 @@ class AlignmentFeatures(nn.Module):
         return features / (features.mean(dim=2, keepdim=True) + 1e-6)
 
 
-class AngleScorer(nn.Module):
-    """Alignment features ``[B, 4, angles]`` -> one logit per angle (trained)."""
+FEATURE_CHANNELS = 2 * (len(AlignmentFeatures.lags) + 1)  # rows and columns
 
-    def __init__(self, channels: int = 16):
+
+class RowAndColumnFeatures(nn.Module):
+    """Thumbnail ``[B, 1, S, S]`` -> ``[B, 8, angles]``: alignment of rows, then of columns.
+
+    Columns are read as the rows of the transposed thumbnail; transposing mirrors the page, which
+    negates its skew, so the column features are flipped along the angle axis to line up with
+    the row features (the angle grid is symmetric).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.profiles = ProjectionProfiles()
+        self.alignment = AlignmentFeatures()
+
+    def forward(self, thumbnail: torch.Tensor) -> torch.Tensor:
+        rows = self.alignment(self.profiles(thumbnail))
+        columns = self.alignment(self.profiles(thumbnail.transpose(2, 3))).flip(2)
+        return torch.cat([rows, columns], dim=1)
+
+
+class AngleScorer(nn.Module):
+    """Row and column features ``[B, 8, angles]`` -> one logit per angle (trained)."""
+
+    def __init__(self, channels: int = 32):
         super().__init__()
         self.layers = nn.Sequential(
-            nn.Conv1d(len(AlignmentFeatures.lags) + 1, channels, 5, padding=2), nn.ReLU(),
+            nn.Conv1d(FEATURE_CHANNELS, channels, 5, padding=2), nn.ReLU(),
             nn.Conv1d(channels, channels, 5, padding=2), nn.ReLU(),
             nn.Conv1d(channels, 1, 5, padding=2),
         )
@@ -125,8 +150,7 @@ class SkewEstimator(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.profiles = ProjectionProfiles()
-        self.features = AlignmentFeatures()
+        self.features = RowAndColumnFeatures()
         self.scorer = AngleScorer()
         self.register_buffer("angles", skew_angle_grid())
 
@@ -135,8 +159,7 @@ class SkewEstimator(nn.Module):
         return soft_angle(self.scorer(features), self.angles, radius)
 
     def forward(self, page_thumbnail: torch.Tensor) -> torch.Tensor:
-        features = self.features(self.profiles(page_thumbnail))
-        return self.angle_from_features(features, READOUT_RADIUS)
+        return self.angle_from_features(self.features(page_thumbnail), READOUT_RADIUS)
 
 
 def alignment_features(model: SkewEstimator, thumbnails: np.ndarray,
@@ -144,9 +167,9 @@ def alignment_features(model: SkewEstimator, thumbnails: np.ndarray,
     """The fixed layers' output for uint8 ``[N, S, S]`` thumbnails, computed once for training."""
     with torch.no_grad():
         parts = [
-            model.features(model.profiles(
+            model.features(
                 torch.from_numpy(thumbnails[start : start + batch_size]).float().div(255)[:, None]
-            ))
+            )
             for start in range(0, len(thumbnails), batch_size)
         ]
     return torch.cat(parts)

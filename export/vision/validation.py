@@ -39,7 +39,7 @@ class ValidationOutputs:
     heatmaps: np.ndarray  # float32 [N, 128, 128]
     signature_present: np.ndarray  # bool [N]
     signature_boxes: np.ndarray  # float [N, 4] page pixels (zeros when absent)
-    angle_features: np.ndarray  # float32 [N, 4, angles]: the deskew scorer's input
+    angle_features: np.ndarray  # float32 [N, 8, angles]: the deskew scorer's input
     angle_logits: np.ndarray  # float32 [N, angles]: the deskew scorer's output
     skew_degrees: np.ndarray  # float [N] true skew
 
@@ -64,8 +64,7 @@ def collect(repository: Path, count: int = VALIDATION_PAGES, workers: int = 2) -
             sizes.append(page.image.shape)
             heatmaps.append(models.run(SIGNATURE, thumbnail)[0, 0])
             with torch.no_grad():
-                page_features = estimator.features(
-                    estimator.profiles(torch.from_numpy(thumbnail)))
+                page_features = estimator.features(torch.from_numpy(thumbnail))
                 features.append(page_features[0].numpy())
                 logits.append(estimator.scorer(page_features)[0].numpy())
             truth = page.truth

@@ -22,19 +22,17 @@ from docserve.export.processing.page_thumbnail import (
     page_thumbnail,
 )
 from docserve.export.processing.signature_heatmap import HEATMAP_SIZE, read_heatmap
-from docserve.export.vision.deskew_model import (
-    AlignmentFeatures,
-    ProjectionProfiles,
-    skew_angle_grid,
-)
+from docserve.export.vision.deskew_model import RowAndColumnFeatures, skew_angle_grid
+
+COLUMN_LAG_1 = 4  # RowAndColumnFeatures: 4 row features, then the same 4 for columns
 
 
-def sharpest_angle(page: np.ndarray) -> float:
+def sharpest_angle(page: np.ndarray, feature: int = 0) -> float:
     """The grid angle whose projection profile is sharpest (the fixed layers, no training)."""
     thumbnail = torch.from_numpy(page_thumbnail(page))[None]
     with torch.no_grad():
-        features = AlignmentFeatures()(ProjectionProfiles()(thumbnail))
-    return float(skew_angle_grid()[int(features[0, 0].argmax())])
+        features = RowAndColumnFeatures()(thumbnail)
+    return float(skew_angle_grid()[int(features[0, feature].argmax())])
 
 
 @pytest.mark.parametrize("seed", [11, 12, 13])
@@ -43,10 +41,23 @@ def test_projection_profiles_are_sharpest_at_the_skew(seed: int):
     assert sharpest_angle(page.image) == pytest.approx(page.truth.skew_degrees, abs=0.75)
 
 
+@pytest.mark.parametrize("skew", [-6.0, 4.0])
+def test_row_and_column_profiles_agree_on_the_skew(skew: float):
+    """A rotated grid (page sized like its thumbnail: no letterbox edge): rows and columns,
+    read separately, both peak at the skew, so the column half is lined up with the row half."""
+    page = np.full((1024, 1024), 255, dtype=np.uint8)
+    page[100:924:48, 100:924] = 0
+    page[100:924, 100:924:48] = 0
+    rotation = cv2.getRotationMatrix2D((512, 512), skew, 1.0)
+    page = cv2.warpAffine(page, rotation, (1024, 1024), borderValue=255)
+    assert sharpest_angle(page) == pytest.approx(skew, abs=0.3)
+    assert sharpest_angle(page, COLUMN_LAG_1) == pytest.approx(skew, abs=0.3)
+
+
 def test_a_mirrored_page_has_mirrored_alignment_features():
     """Why the deskew training may mirror samples: features flip along the angle axis."""
     page = generate_page(21).image
-    layers = torch.nn.Sequential(ProjectionProfiles(), AlignmentFeatures())
+    layers = RowAndColumnFeatures()
     with torch.no_grad():
         features = layers(torch.from_numpy(page_thumbnail(page))[None])
         mirrored_page = np.ascontiguousarray(page[:, ::-1])
@@ -83,6 +94,17 @@ def test_heatmap_region_becomes_a_page_box():
     offset_x = (512 - page_width * 0.25) / 2
     expected = [(200 - offset_x) / 0.25, 400 / 0.25, (320 - offset_x) / 0.25, 440 / 0.25]
     np.testing.assert_allclose(finding.box, expected, atol=4 / 0.25)
+
+
+def test_box_of_a_skewed_signature_includes_its_faint_corners():
+    """A skewed page's signature box bounds the rotated ink box, corners included."""
+    corners = cv2.boxPoints(((256.0, 256.0), (120.0, 36.0), 12.0))  # thumbnail px
+    fine = np.zeros((THUMBNAIL_SIZE, THUMBNAIL_SIZE), dtype=np.float32)
+    cv2.fillPoly(fine, [np.round(corners * 16).astype(np.int32)], 1.0, shift=4)
+    heatmap = cv2.resize(fine, (HEATMAP_SIZE, HEATMAP_SIZE), interpolation=cv2.INTER_AREA)
+    finding = read_heatmap(heatmap, THUMBNAIL_SIZE, THUMBNAIL_SIZE)  # page = thumbnail
+    expected = [*corners.min(axis=0), *corners.max(axis=0)]
+    np.testing.assert_allclose(finding.box, expected, atol=3)
 
 
 def test_weak_heatmap_means_no_signature():
