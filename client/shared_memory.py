@@ -25,7 +25,6 @@ from docserve.api.triton_client import TritonClient
 class Region:
     name: str
     handle: object  # tritonclient's SharedMemoryRegion
-    size: int
 
     def write(self, serialized: np.ndarray) -> None:
         system_shm.set_shared_memory_region(self.handle, [serialized])
@@ -46,7 +45,7 @@ class SharedMemoryPages:
         for index in range(self.count):
             name = f"{self._prefix}_{index}"
             handle = system_shm.create_shared_memory_region(name, f"/{name}", self.region_bytes)
-            region = Region(name, handle, self.region_bytes)
+            region = Region(name, handle)
             self._regions.append(region)
             await self.triton.register_system_shared_memory(name, f"/{name}", self.region_bytes)
             self._free.put_nowait(region)

@@ -1,12 +1,10 @@
 """``page`` + ``skew_degrees`` -> ``deskewed_page`` (rotated back, canvas grown, paper-white)."""
 
-import time
-
-import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from docserve.export.processing.page_image import InvalidImageError, check_page_array
 from docserve.export.processing.page_rotation import deskew_page
+from docserve.export.processing.step_timing import StepClock
 
 
 class TritonPythonModel:
@@ -14,7 +12,7 @@ class TritonPythonModel:
         return [self._deskew(request) for request in requests]
 
     def _deskew(self, request):
-        started = time.perf_counter()
+        clock = StepClock()
         page = pb_utils.get_input_tensor_by_name(request, "page").as_numpy()
         skew = pb_utils.get_input_tensor_by_name(request, "skew_degrees").as_numpy()
         try:
@@ -26,5 +24,5 @@ class TritonPythonModel:
         upright = deskew_page(page, float(skew.ravel()[0]))
         return pb_utils.InferenceResponse([
             pb_utils.Tensor("deskewed_page", upright),
-            pb_utils.Tensor("elapsed_ms", np.array([(time.perf_counter() - started) * 1000], np.float32)),
+            pb_utils.Tensor("elapsed_ms", clock.elapsed_ms()),
         ])

@@ -7,13 +7,13 @@ empty outputs.
 """
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from docserve.export.processing.ocr_pipeline import OcrSettings, read_lines
+from docserve.export.processing.step_timing import StepClock
 from docserve.export.processing.text_recognition import load_characters
 
 RECOGNITION_MODEL = "text_recognition"
@@ -46,7 +46,7 @@ class TritonPythonModel:
         def tensor(name):
             return pb_utils.get_input_tensor_by_name(request, name).as_numpy()
 
-        started = time.perf_counter()
+        clock = StepClock()
         original_size = tensor("original_page_size")
         try:
             lines = read_lines(
@@ -65,7 +65,7 @@ class TritonPythonModel:
             "line_texts": np.array([line.text.encode("utf-8") for line in lines], dtype=object),
             "line_confidences": np.array([line.confidence for line in lines]),
             "line_polygons": np.array([line.polygon for line in lines]).reshape(-1, 4, 2),
-            "elapsed_ms": np.array([(time.perf_counter() - started) * 1000]),
+            "elapsed_ms": clock.elapsed_ms(),
         }
         return pb_utils.InferenceResponse(
             [

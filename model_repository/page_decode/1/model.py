@@ -1,12 +1,12 @@
 """``page_bytes`` -> ``page`` (uint8 [height, width]); bad images fail their request only."""
 
 import json
-import time
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from docserve.export.processing.page_image import InvalidImageError, decode_page_gray
+from docserve.export.processing.step_timing import StepClock
 
 
 class TritonPythonModel:
@@ -18,7 +18,7 @@ class TritonPythonModel:
         return [self._decode(request) for request in requests]
 
     def _decode(self, request):
-        started = time.perf_counter()
+        clock = StepClock()
         encoded = pb_utils.get_input_tensor_by_name(request, "page_bytes").as_numpy().reshape(-1)
         try:
             if len(encoded) != 1:
@@ -30,5 +30,5 @@ class TritonPythonModel:
             )
         return pb_utils.InferenceResponse([
             pb_utils.Tensor("page", np.ascontiguousarray(page)),
-            pb_utils.Tensor("elapsed_ms", np.array([(time.perf_counter() - started) * 1000], np.float32)),
+            pb_utils.Tensor("elapsed_ms", clock.elapsed_ms()),
         ])

@@ -1,12 +1,11 @@
 """``page`` -> ``page_thumbnail`` ([1, 1, 512, 512] ink) and ``page_size`` ([height, width])."""
 
-import time
-
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from docserve.export.processing.page_image import InvalidImageError, check_page_array
 from docserve.export.processing.page_thumbnail import page_thumbnail
+from docserve.export.processing.step_timing import StepClock
 
 
 class TritonPythonModel:
@@ -14,7 +13,7 @@ class TritonPythonModel:
         return [self._thumbnail(request) for request in requests]
 
     def _thumbnail(self, request):
-        started = time.perf_counter()
+        clock = StepClock()
         page = pb_utils.get_input_tensor_by_name(request, "page").as_numpy()
         try:
             check_page_array(page)
@@ -25,5 +24,5 @@ class TritonPythonModel:
         return pb_utils.InferenceResponse([
             pb_utils.Tensor("page_thumbnail", page_thumbnail(page)[None]),
             pb_utils.Tensor("page_size", np.array(page.shape, dtype=np.int32)),
-            pb_utils.Tensor("elapsed_ms", np.array([(time.perf_counter() - started) * 1000], np.float32)),
+            pb_utils.Tensor("elapsed_ms", clock.elapsed_ms()),
         ])

@@ -7,13 +7,12 @@ limit, fail only their own request, with INVALID_ARG and the reason.
 """
 
 import json
-import time
 
-import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from docserve.export.processing.ocr_pipeline import OcrSettings, prepare_page, prepare_page_pixels
 from docserve.export.processing.page_image import InvalidImageError, check_page_array
+from docserve.export.processing.step_timing import StepClock
 
 
 class TritonPythonModel:
@@ -30,7 +29,7 @@ class TritonPythonModel:
         return [self._prepare(request) for request in requests]
 
     def _prepare(self, request):
-        started = time.perf_counter()
+        clock = StepClock()
         try:
             page = self._page(request)
         except InvalidImageError as error:
@@ -41,7 +40,7 @@ class TritonPythonModel:
             "normalized_page": page.detection_input,
             "page_pixels_bgr": page.page_bgr,
             "original_page_size": page.original_size,
-            "elapsed_ms": np.array([(time.perf_counter() - started) * 1000]),
+            "elapsed_ms": clock.elapsed_ms(),
         }
         return pb_utils.InferenceResponse(
             [
