@@ -12,7 +12,10 @@ Two facts shape the code below:
   ``PATH`` (``PYTHONPATH`` is ignored), so the interpreter's own ``bin/`` goes first on ``PATH``:
   the stubs then import numpy, onnxruntime and docserve from this virtual environment;
 * stubs are children of the server and talk through ``/dev/shm`` regions; the server runs in its
-  own process group with a shared-memory prefix of ours, so stopping it leaves nothing behind.
+  own process group with a shared-memory prefix of ours, so stopping it leaves nothing behind;
+* a launcher killed with SIGKILL cannot clean up: the server gets SIGTERM from the kernel
+  (parent-death signal) and a reaper process (``triton_reaper``) waiting on a pipe from the
+  launcher stops the whole group and removes its regions when that pipe closes unannounced.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from pathlib import Path
 
 from loguru import logger
 
-SHM_DIR = Path("/dev/shm")
+from docserve.api.triton_reaper import DONE, SHM_DIR, remove_shm_regions
+
 _BACKEND_SHIMS = Path(__file__).resolve().parent / "triton_backends"
 _MIN_GLIBC = (2, 35)
 
@@ -77,6 +81,9 @@ class TritonOptions:
     log_verbose: int = 0
     startup_timeout_s: float = 180.0
     extra_args: Sequence[str] = ()
+    # The Python environment (its bin/ folder) the python-backend stubs import from; default:
+    # the running interpreter's. Tests point it at a venv holding only the models' requirements.
+    stub_python_bin: Path | None = None
 
 
 def check_platform() -> None:
@@ -106,13 +113,14 @@ def _port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def check_ports(host: str, ports: TritonPorts) -> None:
-    """Fail with the port's name and number instead of Triton's late, cryptic bind error."""
-    busy = [f"{name} port {port}" for name, port in ports.named().items() if not _port_is_free(host, port)]
+def check_ports(host: str, ports: dict[str, int]) -> None:
+    """Fail with the port's name and number instead of a late, cryptic bind error."""
+    busy = [f"{name} port {port}" for name, port in ports.items() if not _port_is_free(host, port)]
     if busy:
         raise PortInUseError(
-            f"cannot start Triton: {', '.join(busy)} already in use on {host}; stop the other "
-            "server or choose ports with --triton-http-port/--triton-grpc-port/--triton-metrics-port"
+            f"cannot start: {', '.join(busy)} already in use on {host}; stop the other server or "
+            "choose ports with --port/--triton-http-port/--triton-grpc-port/--triton-metrics-port "
+            "(or DOCSERVE_PORT, DOCSERVE_TRITON_HTTP_PORT, ...)"
         )
 
 
@@ -161,12 +169,13 @@ def prepare_server(work_dir: Path) -> Path:
     return target
 
 
-def server_environment() -> dict[str, str]:
+def server_environment(stub_python_bin: Path | None = None) -> dict[str, str]:
     """The environment the server and its python stubs need (see the module docstring)."""
     env = dict(os.environ)
     libs = bundled_server_dir().parent.parent / "nvidia_pytriton.libs"
     env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [str(libs), env.get("LD_LIBRARY_PATH")]))
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    python_bin = stub_python_bin or Path(sys.executable).parent
+    env["PATH"] = os.pathsep.join([str(python_bin), env.get("PATH", "")])
     # One onnxruntime/OpenMP thread pool per stub unless a model config says otherwise.
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
@@ -197,6 +206,17 @@ def _with_parent_death_signal(command: list[str]) -> list[str]:
     return [setpriv, "--pdeathsig", "TERM", "--", *command]
 
 
+def _start_reaper(pgid: int, shm_prefix: str) -> subprocess.Popen[bytes]:
+    """The process that stops the server's group if this one dies (see ``triton_reaper``)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "docserve.api.triton_reaper", str(pgid), shm_prefix],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # neither Ctrl-C nor a signal to the launcher's group reaches it
+    )
+
+
 class EmbeddedTriton:
     """One real ``tritonserver`` process: start, wait until ready, stream its log, stop cleanly.
 
@@ -209,6 +229,7 @@ class EmbeddedTriton:
         self._process: subprocess.Popen[str] | None = None
         self._log_tail: collections.deque[str] = collections.deque(maxlen=60)
         self._log_thread: threading.Thread | None = None
+        self._reaper: subprocess.Popen[bytes] | None = None
         self.shm_prefix = f"docserve_{os.getpid()}_{uuid.uuid4().hex[:8]}_"
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -262,7 +283,7 @@ class EmbeddedTriton:
         for repo in self.options.model_repositories:
             if not Path(repo).is_dir():
                 raise EmbeddedTritonError(f"model repository {repo} does not exist")
-        check_ports(self.options.host, self.options.ports)
+        check_ports(self.options.host, self.options.ports.named())
         self.options.work_dir.mkdir(parents=True, exist_ok=True)
         server_dir = prepare_server(self.options.work_dir)
         command = self.command(server_dir)
@@ -270,16 +291,17 @@ class EmbeddedTriton:
         self._process = subprocess.Popen(
             _with_parent_death_signal(command),
             cwd=self.options.work_dir,
-            env=server_environment(),
+            env=server_environment(self.options.stub_python_bin),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
             start_new_session=True,  # its own process group: stubs included, stopped together
         )
-        self._log_thread = threading.Thread(target=self._pump_log, name="triton-log", daemon=True)
-        self._log_thread.start()
-        try:
+        try:  # from here on, whatever goes wrong (a stop signal included) stops the server
+            self._reaper = _start_reaper(self._process.pid, self.shm_prefix)
+            self._log_thread = threading.Thread(target=self._pump_log, name="triton-log", daemon=True)
+            self._log_thread.start()
             self.wait_ready(self.options.startup_timeout_s)
         except BaseException:
             self.stop()
@@ -340,9 +362,17 @@ class EmbeddedTriton:
             process.wait(timeout=5)
         if self._log_thread:
             self._log_thread.join(timeout=5)
-        for region in self.leftover_shm_regions():
-            region.unlink(missing_ok=True)
+        remove_shm_regions(self.shm_prefix)
+        self._dismiss_reaper()
         logger.info("Triton stopped")
+
+    def _dismiss_reaper(self) -> None:
+        """Everything is cleaned up: tell the reaper so, and let it go."""
+        reaper, self._reaper = self._reaper, None
+        if reaper is None:
+            return
+        with contextlib.suppress(BrokenPipeError, OSError, subprocess.TimeoutExpired):
+            reaper.communicate(DONE, timeout=5)
 
     def leftover_shm_regions(self) -> Iterator[Path]:
         return SHM_DIR.glob(f"{self.shm_prefix}*") if SHM_DIR.is_dir() else iter(())

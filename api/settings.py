@@ -10,7 +10,30 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# The source checkout this package runs from (an editable install or a clone on sys.path). In a
+# regular ``pip install .`` this is site-packages/docserve, which holds no model repository.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+REPOSITORY_NAMES = ("model_repository", "ensembles")
+
+
+class ModelRepositoriesNotFoundError(RuntimeError):
+    """Neither the settings nor the usual places name the model repositories to serve."""
+
+
+def find_model_repositories(start: Path | None = None) -> list[Path]:
+    """``model_repository/`` and ``ensembles/`` of the source checkout, else of ``start`` (the
+    current directory): where an editable install, a clone and the docker images keep them."""
+    bases = [PROJECT_ROOT, (start or Path.cwd()).resolve()]
+    for base in bases:
+        candidates = [base / name for name in REPOSITORY_NAMES]
+        if all(candidate.is_dir() for candidate in candidates):
+            return candidates
+    raise ModelRepositoriesNotFoundError(
+        f"no model repositories found (looked for {' and '.join(REPOSITORY_NAMES)} in "
+        f"{' and '.join(str(base) for base in dict.fromkeys(bases))}): set "
+        "DOCSERVE_MODEL_REPOSITORIES='[\"/path/model_repository\", \"/path/ensembles\"]' or pass "
+        "--model-repository (repeat it)"
+    )
 
 
 class Settings(BaseSettings):
@@ -38,8 +61,10 @@ class Settings(BaseSettings):
     triton_retries: int = Field(default=3, ge=0, description="Retries on UNAVAILABLE and friends")
 
     # Embedded Triton (docserve triton / docserve serve)
-    model_repositories: list[Path] = Field(
-        default_factory=lambda: [PROJECT_ROOT / "model_repository", PROJECT_ROOT / "ensembles"]
+    model_repositories: list[Path] | None = Field(
+        default=None,
+        description="Repositories the embedded Triton serves (JSON list); default: model_repository/ "
+        "and ensembles/ of the source checkout, else of the current directory",
     )
     triton_model_control_mode: str = Field(
         default="explicit", pattern="^(none|poll|explicit)$",
@@ -94,6 +119,11 @@ class Settings(BaseSettings):
     @property
     def allowed_file_roots(self) -> list[Path]:
         return self.file_roots or [self.data_dir / "inbox"]
+
+    @property
+    def served_repositories(self) -> list[Path]:
+        """The configured repositories, or the ones found where docserve keeps them."""
+        return self.model_repositories or find_model_repositories()
 
     @property
     def jobs_database(self) -> Path:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import signal
-import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -46,26 +44,26 @@ def triton(
     model_repository: Repositories = None,
 ) -> None:
     """Run the embedded Triton server with docserve's repositories until Ctrl-C / SIGTERM."""
-    from docserve.api.embedded_triton import EmbeddedTritonError
-    from docserve.api.server import embedded_triton_for
+    from docserve.api.embedded_triton import EmbeddedTriton, EmbeddedTritonError
+    from docserve.api.server import run_triton
+    from docserve.api.settings import ModelRepositoriesNotFoundError
 
     settings = _settings(
         triton_http_port=triton_http_port, triton_grpc_port=triton_grpc_port,
         triton_metrics_port=triton_metrics_port, model_repositories=model_repository,
     )
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+
+    def announce(server: EmbeddedTriton) -> None:
+        typer.echo(
+            f"Triton ready: HTTP http://{server.http_url}  gRPC {server.grpc_url}  "
+            f"metrics http://{settings.triton_host}:{settings.triton_metrics_port}/metrics"
+        )
+
     try:
-        with embedded_triton_for(settings) as server:
-            typer.echo(
-                f"Triton ready: HTTP http://{server.http_url}  gRPC {server.grpc_url}  "
-                f"metrics http://{settings.triton_host}:{settings.triton_metrics_port}/metrics"
-            )
-            stop.wait()
-            typer.echo("stopping Triton ...")
-    except EmbeddedTritonError as error:
+        code = run_triton(settings, announce)
+    except (EmbeddedTritonError, ModelRepositoriesNotFoundError) as error:
         raise _fail(error) from error
+    raise typer.Exit(code=code)
 
 
 @app.command()
@@ -80,15 +78,17 @@ def serve(
     """Run embedded Triton and the gateway together; Ctrl-C stops both cleanly."""
     from docserve.api.embedded_triton import EmbeddedTritonError
     from docserve.api.server import serve as serve_both
+    from docserve.api.settings import ModelRepositoriesNotFoundError
 
     settings = _settings(
         port=port, host=host, triton_http_port=triton_http_port, triton_grpc_port=triton_grpc_port,
         triton_metrics_port=triton_metrics_port, model_repositories=model_repository,
     )
     try:
-        serve_both(settings)
-    except EmbeddedTritonError as error:
+        code = serve_both(settings)
+    except (EmbeddedTritonError, ModelRepositoriesNotFoundError) as error:
         raise _fail(error) from error
+    raise typer.Exit(code=code)
 
 
 @app.command()

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from launched_service import (
+    copy_car_repository,
+    processes_mentioning,
+    shm_regions_of,
+    start_command,
+    wait_for_line,
+    wait_until_gone,
+)
 
 from docserve.api.embedded_triton import (
     SHM_DIR,
@@ -22,24 +28,11 @@ from docserve.api.embedded_triton import (
     TritonPorts,
     free_port,
 )
-from docserve.api.settings import PROJECT_ROOT
-
-CAR_MODELS = ("car_evaluation_preprocess", "car_evaluation_model", "car_evaluation_postprocess")
-
-
-def _processes_mentioning(text: str) -> list[str]:
-    listing = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True, check=True)
-    return [line for line in listing.stdout.splitlines() if text in line and "ps -ww" not in line]
 
 
 @pytest.fixture
 def car_repository(tmp_path: Path) -> Path:
-    """A repository holding just the car pipeline: a second server that starts in seconds."""
-    repository = tmp_path / "repository"
-    for name in CAR_MODELS:
-        shutil.copytree(PROJECT_ROOT / "model_repository" / name, repository / name)
-    shutil.copytree(PROJECT_ROOT / "ensembles" / "car_evaluation", repository / "car_evaluation")
-    return repository
+    return copy_car_repository(tmp_path / "repository")
 
 
 def test_busy_port_is_a_clear_error_before_anything_starts(tmp_path):
@@ -79,12 +72,10 @@ def test_cli_busy_port_exits_2_with_the_reason(tmp_path):
 def _start_launcher(data_dir: Path, repository: Path) -> subprocess.Popen:
     """`docserve triton` on free ports, serving ``repository``, with its state in ``data_dir``."""
     ports = [str(free_port()) for _ in range(3)]
-    command = [
-        sys.executable, "-m", "docserve.client.cli", "triton", "--model-repository", str(repository),
+    return start_command(
+        "triton", data_dir, "--model-repository", str(repository),
         "--triton-http-port", ports[0], "--triton-grpc-port", ports[1], "--triton-metrics-port", ports[2],
-    ]
-    env = {**os.environ, "DOCSERVE_DATA_DIR": str(data_dir)}
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    )
 
 
 def test_sigint_stops_server_and_stubs_and_cleans_shared_memory(tmp_path, car_repository):
@@ -92,8 +83,8 @@ def test_sigint_stops_server_and_stubs_and_cleans_shared_memory(tmp_path, car_re
     shm_before = set(SHM_DIR.iterdir())
     launcher = _start_launcher(data_dir, car_repository)
     try:
-        _wait_for_line(launcher, "Triton ready", timeout_s=120)
-        running = _processes_mentioning(str(data_dir))
+        wait_for_line(launcher, "Triton ready", timeout_s=120)
+        running = processes_mentioning(str(data_dir))
         assert any("bin/tritonserver" in line for line in running)
         assert any("triton_python_backend_stub" in line for line in running)
         assert set(SHM_DIR.iterdir()) - shm_before, "the python backend should be using /dev/shm"
@@ -102,33 +93,18 @@ def test_sigint_stops_server_and_stubs_and_cleans_shared_memory(tmp_path, car_re
     finally:
         if launcher.poll() is None:
             launcher.kill()
-    assert _processes_mentioning(str(data_dir)) == []
+    assert processes_mentioning(str(data_dir)) == []
     assert set(SHM_DIR.iterdir()) - shm_before == set()
 
 
-def _wait_for_line(process: subprocess.Popen, text: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    assert process.stdout is not None
-    seen = []
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line and process.poll() is not None:
-            break
-        seen.append(line)
-        if text in line:
-            return
-    raise AssertionError(f"never printed {text!r}; output:\n{''.join(seen[-30:])}")
-
-
 def test_a_killed_launcher_takes_triton_with_it(tmp_path, car_repository):
-    """Even SIGKILL (no chance to clean up) of `docserve triton` ends the server and its stubs."""
+    """Even SIGKILL (no chance to clean up) of `docserve triton` ends the server and its stubs,
+    and the reaper removes their shared memory."""
     data_dir = tmp_path / "data"
     launcher = _start_launcher(data_dir, car_repository)
-    _wait_for_line(launcher, "Triton ready", timeout_s=120)
-    assert any("bin/tritonserver" in line for line in _processes_mentioning(str(data_dir)))
+    wait_for_line(launcher, "Triton ready", timeout_s=120)
+    assert any("bin/tritonserver" in line for line in processes_mentioning(str(data_dir)))
+    assert shm_regions_of(launcher.pid)
     launcher.kill()
     launcher.wait(timeout=10)
-    deadline = time.monotonic() + 30
-    while _processes_mentioning(str(data_dir)) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert _processes_mentioning(str(data_dir)) == []
+    assert wait_until_gone(data_dir, launcher.pid, timeout_s=30) == ([], [])
