@@ -46,8 +46,9 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# Serving, plus onnx to build the OCR weights the clone lacks (`docserve export --if-missing`).
 $(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[weights]'
 	touch $@
 
 # torch (export extra) is pinned to the CPU wheel 2.13.0; it never enters the serving path.

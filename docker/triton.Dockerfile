@@ -2,19 +2,34 @@
 # backend (CUDA / TensorRT execution providers) serves every `backend: "onnxruntime"` model; the
 # Python-based shim in api/triton_backends/ is only for the embedded, wheel-based server.
 # Build from the repository root:  docker build -f docker/triton.Dockerfile -t docserve-triton .
-# 24.10 ships Triton 2.51, the version bundled in nvidia-pytriton 0.7.0.
-FROM nvcr.io/nvidia/tritonserver:24.10-py3
 
-WORKDIR /opt/docserve
+# Stage 1: the OCR weights. They are gitignored (copied out of the pinned rapidocr wheel and
+# rewritten by `docserve export ocr`, as `make run` does), so a clone does not have them.
+FROM python:3.11-slim AS weights
+WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY api ./api
 COPY client ./client
 COPY export ./export
-# The python models import docserve's shared pre/post-processing; nvidia-pytriton (the embedded
-# server) is not needed inside Triton's own image.
-RUN pip install --no-cache-dir --no-deps . \
- && pip install --no-cache-dir "numpy<2" "opencv-python-headless<4.12" onnxruntime loguru pydantic pydantic-settings
-COPY model_repository /models/model_repository
+COPY model_repository ./model_repository
+RUN pip install --no-cache-dir '.[weights]' \
+ && docserve export ocr --repository model_repository
+
+# Stage 2: Triton with what the python models import. 24.10 ships Triton 2.51, the version
+# bundled in nvidia-pytriton 0.7.0. model_repository/requirements.txt is the one list of the
+# python models' runtime requirements (tests/test_model_requirements.py runs every pipeline on
+# exactly that list); docserve itself is installed without dependencies, for the shared
+# pre/post-processing the python models import.
+FROM nvcr.io/nvidia/tritonserver:24.10-py3
+WORKDIR /opt/docserve
+COPY model_repository/requirements.txt ./requirements.txt
+RUN pip install --no-cache-dir -r requirements.txt
+COPY pyproject.toml README.md ./
+COPY api ./api
+COPY client ./client
+COPY export ./export
+RUN pip install --no-cache-dir --no-deps .
+COPY --from=weights /src/model_repository /models/model_repository
 COPY ensembles /models/ensembles
 
 EXPOSE 8000 8001 8002

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from docserve.api.settings import PROJECT_ROOT
+from docserve.api.settings import ModelRepositoriesNotFoundError, find_model_repositories
 
 export_app = typer.Typer(
     help="Train/export models into the model repository (needs the [export] extra).",
@@ -16,15 +19,27 @@ export_app = typer.Typer(
 )
 
 RepositoryOption = Annotated[
-    Path, typer.Option("--repository", help="Model repository to write into")
+    Path | None,
+    typer.Option("--repository", help="Model repository to write into "
+                 "[model_repository/ of the source checkout, else of the current directory]"),
 ]
-DEFAULT_REPOSITORY = PROJECT_ROOT / "model_repository"
+
+
+def _repository(path: Path | None) -> Path:
+    """The repository given, or the one docserve serves by default."""
+    if path is not None:
+        return path
+    try:
+        return find_model_repositories()[0]
+    except ModelRepositoriesNotFoundError as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from error
 
 
 @export_app.callback()
 def export_all(
     ctx: typer.Context,
-    repository: RepositoryOption = DEFAULT_REPOSITORY,
+    repository: RepositoryOption = None,
     if_missing: Annotated[
         bool, typer.Option("--if-missing", help="Only build artefacts that are not there yet")
     ] = False,
@@ -32,19 +47,21 @@ def export_all(
     """Without a sub-command: rebuild every artefact of the repository from scratch."""
     if ctx.invoked_subcommand is not None:
         return
-    for name, (artefacts, build) in ARTEFACTS.items():
-        if if_missing and all((repository / artefact).exists() for artefact in artefacts):
-            typer.echo(f"{name}: {', '.join(artefacts)} present, kept")
+    repository = _repository(repository)
+    for name, artefact in ARTEFACTS.items():
+        if if_missing and all((repository / path).exists() for path in artefact.paths):
+            typer.echo(f"{name}: {', '.join(artefact.paths)} present, kept")
             continue
-        build(repository)
+        artefact.check_installed(name)
+        artefact.build(repository)
 
 
 @export_app.command("car")
-def export_car(repository: RepositoryOption = DEFAULT_REPOSITORY) -> None:
+def export_car(repository: RepositoryOption = None) -> None:
     """Train the car evaluation MLP and write car_evaluation_model/ (ONNX + model card)."""
     from docserve.export.car_evaluation import build
 
-    report = build(repository)
+    report = build(_repository(repository))
     typer.echo(
         f"car_evaluation_model: held-out accuracy {report.accuracy:.4f}, macro-F1 "
         f"{report.macro_f1:.4f}, ONNX max abs diff {report.export.max_abs_diff:.2e}, "
@@ -53,11 +70,11 @@ def export_car(repository: RepositoryOption = DEFAULT_REPOSITORY) -> None:
 
 
 @export_app.command("ocr")
-def export_ocr(repository: RepositoryOption = DEFAULT_REPOSITORY) -> None:
+def export_ocr(repository: RepositoryOption = None) -> None:
     """Copy PP-OCR det/rec ONNX + character set out of the pinned rapidocr wheel (+ model cards)."""
     from docserve.export.ocr import build
 
-    report = build(repository)
+    report = build(_repository(repository))
     typer.echo(
         f"text_detection: {report.detection}; text_recognition: {report.recognition} "
         f"({report.characters} characters in {report.character_set}); both checked against "
@@ -83,7 +100,7 @@ def export_data(
 
 @export_app.command("models")
 def export_models(
-    repository: RepositoryOption = DEFAULT_REPOSITORY,
+    repository: RepositoryOption = None,
     training_pages: Annotated[int, typer.Option(min=50, help="Synthetic training pages")] = 1600,
     held_out_pages: Annotated[int, typer.Option(min=10, help="Held-out evaluation pages")] = 500,
     signature_training_pages: Annotated[
@@ -93,7 +110,7 @@ def export_models(
     """Train deskew, doc_classifier, checkbox and signature; export, evaluate, write model cards."""
     from docserve.export.vision.build import build_all
 
-    report = build_all(repository, training_pages, held_out_pages,
+    report = build_all(_repository(repository), training_pages, held_out_pages,
                        signature_training_pages=signature_training_pages)
     for model in report.models:
         typer.echo(f"{model.contract.model}: trained in {model.seconds:.0f}s, ONNX max abs diff "
@@ -105,7 +122,7 @@ def export_models(
 
 @export_app.command("evaluate")
 def evaluate_models(
-    repository: RepositoryOption = DEFAULT_REPOSITORY,
+    repository: RepositoryOption = None,
     count: Annotated[int, typer.Option("--count", min=1, help="Held-out pages")] = 500,
     baseline: Annotated[bool, typer.Option(help="Compare deskew with the `deskew` package")] = True,
 ) -> None:
@@ -113,18 +130,37 @@ def evaluate_models(
     from docserve.export.vision.evaluation import evaluate
     from docserve.export.vision.reference import VisionModels
 
-    typer.echo(evaluate(VisionModels(repository), count, with_baseline=baseline).table())
+    typer.echo(evaluate(VisionModels(_repository(repository)), count, with_baseline=baseline).table())
 
 
 VISION_MODELS = ("deskew", "doc_classifier", "checkbox", "signature")
 
-# Every artefact `docserve export` (re)builds: name -> (paths inside the repository, builder).
+@dataclass(frozen=True)
+class Artefact:
+    """Files of the repository that one builder makes, and the extra that builder needs."""
+
+    paths: tuple[str, ...]
+    build: Callable[[Path], None]
+    module: str  # imported by the builder; missing -> install ``extra``
+    extra: str
+
+    def check_installed(self, name: str) -> None:
+        """Refuse with the install command, not a traceback, when the builder's extra is missing."""
+        if importlib.util.find_spec(self.module) is None:
+            typer.secho(
+                f"error: building {name} ({', '.join(self.paths)}) needs {self.module}: "
+                f"pip install -e '.[{self.extra}]'", fg=typer.colors.RED, err=True,
+            )
+            raise typer.Exit(code=2)
+
+
+# Every artefact `docserve export` (re)builds. `make run` installs the `weights` extra (onnx, to
+# rewrite the OCR graphs it copies); training needs `export` (torch), which `make test` installs.
 ARTEFACTS = {
-    "car": (("car_evaluation_model/1/model.onnx",), lambda repository: export_car(repository)),
-    "models": (
-        tuple(f"{model}/1/model.onnx" for model in VISION_MODELS),
-        lambda repository: export_models(repository),
+    "car": Artefact(("car_evaluation_model/1/model.onnx",), export_car, "torch", "export"),
+    "models": Artefact(
+        tuple(f"{model}/1/model.onnx" for model in VISION_MODELS), export_models, "torch", "export"
     ),
     # The character set is written last: when it is there, both models are too.
-    "ocr": (("ocr_lines/1/character_set.txt",), lambda repository: export_ocr(repository)),
+    "ocr": Artefact(("ocr_lines/1/character_set.txt",), export_ocr, "onnx", "weights"),
 }
