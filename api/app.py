@@ -12,8 +12,10 @@ from docserve.api import API_VERSION
 from docserve.api.errors import install_error_handlers
 from docserve.api.logs import configure_logging
 from docserve.api.metrics import GatewayMetrics, MetricsMiddleware
+from docserve.api.request_bodies import publish_body_schemas
 from docserve.api.request_id import RequestIdMiddleware
 from docserve.api.routers import health, home, jobs, pipelines, predict
+from docserve.api.schemas.jobs import JobSubmission
 from docserve.api.services import Services
 from docserve.api.settings import Settings, get_settings
 
@@ -50,4 +52,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in (home.router, health.router, predict.router, pipelines.router, jobs.router):
         app.include_router(router)
+    publish_body_schemas(app, JobSubmission)
     return app

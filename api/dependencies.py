@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from docserve.api.car_evaluation import CarEvaluationService
 from docserve.api.documents.fetch import DocumentFetcher
 from docserve.api.jobs.store import JobStore
+from docserve.api.jobs.uploads import UploadStore
 from docserve.api.jobs.worker import JobWorkers
 from docserve.api.pipelines import PipelineCatalog
 from docserve.api.settings import Settings
@@ -31,6 +32,10 @@ def get_store(request: Request) -> JobStore:
     return request.app.state.services.store
 
 
+def get_uploads(request: Request) -> UploadStore:
+    return request.app.state.services.uploads
+
+
 def get_catalog(request: Request) -> PipelineCatalog:
     return request.app.state.services.catalog
 
@@ -47,6 +52,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 TritonDep = Annotated[TritonClient, Depends(get_triton)]
 CarEvaluationDep = Annotated[CarEvaluationService, Depends(get_car_evaluation)]
 StoreDep = Annotated[JobStore, Depends(get_store)]
+UploadsDep = Annotated[UploadStore, Depends(get_uploads)]
 CatalogDep = Annotated[PipelineCatalog, Depends(get_catalog)]
 FetcherDep = Annotated[DocumentFetcher, Depends(get_fetcher)]
 WorkersDep = Annotated[JobWorkers | None, Depends(get_workers)]

@@ -44,6 +44,13 @@ class InvalidInputError(DocserveError):
     code = "invalid_input"
 
 
+class MalformedBodyError(DocserveError):
+    """The request body cannot be parsed at all (a truncated or garbled multipart body)."""
+
+    status_code = 400
+    code = "malformed_body"
+
+
 class NotFoundError(DocserveError):
     status_code = 404
     code = "not_found"

@@ -9,6 +9,7 @@ from docserve.api.car_evaluation import CarEvaluationService
 from docserve.api.documents.fetch import DocumentFetcher
 from docserve.api.jobs.callbacks import CallbackSender
 from docserve.api.jobs.store import JobStore
+from docserve.api.jobs.uploads import UploadStore
 from docserve.api.jobs.worker import JobWorkers
 from docserve.api.metrics import GatewayMetrics
 from docserve.api.pipelines import PipelineCatalog
@@ -22,6 +23,7 @@ class Services:
     triton: TritonClient
     car_evaluation: CarEvaluationService
     store: JobStore
+    uploads: UploadStore
     catalog: PipelineCatalog
     fetcher: DocumentFetcher
     callbacks: CallbackSender
@@ -36,18 +38,20 @@ class Services:
         )
         store = JobStore(settings.jobs_database, max_queue=settings.max_queue)
         metrics.watch_queue(store.counts)
+        uploads = UploadStore(settings.uploads_dir, settings.max_document_bytes, settings.upload_retention_s)
         catalog = PipelineCatalog(triton, ttl_s=settings.pipeline_cache_ttl_s)
         fetcher = DocumentFetcher(settings)
         callbacks = CallbackSender(settings, store)
-        workers = (
-            JobWorkers(settings, store, triton, catalog, fetcher, callbacks, metrics) if run_workers else None
-        )
+        workers = None
+        if run_workers:
+            workers = JobWorkers(settings, store, uploads, triton, catalog, fetcher, callbacks, metrics)
         if workers is not None:
             workers.start()
         return cls(
             settings=settings, triton=triton,
             car_evaluation=CarEvaluationService(triton, settings.car_pipeline, settings.car_model),
-            store=store, catalog=catalog, fetcher=fetcher, callbacks=callbacks, workers=workers,
+            store=store, uploads=uploads, catalog=catalog, fetcher=fetcher, callbacks=callbacks,
+            workers=workers,
         )
 
     async def close(self) -> None:

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     job_lease_s: float = Field(default=60.0, gt=0, description="A silent worker loses its job after")
     job_retry_base_s: float = Field(default=1.0, gt=0, description="First retry delay; doubles")
     callback_attempts: int = Field(default=5, ge=1)
+    upload_retention_s: float = Field(
+        default=86_400.0, gt=0, description="Longest an uploaded job document is kept unprocessed"
+    )
 
     # The car evaluation pipeline behind POST /api/v1/predict
     car_pipeline: str = "car_evaluation"
@@ -128,6 +131,10 @@ class Settings(BaseSettings):
     @property
     def jobs_database(self) -> Path:
         return self.data_dir / "jobs.sqlite3"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
 
     @property
     def triton_grpc_url(self) -> str:

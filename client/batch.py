@@ -1,8 +1,9 @@
 """``docserve submit``: many documents through a pipeline, with progress and a summary.
 
 Two ways in:
-- ``rest``: each document becomes a job (``file://`` for local paths, so the gateway must be
-  allowed to read them: DOCSERVE_FILE_ROOTS); locations (http(s)://, s3://) are passed through.
+- ``rest``: each document becomes a job: local files are uploaded with it (the gateway needs no
+  access to this machine's disk); locations (http(s)://, s3://, a server-side file://) are sent
+  as they are, for the workers to fetch.
 - ``grpc``: each document is split into pages here and the pages go straight to Triton (the
   high-throughput path; no queue, no gateway).
 """
@@ -23,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from docserve.api.documents.pages import PageLimits, split_pages
 from docserve.api.errors import DocserveError
 from docserve.api.jobs.store import JobStatus
-from docserve.client.rest import AsyncDocServeClient, DocServeError
+from docserve.client.rest import AsyncDocServeClient, DocServeError, JobDocument
 from docserve.client.triton import TritonPipelineClient
 from docserve.export.processing.page_result import DocumentResult, PageEntry
 
@@ -69,23 +70,43 @@ def collect(sources: Iterable[str]) -> list[str]:
     return found
 
 
-def request_id_for(source: str) -> str:
-    """Stable per source: submitting the same folder twice does not queue duplicates."""
-    return "cli-" + hashlib.sha256(source.encode()).hexdigest()[:24]
+def request_id_for(source: str, content_digest: str = "") -> str:
+    """Stable per source (and, for a local file, its content): submitting the same folder twice
+    does not queue duplicates, and a file changed since is a new job."""
+    return "cli-" + hashlib.sha256(f"{source}\0{content_digest}".encode()).hexdigest()[:24]
+
+
+def _job_document(source: str) -> tuple[str, JobDocument]:
+    """``(request_id, what to send)``: a location as it is, a local file to upload (read only
+    when it is sent; hashed here, in chunks, for its request id). Raises OSError if unreadable."""
+    if "://" in source:
+        return request_id_for(source), source
+    digest = hashlib.sha256()
+    with open(source, "rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return request_id_for(source, digest.hexdigest()), Path(source)
 
 
 async def via_rest(sources: list[str], pipeline: str, base_url: str, concurrency: int,
                    progress: Progress, task: Any) -> list[Outcome]:
-    locations = {request_id_for(s): (s, s if "://" in s else f"file://{s}") for s in sources}
-    outcomes = []
+    documents, outcomes = {}, []
+    for source in sources:
+        try:
+            request_id, document = _job_document(source)
+        except OSError as error:
+            outcomes.append(Outcome(source, ok=False, error=str(error)))
+            progress.advance(task)
+            continue
+        documents[request_id] = (source, document)
     async with AsyncDocServeClient(base_url) as client:
-        jobs = [(request_id, location) for request_id, (_, location) in locations.items()]
+        jobs = [(request_id, document) for request_id, (_, document) in documents.items()]
         async for item in client.submit_many(jobs, pipeline, concurrency=concurrency):
             if isinstance(item, DocServeError):
-                source = locations[item.request_id][0]  # type: ignore[attr-defined]
+                source = documents[item.request_id][0]  # type: ignore[attr-defined]
                 outcomes.append(Outcome(source, ok=False, error=f"{item.code}: {item.message}"))
             else:
-                source = locations[item.request_id][0]
+                source = documents[item.request_id][0]
                 if item.status == JobStatus.SUCCEEDED:
                     pages = len(item.result.pages) if item.result else 0
                     outcomes.append(Outcome(source, ok=True, pages=pages, result=item.result))

@@ -4,7 +4,8 @@ Every call returns the gateway's own pydantic models (:class:`JobView`), and eve
 becomes a typed exception carrying the gateway's error code::
 
     with DocServeClient("http://localhost:8080") as client:
-        client.send("scan-1", "file:///srv/inbox/scan-1.pdf", pipeline="ocr")
+        client.send("scan-1", "s3://inbox/scan-1.pdf", pipeline="ocr")    # a location, or
+        client.upload("scan-2", Path("scan-2.pdf"), pipeline="ocr")        # a local file
         job = client.wait("scan-1", timeout=120)
         print(job.status, job.result)
 """
@@ -12,8 +13,9 @@ becomes a typed exception carrying the gateway's error code::
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +89,21 @@ def _job_body(request_id: str, location: str, pipeline: str, pages: list[int] | 
     return body
 
 
+def _upload_form(request_id: str, pipeline: str, pages: list[int] | None,
+                 callback_url: str | None) -> dict[str, str]:
+    """The text fields of a multipart job submission (``options`` travels as JSON)."""
+    form = {"request_id": request_id, "pipeline": pipeline}
+    if pages:
+        form["options"] = json.dumps({"pages": pages})
+    if callback_url:
+        form["callback_url"] = callback_url
+    return form
+
+
+# A job's document: a location the workers fetch (str), or a local file (Path) or bytes to upload.
+JobDocument = str | Path | bytes
+
+
 def _document(path_or_bytes: str | Path | bytes) -> tuple[str, bytes]:
     if isinstance(path_or_bytes, bytes):
         return "document", path_or_bytes
@@ -115,6 +132,16 @@ class DocServeClient:
         """Queue a job (idempotent on ``request_id``)."""
         response = self._http.post("/api/v1/jobs", json=_job_body(request_id, location, pipeline,
                                                                    pages, callback_url))
+        _raise_for_error(response)
+        return JobView.model_validate(response.json())
+
+    def upload(self, request_id: str, document: Path | bytes, pipeline: str,
+               pages: list[int] | None = None, callback_url: str | None = None) -> JobView:
+        """Queue a job on a local document, uploaded with it (idempotent on ``request_id``:
+        the same bytes again are the same job)."""
+        name, data = _document(document)
+        response = self._http.post("/api/v1/jobs", files={"document": (name, data)},
+                                   data=_upload_form(request_id, pipeline, pages, callback_url))
         _raise_for_error(response)
         return JobView.model_validate(response.json())
 
@@ -170,10 +197,20 @@ class AsyncDocServeClient:
 
     async def send(self, request_id: str, location: str, pipeline: str,
                    pages: list[int] | None = None, callback_url: str | None = None) -> JobView:
+        body = _job_body(request_id, location, pipeline, pages, callback_url)
+        return await self._submit(lambda: self._http.post("/api/v1/jobs", json=body))
+
+    async def upload(self, request_id: str, document: Path | bytes, pipeline: str,
+                     pages: list[int] | None = None, callback_url: str | None = None) -> JobView:
+        name, data = _document(document)
+        form = _upload_form(request_id, pipeline, pages, callback_url)
+        return await self._submit(
+            lambda: self._http.post("/api/v1/jobs", files={"document": (name, data)}, data=form)
+        )
+
+    async def _submit(self, post: Callable[[], Awaitable[httpx.Response]]) -> JobView:
         while True:
-            response = await self._http.post(
-                "/api/v1/jobs", json=_job_body(request_id, location, pipeline, pages, callback_url)
-            )
+            response = await post()
             try:
                 _raise_for_error(response)
             except QueueFull as full:  # the queue drains: wait as the gateway asks
@@ -208,25 +245,29 @@ class AsyncDocServeClient:
         return DocumentResult.model_validate(response.json())
 
     async def submit_many(
-        self, jobs: Iterable[tuple[str, str]], pipeline: str, concurrency: int = 8,
+        self, jobs: Iterable[tuple[str, JobDocument]], pipeline: str, concurrency: int = 8,
         timeout: float = 600.0,
     ) -> AsyncIterator[JobView | DocServeError]:
-        """Send ``(request_id, location)`` pairs, at most ``concurrency`` in flight, and yield each
-        final job (or the error that refused it) as soon as it is known."""
+        """Send ``(request_id, document)`` pairs — a location to fetch, or a local file or bytes
+        to upload — at most ``concurrency`` in flight, and yield each final job (or the error that
+        refused it) as soon as it is known."""
         pending = iter(jobs)
         finished: asyncio.Queue[JobView | DocServeError] = asyncio.Queue()
 
-        async def one(request_id: str, location: str) -> None:
+        async def one(request_id: str, document: JobDocument) -> None:
             try:
-                await self.send(request_id, location, pipeline)
+                if isinstance(document, str):
+                    await self.send(request_id, document, pipeline)
+                else:
+                    await self.upload(request_id, document, pipeline)
                 await finished.put(await self.wait(request_id, timeout=timeout))
             except DocServeError as error:
                 error.request_id = request_id  # type: ignore[attr-defined]
                 await finished.put(error)
 
         async def lane() -> None:
-            for request_id, location in pending:
-                await one(request_id, location)
+            for request_id, document in pending:
+                await one(request_id, document)
 
         lanes = [asyncio.create_task(lane()) for _ in range(concurrency)]
         done = asyncio.gather(*lanes)

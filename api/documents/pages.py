@@ -50,6 +50,22 @@ def split_pages(data: bytes, limits: PageLimits) -> list[bytes]:
     return [data]
 
 
+def check_document(data: bytes, limits: PageLimits) -> int:
+    """The document's page count, after the checks :func:`split_pages` makes, but from headers
+    only (nothing rasterized or decoded): what an upload must pass before it is queued."""
+    media_type = sniff(data)
+    if media_type == "application/pdf":
+        return _with_pdf(data, lambda pdf: _check_pdf(pdf, limits))
+    if media_type == "image/tiff":
+        image = _open_image(data)
+        frames = _check_tiff_frames(image, limits)
+        for index in range(frames):
+            _seek_tiff(image, index, limits)
+        return frames
+    _check_image(data, limits)
+    return 1
+
+
 def _check_pixels(width: float, height: float, limits: PageLimits, what: str) -> None:
     if width <= 0 or height <= 0:
         raise DocumentError(f"{what} has no pixels ({width:.0f}x{height:.0f})")
@@ -79,23 +95,35 @@ def _check_image(data: bytes, limits: PageLimits) -> None:
         raise DocumentError(f"the image is corrupt: {error}") from error
 
 
-def _tiff_pages(data: bytes, limits: PageLimits) -> list[bytes]:
-    image = _open_image(data)
+def _check_tiff_frames(image, limits: PageLimits) -> int:
     frames = getattr(image, "n_frames", 1)
     if frames > limits.max_pages:
         raise DocumentTooLargeError(f"the TIFF has {frames} pages; at most {limits.max_pages}")
-    pages = []
+    return frames
+
+
+def _seek_tiff(image, index: int, limits: PageLimits) -> None:
     try:
-        for index in range(frames):
-            image.seek(index)
-            _check_pixels(*image.size, limits, f"TIFF page {index + 1}")
-            pages.append(_png(image.convert("RGB") if image.mode not in ("L", "RGB") else image))
+        image.seek(index)
     except (OSError, ValueError) as error:
         raise DocumentError(f"the TIFF is corrupt: {error}") from error
+    _check_pixels(*image.size, limits, f"TIFF page {index + 1}")
+
+
+def _tiff_pages(data: bytes, limits: PageLimits) -> list[bytes]:
+    image = _open_image(data)
+    pages = []
+    for index in range(_check_tiff_frames(image, limits)):
+        _seek_tiff(image, index, limits)
+        try:
+            pages.append(_png(image.convert("RGB") if image.mode not in ("L", "RGB") else image))
+        except (OSError, ValueError) as error:
+            raise DocumentError(f"the TIFF is corrupt: {error}") from error
     return pages
 
 
-def _pdf_pages(data: bytes, limits: PageLimits) -> list[bytes]:
+def _with_pdf(data: bytes, use):
+    """``use(pdf)`` on the opened document, which is closed afterwards whatever happens."""
     import pypdfium2
 
     try:
@@ -103,20 +131,31 @@ def _pdf_pages(data: bytes, limits: PageLimits) -> list[bytes]:
     except pypdfium2.PdfiumError as error:
         raise DocumentError(f"the PDF cannot be opened: {error}") from error
     try:
-        if len(pdf) == 0:
-            raise DocumentError("the PDF has no pages")
-        if len(pdf) > limits.max_pages:
-            raise DocumentTooLargeError(f"the PDF has {len(pdf)} pages; at most {limits.max_pages}")
-        scale = limits.pdf_dpi / 72
-        pages = []
-        for index in range(len(pdf)):
-            page = pdf[index]
-            width, height = page.get_size()
-            _check_pixels(width * scale, height * scale, limits, f"PDF page {index + 1}")
-            pages.append(_png(page.render(scale=scale, grayscale=False).to_pil()))
-        return pages
+        return use(pdf)
     finally:
         pdf.close()
+
+
+def _check_pdf(pdf, limits: PageLimits) -> int:
+    """Page count and every page's size at the configured dpi, from the PDF's page boxes."""
+    if len(pdf) == 0:
+        raise DocumentError("the PDF has no pages")
+    if len(pdf) > limits.max_pages:
+        raise DocumentTooLargeError(f"the PDF has {len(pdf)} pages; at most {limits.max_pages}")
+    scale = limits.pdf_dpi / 72
+    for index in range(len(pdf)):
+        width, height = pdf[index].get_size()
+        _check_pixels(width * scale, height * scale, limits, f"PDF page {index + 1}")
+    return len(pdf)
+
+
+def _pdf_pages(data: bytes, limits: PageLimits) -> list[bytes]:
+    def render(pdf) -> list[bytes]:
+        scale = limits.pdf_dpi / 72
+        return [_png(pdf[index].render(scale=scale, grayscale=False).to_pil())
+                for index in range(_check_pdf(pdf, limits))]
+
+    return _with_pdf(data, render)
 
 
 def _png(image) -> bytes:

@@ -22,6 +22,7 @@ from docserve.api.documents.fetch import DocumentFetcher
 from docserve.api.errors import DocserveError
 from docserve.api.jobs.callbacks import CallbackSender
 from docserve.api.jobs.store import Job, JobStore
+from docserve.api.jobs.uploads import UploadStore, is_upload
 from docserve.api.metrics import GatewayMetrics
 from docserve.api.pipelines import PipelineCatalog
 from docserve.api.settings import Settings
@@ -29,6 +30,7 @@ from docserve.api.triton_client import TritonClient
 from docserve.export.processing.page_result import DocumentResult
 
 IDLE_POLL_S = 1.0
+UPLOAD_SWEEP_S = 60.0
 
 
 class JobWorkers:
@@ -38,6 +40,7 @@ class JobWorkers:
         self,
         settings: Settings,
         store: JobStore,
+        uploads: UploadStore,
         triton: TritonClient,
         catalog: PipelineCatalog,
         fetcher: DocumentFetcher,
@@ -46,6 +49,7 @@ class JobWorkers:
     ):
         self.settings = settings
         self.store = store
+        self.uploads = uploads
         self.triton = triton
         self.catalog = catalog
         self.fetcher = fetcher
@@ -66,6 +70,7 @@ class JobWorkers:
             for slot in range(self.settings.worker_concurrency)
         ]
         self._tasks.append(asyncio.create_task(self.callbacks.redeliver_pending(), name="callbacks"))
+        self._tasks.append(asyncio.create_task(self._sweep_uploads(), name="upload-sweep"))
         logger.info("{} job workers started ({})", self.settings.worker_concurrency, self.worker_id)
 
     async def stop(self) -> None:
@@ -113,7 +118,10 @@ class JobWorkers:
 
     async def _analyze(self, job: Job) -> DocumentResult:
         pipeline = await self.catalog.get(job.pipeline)
-        document = await self.fetcher.fetch(job.location)
+        if is_upload(job.location):
+            document = await asyncio.to_thread(self.uploads.read, job)
+        else:
+            document = await self.fetcher.fetch(job.location)
         return await analyze_document(
             self.triton, pipeline, document, self.settings,
             pages=job.options.get("pages"), request_id=job.request_id,
@@ -143,9 +151,19 @@ class JobWorkers:
             log.warning("job {}: lease lost before the outcome was stored; outcome dropped", job.request_id)
             return
         log.info("job {} {} {}", job.request_id, status, detail)
+        self.uploads.delete(job.request_id, job.location)  # an upload is done with: outcome stored
         self.metrics.job_outcomes.labels(status).inc()
         if job.callback_url:
             self.callbacks.schedule(job.request_id)
+
+    async def _sweep_uploads(self) -> None:
+        """Uploads no job needs any more, and those kept past their retention, go."""
+        while True:
+            try:
+                await asyncio.to_thread(self.uploads.sweep, self.store)
+            except Exception:  # a failed sweep is retried at the next one; jobs carry on
+                logger.exception("upload sweep failed")
+            await asyncio.sleep(UPLOAD_SWEEP_S)
 
     async def _keep_lease(self, job: Job) -> None:
         interval = self.settings.job_lease_s / 3

@@ -5,44 +5,119 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from docserve.api.dependencies import CatalogDep, FetcherDep, StoreDep, WorkersDep
+from docserve.api.analysis import page_limits
+from docserve.api.dependencies import (
+    CatalogDep,
+    FetcherDep,
+    SettingsDep,
+    StoreDep,
+    UploadsDep,
+    WorkersDep,
+)
+from docserve.api.documents.fetch import DocumentFetcher
 from docserve.api.documents.locations import parse_location
-from docserve.api.errors import DocumentError
-from docserve.api.jobs.store import JobRequest, JobStatus
-from docserve.api.schemas.jobs import JobList, JobSubmission, JobView
+from docserve.api.documents.pages import check_document
+from docserve.api.errors import DocumentError, UnsupportedMediaTypeError
+from docserve.api.jobs.store import Job, JobRequest, JobStatus, JobStore
+from docserve.api.jobs.uploads import UploadStore
+from docserve.api.pipelines import PipelineCatalog
+from docserve.api.request_bodies import parse_body, read_multipart
+from docserve.api.schemas.jobs import JobList, JobSubmission, JobUpload, JobView
+from docserve.api.settings import Settings
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
 _ERRORS = {
     404: {"description": "unknown pipeline or job"},
     409: {"description": "request_id already used with another body; or job not cancellable"},
-    422: {"description": "malformed or refused location / callback_url"},
+    413: {"description": "uploaded document, its pages or its page pixels over the limits"},
+    415: {"description": "body neither JSON nor multipart; or the upload is not a PDF, PNG, JPEG or TIFF"},
+    422: {"description": "malformed or refused location / callback_url; empty or unreadable upload"},
     429: {"description": "queue full: retry after Retry-After seconds"},
 }
 
+_SUBMISSION_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/JobSubmission"}},
+            "multipart/form-data": {"schema": JobUpload.form_schema()},
+        },
+    }
+}
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobView, responses=_ERRORS)
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobView, responses=_ERRORS,
+             openapi_extra=_SUBMISSION_BODY)
 async def submit_job(
-    body: JobSubmission, response: Response, store: StoreDep, catalog: CatalogDep,
-    fetcher: FetcherDep, workers: WorkersDep,
+    request: Request, response: Response, store: StoreDep, uploads: UploadsDep, catalog: CatalogDep,
+    fetcher: FetcherDep, workers: WorkersDep, settings: SettingsDep,
 ) -> JobView:
-    """Queue the analysis of the document at ``location``; idempotent on ``request_id``."""
-    await catalog.get(body.pipeline)
-    fetcher.parse(body.location)
-    if body.callback_url is not None:
-        _check_callback_url(body.callback_url, fetcher.settings.allow_private_hosts)
-    request = JobRequest(
-        request_id=body.request_id, pipeline=body.pipeline, location=body.location,
-        options=body.options.model_dump(exclude_none=True), callback_url=body.callback_url,
-    )
-    job, created = await asyncio.to_thread(store.submit, request)
+    """Queue the analysis of a document, idempotent on ``request_id``: name its ``location``
+    (JSON), or upload it (multipart: file field ``document`` plus the same fields as form fields,
+    ``options`` as a JSON string). An upload is stored under the data dir before the answer and
+    deleted once the job's result is stored."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        job, created = await _submit_upload(request, store, uploads, catalog, fetcher, settings)
+    elif content_type.startswith("application/json"):
+        body = parse_body(JobSubmission, await request.body())
+        await _check_submission(body, catalog, fetcher, body.location)
+        job, created = await asyncio.to_thread(store.submit, _job_request(body, body.location))
+    else:
+        raise UnsupportedMediaTypeError(
+            "send the job as JSON (with a location) or as multipart/form-data (with a 'document' file)"
+        )
     if created and workers is not None:
         workers.notify()
     response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
     response.headers["Location"] = f"{router.prefix}/{job.request_id}"
     return JobView.of(job)
+
+
+async def _check_submission(body: JobSubmission | JobUpload, catalog: PipelineCatalog,
+                            fetcher: DocumentFetcher, location: str | None = None) -> None:
+    """Unknown pipeline (404), refused location or callback URL (422): before anything is stored."""
+    await catalog.get(body.pipeline)
+    if location is not None:
+        fetcher.parse(location)
+    if body.callback_url is not None:
+        _check_callback_url(body.callback_url, fetcher.settings.allow_private_hosts)
+
+
+def _job_request(body: JobSubmission | JobUpload, location: str) -> JobRequest:
+    return JobRequest(
+        request_id=body.request_id, pipeline=body.pipeline, location=location,
+        options=body.options.model_dump(exclude_none=True), callback_url=body.callback_url,
+    )
+
+
+async def _submit_upload(request: Request, store: JobStore, uploads: UploadStore,
+                         catalog: PipelineCatalog, fetcher: DocumentFetcher,
+                         settings: Settings) -> tuple[Job, bool]:
+    """Check the fields, store the file durably, then queue the job (see ``jobs.uploads``)."""
+    fields, document = await read_multipart(request, settings.max_document_bytes, JobUpload.FIELDS)
+    body = JobUpload.from_form(fields)
+    await _check_submission(body, catalog, fetcher)
+    staged = await asyncio.to_thread(uploads.receive, document.file)
+    try:
+        await asyncio.to_thread(check_document, staged.read(), page_limits(settings))
+    except BaseException:
+        uploads.discard(staged)
+        raise
+    request_body = _job_request(body, staged.location)
+    linked = await asyncio.to_thread(uploads.commit, staged, body.request_id)
+    try:
+        job, created = await asyncio.to_thread(store.submit, request_body)
+    except BaseException:
+        if linked:  # refused (409, 429): the file we just linked belongs to no job
+            uploads.delete(body.request_id, staged.location)
+        raise
+    if linked and not created and job.status.final:  # a repeat of a finished job: nothing to keep
+        uploads.delete(body.request_id, staged.location)
+    return job, created
 
 
 def _check_callback_url(url: str, allow_private_hosts: bool) -> None:
@@ -70,6 +145,8 @@ async def list_jobs(
 
 
 @router.delete("/{request_id}", response_model=JobView, responses={404: _ERRORS[404], 409: _ERRORS[409]})
-async def cancel_job(request_id: str, store: StoreDep) -> JobView:
-    """Cancel a job that is still queued."""
-    return JobView.of(await asyncio.to_thread(store.cancel, request_id))
+async def cancel_job(request_id: str, store: StoreDep, uploads: UploadsDep) -> JobView:
+    """Cancel a job that is still queued (its uploaded document, if any, is deleted)."""
+    job = await asyncio.to_thread(store.cancel, request_id)
+    uploads.delete(job.request_id, job.location)
+    return JobView.of(job)

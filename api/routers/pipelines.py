@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
-from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from docserve.api.analysis import analyze_document
 from docserve.api.dependencies import CatalogDep, FetcherDep, SettingsDep, TritonDep
-from docserve.api.errors import DocumentError, DocumentTooLargeError, UnsupportedMediaTypeError
+from docserve.api.errors import DocumentError, UnsupportedMediaTypeError
 from docserve.api.logs import request_id_var
+from docserve.api.request_bodies import parse_body, read_multipart, upload_too_large
 from docserve.api.schemas.pipelines import DocumentLocation, PipelineView
 from docserve.export.processing.page_result import DocumentResult
 
@@ -66,9 +64,13 @@ async def predict(
     pipeline = await catalog.get(name)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        document, pages = await _read_upload(request, settings.max_document_bytes)
+        fields, upload = await read_multipart(request, settings.max_document_bytes, ("pages",))
+        document = await upload.read(settings.max_document_bytes + 1)
+        if len(document) > settings.max_document_bytes:
+            raise upload_too_large(settings.max_document_bytes)
+        pages = _page_numbers(fields.get("pages"))
     elif content_type.startswith("application/json"):
-        body = _parse_location_body(await request.body())
+        body = parse_body(DocumentLocation, await request.body())
         document, pages = await fetcher.fetch(body.location), body.pages
     else:
         raise UnsupportedMediaTypeError(
@@ -76,35 +78,6 @@ async def predict(
         )
     return await analyze_document(
         triton, pipeline, document, settings, pages=pages, request_id=request_id_var.get()
-    )
-
-
-def _parse_location_body(raw: bytes) -> DocumentLocation:
-    try:
-        return DocumentLocation.model_validate_json(raw)
-    except ValidationError as error:
-        raise RequestValidationError(error.errors(include_url=False)) from error
-
-
-async def _read_upload(request: Request, max_bytes: int) -> tuple[bytes, list[int] | None]:
-    """The uploaded file, refused past ``max_bytes`` without reading the rest into memory."""
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > max_bytes + 64 * 1024:  # multipart framing aside, the body is too big
-        raise _upload_too_large(max_bytes)
-    form = await request.form(max_files=1, max_fields=4, max_part_size=max_bytes + 1)
-    upload = form.get("document")
-    if not isinstance(upload, StarletteUploadFile):
-        raise DocumentError("multipart body needs a file field named 'document'")
-    data = await upload.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise _upload_too_large(max_bytes)
-    pages = form.get("pages")
-    return data, _page_numbers(pages if isinstance(pages, str) else None)
-
-
-def _upload_too_large(max_bytes: int) -> DocumentTooLargeError:
-    return DocumentTooLargeError(
-        f"the upload is larger than {max_bytes} bytes (DOCSERVE_MAX_DOCUMENT_BYTES)"
     )
 
 

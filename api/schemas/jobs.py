@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from docserve.api.jobs.store import Job, JobStatus
 from docserve.export.processing.page_result import DocumentResult
@@ -19,7 +22,25 @@ class JobOptions(BaseModel):
     )
 
 
-class JobSubmission(BaseModel):
+class _JobFields(BaseModel):
+    """What every job submission says, whether it names a location or uploads the document."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str = Field(
+        min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
+        description="Your id for this job; sending it again with the same body returns the same job",
+    )
+    pipeline: str = Field(min_length=1, max_length=128, description="A pipeline of GET /api/v1/pipelines")
+    options: JobOptions = Field(default_factory=JobOptions)
+    callback_url: str | None = Field(
+        default=None, max_length=4096, description="POSTed the final job (with retries) when it ends"
+    )
+
+
+class JobSubmission(_JobFields):
+    """A job on a document the workers fetch (JSON body)."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{
@@ -28,18 +49,49 @@ class JobSubmission(BaseModel):
         }]},
     )
 
-    request_id: str = Field(
-        min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
-        description="Your id for this job; sending it again with the same body returns the same job",
-    )
-    pipeline: str = Field(min_length=1, max_length=128, description="A pipeline of GET /api/v1/pipelines")
     location: str = Field(
         min_length=1, max_length=4096, description="file:///path, http(s)://host/path or s3://bucket/key"
     )
-    options: JobOptions = Field(default_factory=JobOptions)
-    callback_url: str | None = Field(
-        default=None, max_length=4096, description="POSTed the final job (with retries) when it ends"
-    )
+
+
+class JobUpload(_JobFields):
+    """A job on an uploaded document (multipart body: these fields + the ``document`` file)."""
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("request_id", "pipeline", "options", "callback_url")
+
+    @classmethod
+    def from_form(cls, fields: dict[str, str]) -> JobUpload:
+        """The form's text fields, ``options`` being a JSON object; 422 like a JSON body's errors."""
+        values: dict[str, object] = dict(fields)
+        if "options" in fields:
+            try:
+                values["options"] = json.loads(fields["options"])
+            except ValueError as error:
+                raise RequestValidationError([{
+                    "loc": ("body", "options"), "msg": f"options must be a JSON object: {error}",
+                    "type": "json_invalid",
+                }]) from error
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            raise RequestValidationError(error.errors(include_url=False)) from error
+
+    @classmethod
+    def form_schema(cls) -> dict[str, Any]:
+        """The multipart body as OpenAPI describes it: text fields plus the binary document."""
+        fields = JobSubmission.model_json_schema()["properties"]
+        return {
+            "type": "object",
+            "required": ["request_id", "pipeline", "document"],
+            "properties": {
+                "document": {"type": "string", "format": "binary", "description": "PDF, PNG, JPEG or TIFF"},
+                "request_id": fields["request_id"],
+                "pipeline": fields["pipeline"],
+                "options": {"type": "string", "description": 'JSON object, e.g. {"pages": [1, 2]}'},
+                "callback_url": {"type": "string", "maxLength": 4096,
+                                 "description": fields["callback_url"]["description"]},
+            },
+        }
 
 
 class JobErrorView(BaseModel):

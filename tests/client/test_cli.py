@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sample_documents import pdf_document, png_page
 from typer.testing import CliRunner
@@ -38,12 +39,28 @@ def test_submit_exits_non_zero_and_lists_failures(live_gateway, tmp_path):
     base, inbox = live_gateway
     (inbox / "good.png").write_bytes(png_page())
     (inbox / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
-    outside = tmp_path / "outside.png"
-    outside.write_bytes(png_page())
-    result = runner.invoke(app, ["submit", str(inbox / "good.png"), str(inbox / "bad.png"), str(outside),
-                                 "-p", "page_probe_pipeline", "--url", base])
+    result = runner.invoke(app, ["submit", str(inbox / "good.png"), str(inbox / "bad.png"),
+                                 "file:///etc/hostname", "-p", "page_probe_pipeline", "--url", base])
     assert result.exit_code == 1
     assert "invalid_document" in result.output and "location_refused" in result.output
+
+
+def test_submit_uploads_local_files_from_anywhere(live_gateway, tmp_path):
+    """Files outside the gateway's DOCSERVE_FILE_ROOTS go as uploads: nothing to configure."""
+    base, _ = live_gateway
+    outside = tmp_path / "laptop" / "scans"
+    outside.mkdir(parents=True)
+    (outside / "a.png").write_bytes(png_page(41, 17))
+    (outside / "b.pdf").write_bytes(pdf_document([(72, 72), (72, 144)]))
+    out = tmp_path / "results.jsonl"
+    result = runner.invoke(app, ["submit", str(outside), "-p", "page_probe_pipeline", "--url", base,
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = {Path(line["source"]).name: line for line in map(json.loads, out.read_text().splitlines())}
+    assert lines["a.png"]["result"]["pages"][0]["result"]["page"] == {"width": 41, "height": 17}
+    assert lines["b.pdf"]["result"]["page_count"] == 2
+    again = runner.invoke(app, ["submit", str(outside), "-p", "page_probe_pipeline", "--url", base])
+    assert again.exit_code == 0, again.output  # the same files again: the same jobs, not a 409
 
 
 def test_predict_and_pipelines(live_gateway, tmp_path):
