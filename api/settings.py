@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # The source checkout this package runs from (an editable install or a clone on sys.path). In a
@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     job_lease_s: float = Field(default=60.0, gt=0, description="A silent worker loses its job after")
     job_retry_base_s: float = Field(default=1.0, gt=0, description="First retry delay; doubles")
     callback_attempts: int = Field(default=5, ge=1)
+    callback_secret: SecretStr | None = Field(
+        default=None, description="HMAC key that signs every callback (X-Docserve-Signature)"
+    )
     upload_retention_s: float = Field(
         default=86_400.0, gt=0, description="Longest an uploaded job document is kept unprocessed"
     )

@@ -2,7 +2,9 @@
 
 Callback URLs obey the same rules as document locations (no internal addresses unless allowed):
 the HTTP client connects through the same guarded transport. Delivery state is stored, so a
-callback that was pending when the gateway stopped is sent after it starts again.
+callback that was pending when the gateway stopped is sent after it starts again. With
+``DOCSERVE_CALLBACK_SECRET`` set, every POST is signed (see ``callback_signature``); each attempt
+is signed anew, so a retry an hour later is not refused as stale.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from loguru import logger
 
 from docserve.api.documents.network import GuardedTransport
 from docserve.api.errors import DocserveError
+from docserve.api.jobs.callback_signature import signature_headers
 from docserve.api.jobs.store import JobStore
 from docserve.api.schemas.jobs import JobView
 from docserve.api.settings import Settings
@@ -51,11 +54,11 @@ class CallbackSender:
         job = await asyncio.to_thread(self.store.get, request_id)
         if not job.callback_url:
             return False
-        body = JobView.of(job).model_dump(mode="json")
+        body = JobView.of(job).model_dump_json().encode()
         log = logger.bind(request_id=request_id)
         for attempt in range(1, self.settings.callback_attempts + 1):
             try:
-                response = await self._http.post(job.callback_url, json=body)
+                response = await self._http.post(job.callback_url, content=body, headers=self._headers(body))
                 if response.status_code < 300:
                     await asyncio.to_thread(self.store.set_callback_state, request_id, "delivered")
                     log.info("callback for {} delivered to {}", request_id, job.callback_url)
@@ -70,6 +73,12 @@ class CallbackSender:
         await asyncio.to_thread(self.store.set_callback_state, request_id, "failed")
         log.error("callback for {} to {} abandoned", request_id, job.callback_url)
         return False
+
+    def _headers(self, body: bytes) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.settings.callback_secret is not None:
+            headers |= signature_headers(body, self.settings.callback_secret.get_secret_value())
+        return headers
 
     async def redeliver_pending(self) -> None:
         """Forever: send callbacks left pending by an earlier process."""
