@@ -20,7 +20,6 @@ from launched_service import (
 )
 
 from docserve.api.embedded_triton import (
-    SHM_DIR,
     EmbeddedTriton,
     EmbeddedTritonError,
     PortInUseError,
@@ -80,21 +79,20 @@ def _start_launcher(data_dir: Path, repository: Path) -> subprocess.Popen:
 
 def test_sigint_stops_server_and_stubs_and_cleans_shared_memory(tmp_path, car_repository):
     data_dir = tmp_path / "data"
-    shm_before = set(SHM_DIR.iterdir())
     launcher = _start_launcher(data_dir, car_repository)
     try:
         wait_for_line(launcher, "Triton ready", timeout_s=120)
         running = processes_mentioning(str(data_dir))
         assert any("bin/tritonserver" in line for line in running)
         assert any("triton_python_backend_stub" in line for line in running)
-        assert set(SHM_DIR.iterdir()) - shm_before, "the python backend should be using /dev/shm"
+        assert shm_regions_of(launcher.pid), "the python backend should be using /dev/shm"
         launcher.send_signal(signal.SIGINT)
         assert launcher.wait(timeout=60) == 0
     finally:
         if launcher.poll() is None:
             launcher.kill()
     assert processes_mentioning(str(data_dir)) == []
-    assert set(SHM_DIR.iterdir()) - shm_before == set()
+    assert shm_regions_of(launcher.pid) == []
 
 
 def test_a_killed_launcher_takes_triton_with_it(tmp_path, car_repository):
