@@ -71,7 +71,7 @@ async def measure_jobs(docserve: Docserve, pipeline: str, paths: list[Path], con
                 page_started = time.perf_counter()
                 request_id = f"{run}-{index}"
                 await client.send(request_id, f"file://{path}", pipeline)
-                job = await client.wait(request_id, timeout=300, poll=0.02, max_poll=0.1)
+                job = await client.wait(request_id, timeout=300)
                 if job.status != JobStatus.SUCCEEDED:
                     raise RuntimeError(f"{request_id}: {job.error}")
                 latencies.append(time.perf_counter() - page_started)

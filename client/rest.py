@@ -89,6 +89,25 @@ def _job_body(request_id: str, location: str, pipeline: str, pages: list[int] | 
     return body
 
 
+MAX_WAIT_S = 30.0  # the gateway's longest long poll
+
+
+def _wait_s(deadline: float) -> float:
+    """The next long poll's length: what is left of the caller's timeout, at most the gateway's."""
+    return max(0.0, min(MAX_WAIT_S, deadline - time.monotonic()))
+
+
+def _wait_params(wait: float) -> dict[str, str]:
+    return {"wait": f"{wait:.3f}"} if wait > 0 else {}
+
+
+def _poll_timeout(timeout: httpx.Timeout, wait: float) -> httpx.Timeout:
+    """The client's timeout, with room for the gateway to hold a long poll for ``wait`` seconds."""
+    if timeout.read is None or timeout.read > wait + 10:
+        return timeout
+    return httpx.Timeout(timeout.connect, read=wait + 10, write=timeout.write, pool=timeout.pool)
+
+
 def _upload_form(request_id: str, pipeline: str, pages: list[int] | None,
                  callback_url: str | None) -> dict[str, str]:
     """The text fields of a multipart job submission (``options`` travels as JSON)."""
@@ -145,23 +164,22 @@ class DocServeClient:
         _raise_for_error(response)
         return JobView.model_validate(response.json())
 
-    def receive(self, request_id: str) -> JobView:
-        response = self._http.get(f"/api/v1/jobs/{request_id}")
+    def receive(self, request_id: str, wait: float = 0) -> JobView:
+        """The job now, or (``wait`` > 0, at most 30) as soon as its status changes."""
+        response = self._http.get(f"/api/v1/jobs/{request_id}", params=_wait_params(wait),
+                                  timeout=_poll_timeout(self._http.timeout, wait))
         _raise_for_error(response)
         return JobView.model_validate(response.json())
 
-    def wait(self, request_id: str, timeout: float = 300.0, poll: float = 0.1,
-             max_poll: float = 2.0) -> JobView:
-        """Poll until the job is final, backing off from ``poll`` to ``max_poll`` seconds."""
+    def wait(self, request_id: str, timeout: float = 300.0) -> JobView:
+        """Long-poll until the job is final (the gateway answers as soon as its status changes)."""
         deadline = time.monotonic() + timeout
         while True:
-            job = self.receive(request_id)
+            job = self.receive(request_id, wait=_wait_s(deadline))
             if job.status.final:
                 return job
-            if time.monotonic() + poll > deadline:
+            if time.monotonic() >= deadline:
                 raise WaitTimeout(f"job {request_id} still {job.status.value} after {timeout}s")
-            time.sleep(poll)
-            poll = min(poll * 1.5, max_poll)
 
     def predict(self, document: str | Path | bytes, pipeline: str, pages: list[int] | None = None
                 ) -> DocumentResult:
@@ -218,22 +236,20 @@ class AsyncDocServeClient:
                 continue
             return JobView.model_validate(response.json())
 
-    async def receive(self, request_id: str) -> JobView:
-        response = await self._http.get(f"/api/v1/jobs/{request_id}")
+    async def receive(self, request_id: str, wait: float = 0) -> JobView:
+        response = await self._http.get(f"/api/v1/jobs/{request_id}", params=_wait_params(wait),
+                                        timeout=_poll_timeout(self._http.timeout, wait))
         _raise_for_error(response)
         return JobView.model_validate(response.json())
 
-    async def wait(self, request_id: str, timeout: float = 300.0, poll: float = 0.1,
-                   max_poll: float = 2.0) -> JobView:
+    async def wait(self, request_id: str, timeout: float = 300.0) -> JobView:
         deadline = time.monotonic() + timeout
         while True:
-            job = await self.receive(request_id)
+            job = await self.receive(request_id, wait=_wait_s(deadline))
             if job.status.final:
                 return job
-            if time.monotonic() + poll > deadline:
+            if time.monotonic() >= deadline:
                 raise WaitTimeout(f"job {request_id} still {job.status.value} after {timeout}s")
-            await asyncio.sleep(poll)
-            poll = min(poll * 1.5, max_poll)
 
     async def predict(self, document: str | Path | bytes, pipeline: str,
                       pages: list[int] | None = None) -> DocumentResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -28,6 +29,11 @@ from docserve.api.schemas.jobs import JobList, JobSubmission, JobUpload, JobView
 from docserve.api.settings import Settings
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
+
+MAX_WAIT_S = 30.0
+# How often a long poll looks at the store: workers in other processes change jobs too, so an
+# in-process notification would not see every change.
+LONG_POLL_INTERVAL_S = 0.05
 
 _ERRORS = {
     404: {"description": "unknown pipeline or job"},
@@ -127,9 +133,21 @@ def _check_callback_url(url: str, allow_private_hosts: bool) -> None:
 
 
 @router.get("/{request_id}", response_model=JobView, responses={404: _ERRORS[404]})
-async def get_job(request_id: str, store: StoreDep) -> JobView:
+async def get_job(
+    request_id: str, store: StoreDep,
+    wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description=(
+        "Long polling: answer as soon as the job's status changes, or after this many seconds"
+    ))] = 0,
+) -> JobView:
     """Status, attempts, timings and, once finished, the result or the error."""
-    return JobView.of(await asyncio.to_thread(store.get, request_id))
+    job = await asyncio.to_thread(store.get, request_id)
+    deadline = time.monotonic() + wait
+    while not job.status.final and (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(min(LONG_POLL_INTERVAL_S, left))
+        current = await asyncio.to_thread(store.get, request_id)
+        if current.status != job.status:
+            return JobView.of(current)
+    return JobView.of(job)
 
 
 @router.get("", response_model=JobList)

@@ -182,3 +182,21 @@ def test_the_sweep_keeps_live_uploads_and_removes_the_rest(tmp_path):
     assert sorted(path.name.split(".")[0] for path in uploads.root.glob("*.document")) == [
         "fresh-orphan", "live"]
     store.close()
+
+
+def test_long_polling_answers_on_a_change_or_after_the_wait(queue_only, uploads_api):
+    idle, _ = queue_only
+    assert _upload(idle, "poll-1", png_page()).status_code == 202
+    started = time.monotonic()
+    still = idle.get("/api/v1/jobs/poll-1", params={"wait": 0.6})
+    assert still.json()["status"] == "queued" and 0.55 < time.monotonic() - started < 5
+    assert idle.get("/api/v1/jobs/poll-1", params={"wait": 31}).status_code == 422
+
+    busy, _ = uploads_api
+    assert _upload(busy, "poll-2", png_page(33, 44)).status_code == 202
+    seen = []
+    started = time.monotonic()
+    while not seen or seen[-1] not in ("succeeded", "failed"):
+        seen.append(busy.get("/api/v1/jobs/poll-2", params={"wait": 20}).json()["status"])
+    assert seen[-1] == "succeeded" and len(seen) <= 3, seen  # one answer per change, no busy polling
+    assert time.monotonic() - started < 20
