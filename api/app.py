@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from docserve.api import API_VERSION
+from docserve.api.dependencies import authenticate
 from docserve.api.errors import install_error_handlers
 from docserve.api.logs import configure_logging
 from docserve.api.metrics import GatewayMetrics, MetricsMiddleware
@@ -50,7 +51,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.state.metrics = metrics
     install_error_handlers(app)
-    for router in (home.router, health.router, predict.router, pipelines.router, jobs.router):
+    for router in (home.router, health.router):
         app.include_router(router)
+    for router in (predict.router, pipelines.router, jobs.router):  # /api/*: a key when keys are set
+        app.include_router(router, dependencies=[Depends(authenticate)])
     publish_body_schemas(app, JobSubmission)
     return app

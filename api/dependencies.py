@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from docserve.api.api_keys import ApiClient
 from docserve.api.car_evaluation import CarEvaluationService
 from docserve.api.documents.fetch import DocumentFetcher
 from docserve.api.jobs.store import JobStore
@@ -48,6 +49,18 @@ def get_workers(request: Request) -> JobWorkers | None:
     return request.app.state.services.workers
 
 
+def authenticate(request: Request) -> ApiClient | None:
+    """The client behind the request's API key; None when the gateway has no keys file."""
+    keys = request.app.state.services.keys
+    if keys is None:
+        return None
+    bearer = request.headers.get("authorization", "")
+    key = bearer[7:].strip() if bearer[:7].lower() == "bearer " else request.headers.get("x-api-key")
+    client = keys.authenticate(key)
+    request.state.api_client = client
+    return client
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TritonDep = Annotated[TritonClient, Depends(get_triton)]
 CarEvaluationDep = Annotated[CarEvaluationService, Depends(get_car_evaluation)]
@@ -55,4 +68,5 @@ StoreDep = Annotated[JobStore, Depends(get_store)]
 UploadsDep = Annotated[UploadStore, Depends(get_uploads)]
 CatalogDep = Annotated[PipelineCatalog, Depends(get_catalog)]
 FetcherDep = Annotated[DocumentFetcher, Depends(get_fetcher)]
+ClientDep = Annotated[ApiClient | None, Depends(authenticate)]
 WorkersDep = Annotated[JobWorkers | None, Depends(get_workers)]

@@ -24,6 +24,8 @@ class DocserveError(Exception):
     status_code = 500
     code = "internal_error"
     transient = False
+    retry_after_s: int | None = None  # sent as Retry-After: when another try is worth it
+    headers: dict[str, str] | None = None  # sent with the answer (e.g. WWW-Authenticate)
 
     def __init__(self, message: str, details: Any = None):
         super().__init__(message)
@@ -73,6 +75,7 @@ class QueueFullError(DocserveError):
 
     status_code = 429
     code = "queue_full"
+    retry_after_s = 5
 
 
 class TritonUnavailableError(DocserveError):
@@ -81,6 +84,7 @@ class TritonUnavailableError(DocserveError):
     status_code = 503
     code = "triton_unavailable"
     transient = True
+    retry_after_s = 5
 
 
 class DocumentError(DocserveError):
@@ -135,9 +139,10 @@ class InferenceError(DocserveError):
 async def _docserve_error(request: Request, error: DocserveError) -> JSONResponse:
     log = logger.warning if error.status_code < 500 else logger.error
     log("{} {} -> {} {}: {}", request.method, request.url.path, error.status_code, error.code, error.message)
-    retry_later = isinstance(error, TritonUnavailableError | QueueFullError)
-    headers = {"Retry-After": "5"} if retry_later else None
-    return JSONResponse(error.body(), status_code=error.status_code, headers=headers)
+    headers = dict(error.headers or {})
+    if error.retry_after_s is not None:
+        headers["Retry-After"] = str(error.retry_after_s)
+    return JSONResponse(error.body(), status_code=error.status_code, headers=headers or None)
 
 
 async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:

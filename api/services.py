@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from docserve.api.api_keys import KeyRing
 from docserve.api.car_evaluation import CarEvaluationService
 from docserve.api.documents.fetch import DocumentFetcher
 from docserve.api.jobs.callbacks import CallbackSender
@@ -28,6 +29,7 @@ class Services:
     fetcher: DocumentFetcher
     callbacks: CallbackSender
     workers: JobWorkers | None
+    keys: KeyRing | None  # None: no keys file, the API is open (loopback only, see `docserve serve`)
 
     @classmethod
     def open(cls, settings: Settings, run_workers: bool, metrics: GatewayMetrics) -> Services:
@@ -51,7 +53,7 @@ class Services:
             settings=settings, triton=triton,
             car_evaluation=CarEvaluationService(triton, settings.car_pipeline, settings.car_model),
             store=store, uploads=uploads, catalog=catalog, fetcher=fetcher, callbacks=callbacks,
-            workers=workers,
+            workers=workers, keys=KeyRing(settings.api_keys_file) if settings.api_keys_file else None,
         )
 
     async def close(self) -> None:

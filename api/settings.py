@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     log_json: bool = True
     log_level: str = "INFO"
     max_predict_records: int = Field(default=10_000, ge=1)
+    api_keys_file: Path | None = Field(
+        default=None, description="Keys file (docserve keys create): when set, /api/* needs a key"
+    )
 
     # Triton, as seen by the gateway
     triton_host: str = "127.0.0.1"

@@ -89,7 +89,7 @@ def _job_document(source: str) -> tuple[str, JobDocument]:
 
 
 async def via_rest(sources: list[str], pipeline: str, base_url: str, concurrency: int,
-                   progress: Progress, task: Any) -> list[Outcome]:
+                   progress: Progress, task: Any, api_key: str | None = None) -> list[Outcome]:
     documents, outcomes = {}, []
     for source in sources:
         try:
@@ -99,7 +99,7 @@ async def via_rest(sources: list[str], pipeline: str, base_url: str, concurrency
             progress.advance(task)
             continue
         documents[request_id] = (source, document)
-    async with AsyncDocServeClient(base_url) as client:
+    async with AsyncDocServeClient(base_url, api_key=api_key) as client:
         jobs = [(request_id, document) for request_id, (_, document) in documents.items()]
         async for item in client.submit_many(jobs, pipeline, concurrency=concurrency):
             if isinstance(item, DocServeError):
@@ -155,14 +155,14 @@ async def _analyze_file(triton: TritonPipelineClient, source: str, pipeline: str
 
 
 def run(sources: list[str], pipeline: str, via: str, concurrency: int, base_url: str,
-        triton_url: str, limits: PageLimits, out: TextIO | None) -> Summary:
+        triton_url: str, limits: PageLimits, out: TextIO | None, api_key: str | None = None) -> Summary:
     summary = Summary()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     started = time.perf_counter()
     with Progress(*columns, transient=False) as progress:
         task = progress.add_task(f"{pipeline} via {via}", total=len(sources))
         if via == "rest":
-            coroutine = via_rest(sources, pipeline, base_url, concurrency, progress, task)
+            coroutine = via_rest(sources, pipeline, base_url, concurrency, progress, task, api_key)
         else:
             coroutine = via_grpc(sources, pipeline, triton_url, concurrency, limits, progress, task)
         summary.outcomes = asyncio.run(coroutine)

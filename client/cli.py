@@ -31,6 +31,17 @@ def _settings(**overrides: object):
     return Settings(**{key: value for key, value in overrides.items() if value})
 
 
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
+
+
 def _fail(error: Exception) -> typer.Exit:
     typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
     return typer.Exit(code=2)
@@ -74,6 +85,9 @@ def serve(
     triton_grpc_port: GrpcPort = None,
     triton_metrics_port: MetricsPort = None,
     model_repository: Repositories = None,
+    insecure: Annotated[bool, typer.Option(
+        "--insecure", help="Allow a non-loopback --host without API keys (DOCSERVE_API_KEYS_FILE)",
+    )] = False,
 ) -> None:
     """Run embedded Triton and the gateway together; Ctrl-C stops both cleanly."""
     from docserve.api.embedded_triton import EmbeddedTritonError
@@ -84,6 +98,11 @@ def serve(
         port=port, host=host, triton_http_port=triton_http_port, triton_grpc_port=triton_grpc_port,
         triton_metrics_port=triton_metrics_port, model_repositories=model_repository,
     )
+    if not _is_loopback(settings.host) and settings.api_keys_file is None and not insecure:
+        raise _fail(ValueError(
+            f"refusing to serve on {settings.host} without API keys: anyone who can reach it could use "
+            "it. Create keys (docserve keys create NAME) and set DOCSERVE_API_KEYS_FILE, or pass --insecure"
+        ))
     try:
         code = serve_both(settings)
     except (EmbeddedTritonError, ModelRepositoriesNotFoundError) as error:
@@ -106,6 +125,9 @@ def worker(
 GatewayOption = Annotated[
     str, typer.Option("--url", envvar="DOCSERVE_URL", help="Gateway base URL")
 ]
+ApiKeyOption = Annotated[
+    str | None, typer.Option("--api-key", envvar="DOCSERVE_API_KEY", help="Key for a gateway with API keys"),
+]
 TritonOption = Annotated[
     str, typer.Option("--triton", envvar="DOCSERVE_TRITON_URL", help="Triton gRPC host:port")
 ]
@@ -120,6 +142,7 @@ def submit(
     out: Annotated[Path | None, typer.Option("--out", help="Write results as JSON lines")] = None,
     url: GatewayOption = "http://localhost:8080",
     triton_url: TritonOption = "localhost:8001",
+    api_key: ApiKeyOption = None,
 ) -> None:
     """Analyse many documents; exit code 1 if any failed."""
     from rich.console import Console
@@ -135,7 +158,8 @@ def submit(
     if not documents:
         raise _fail(ValueError("no documents found (PDF, PNG, JPEG, TIFF)"))
     with out.open("w", encoding="utf-8") if out else contextlib.nullcontext() as handle:
-        summary = run(documents, pipeline, via, concurrency, url, triton_url, page_limits(Settings()), handle)
+        summary = run(documents, pipeline, via, concurrency, url, triton_url, page_limits(Settings()), handle,
+                      api_key)
     console = Console()
     table = Table(title=f"{pipeline} via {via}")
     for column in ("documents", "pages", "ok", "failed", "seconds", "pages/s"):
@@ -156,29 +180,92 @@ def predict(
     document: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="PDF, PNG, JPEG, TIFF")],
     pipeline: Annotated[str, typer.Option("--pipeline", "-p")],
     url: GatewayOption = "http://localhost:8080",
+    api_key: ApiKeyOption = None,
 ) -> None:
     """Analyse one document synchronously and print the JSON result."""
     from docserve.client.rest import DocServeClient, DocServeError
 
     try:
-        with DocServeClient(url) as client:
+        with DocServeClient(url, api_key=api_key) as client:
             typer.echo(client.predict(document, pipeline).model_dump_json(indent=2))
     except DocServeError as error:
         raise _fail(error) from error
 
 
 @app.command()
-def pipelines(url: GatewayOption = "http://localhost:8080") -> None:
+def pipelines(url: GatewayOption = "http://localhost:8080", api_key: ApiKeyOption = None) -> None:
     """List the document pipelines the gateway finds in Triton."""
     from docserve.client.rest import DocServeClient, DocServeError
 
     try:
-        with DocServeClient(url) as client:
+        with DocServeClient(url, api_key=api_key) as client:
             for pipeline in client.pipelines():
                 versions = ",".join(pipeline["versions"])
                 typer.echo(f"{pipeline['name']:<24} v{versions}  {pipeline['description']}")
     except DocServeError as error:
         raise _fail(error) from error
+
+
+keys_app = typer.Typer(help="API keys of the gateway (DOCSERVE_API_KEYS_FILE).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+KeysFileOption = Annotated[
+    Path | None,
+    typer.Option("--file", help="Keys file [DOCSERVE_API_KEYS_FILE, else <data dir>/api-keys.json]"),
+]
+
+
+def _keys_file(path: Path | None):
+    from docserve.api.api_keys import KeysFile, KeysFileError
+
+    settings = _settings()
+    try:
+        return KeysFile.load(path or settings.api_keys_file or settings.data_dir / "api-keys.json")
+    except KeysFileError as error:
+        raise _fail(error) from error
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Who the key is for (jobs remember it)")],
+    rate_per_minute: Annotated[int | None, typer.Option(min=1, help="Requests per minute [no limit]")] = None,
+    file: KeysFileOption = None,
+) -> None:
+    """Create a key; it is printed once (only its hash is stored)."""
+    from docserve.api.api_keys import KeysFileError
+
+    keys = _keys_file(file)
+    try:
+        key = keys.create(name, rate_per_minute)
+    except KeysFileError as error:
+        raise _fail(error) from error
+    typer.echo(key)
+    typer.echo(f"key {name!r} added to {keys.path}; the gateway needs DOCSERVE_API_KEYS_FILE={keys.path}",
+               err=True)
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Argument()], file: KeysFileOption = None) -> None:
+    """Revoke a key (a running gateway notices within a second)."""
+    from docserve.api.api_keys import KeysFileError
+
+    keys = _keys_file(file)
+    try:
+        keys.revoke(name)
+    except KeysFileError as error:
+        raise _fail(error) from error
+    typer.echo(f"key {name!r} revoked")
+
+
+@keys_app.command("list")
+def keys_list(file: KeysFileOption = None) -> None:
+    """Every key: name, created, rate, revoked (never the key)."""
+    import datetime
+
+    for key in _keys_file(file).keys:
+        created = datetime.datetime.fromtimestamp(key.created_at, tz=datetime.timezone.utc)
+        rate = f"{key.rate_per_minute}/min" if key.rate_per_minute else "no limit"
+        state = "revoked" if key.revoked else "active"
+        typer.echo(f"{key.name:<24} {created:%Y-%m-%d %H:%M}Z  {rate:<10} {state}")
 
 
 if __name__ == "__main__":

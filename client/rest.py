@@ -92,6 +92,11 @@ def _job_body(request_id: str, location: str, pipeline: str, pages: list[int] | 
 MAX_WAIT_S = 30.0  # the gateway's longest long poll
 
 
+def _auth_headers(api_key: str | None) -> dict[str, str]:
+    """The key a gateway with API keys wants (``docserve keys create``)."""
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
 def _wait_s(deadline: float) -> float:
     """The next long poll's length: what is left of the caller's timeout, at most the gateway's."""
     return max(0.0, min(MAX_WAIT_S, deadline - time.monotonic()))
@@ -134,8 +139,9 @@ class DocServeClient:
     """Synchronous client (httpx). Use as a context manager or call :meth:`close`."""
 
     def __init__(self, base_url: str = "http://localhost:8080", timeout: float = 60.0,
-                 transport: httpx.BaseTransport | None = None):
-        self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
+                 transport: httpx.BaseTransport | None = None, api_key: str | None = None):
+        self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport,
+                                  headers=_auth_headers(api_key))
 
     def __enter__(self) -> DocServeClient:
         return self
@@ -201,8 +207,9 @@ class AsyncDocServeClient:
     """The same API for asyncio programs, plus :meth:`submit_many`."""
 
     def __init__(self, base_url: str = "http://localhost:8080", timeout: float = 60.0,
-                 transport: httpx.AsyncBaseTransport | None = None):
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+                 transport: httpx.AsyncBaseTransport | None = None, api_key: str | None = None):
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport,
+                                       headers=_auth_headers(api_key))
 
     async def __aenter__(self) -> AsyncDocServeClient:
         return self

@@ -44,10 +44,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     result_json      TEXT,
     error_code       TEXT,
     error_message    TEXT,
-    callback_state   TEXT
+    callback_state   TEXT,
+    owner            TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_claimable ON jobs (status, available_at);
 """
+# Columns added after the first release: (name, declaration), added to older databases on open.
+ADDED_COLUMNS = (("owner", "TEXT"),)
 
 
 class JobStatus(str, Enum):
@@ -71,6 +74,7 @@ class JobRequest:
     location: str
     options: dict[str, Any] = field(default_factory=dict)
     callback_url: str | None = None
+    owner: str | None = None  # the API key's name; not part of the body, so not fingerprinted
 
     def fingerprint(self) -> str:
         body = {"pipeline": self.pipeline, "location": self.location, "options": self.options,
@@ -95,6 +99,7 @@ class Job:
     error_message: str | None
     lease_owner: str | None
     callback_state: str | None
+    owner: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
@@ -114,6 +119,7 @@ class Job:
             error_message=row["error_message"],
             lease_owner=row["lease_owner"],
             callback_state=row["callback_state"],
+            owner=row["owner"],
         )
 
 
@@ -130,6 +136,13 @@ class JobStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
         self._db.executescript(SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        present = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for name, declaration in ADDED_COLUMNS:
+            if name not in present:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {declaration}")
 
     def close(self) -> None:
         with self._lock:
@@ -164,17 +177,19 @@ class JobStore:
                         raise QueueFullError(f"{queued} jobs are queued (DOCSERVE_MAX_QUEUE); retry later")
                     self._db.execute(
                         "INSERT INTO jobs (request_id, fingerprint, pipeline, location, options_json,"
-                        " callback_url, status, created_at, available_at, callback_state)"
-                        " VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                        " callback_url, status, created_at, available_at, callback_state, owner)"
+                        " VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
                         (request.request_id, fingerprint, request.pipeline, request.location,
                          json.dumps(request.options, sort_keys=True), request.callback_url, now, now,
-                         "pending" if request.callback_url else None),
+                         "pending" if request.callback_url else None, request.owner),
                     )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
         if existing is not None:
+            if existing["owner"] != request.owner:
+                raise ConflictError(f"request_id {request.request_id!r} is used by another client")
             if existing["fingerprint"] != fingerprint:
                 raise ConflictError(
                     f"request_id {request.request_id!r} was already used for a different job "
@@ -189,17 +204,18 @@ class JobStore:
             raise NotFoundError(f"no job with request_id {request_id!r}")
         return Job.from_row(row)
 
-    def list(self, status: JobStatus | None, limit: int) -> list[Job]:
+    def list(self, status: JobStatus | None, limit: int, owner: str | None = None) -> list[Job]:
+        """Most recent first; with ``owner``, only that client's jobs."""
+        clauses, params = ["1 = 1"], []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status.value)
+        if owner is not None:
+            clauses.append("owner = ?")
+            params.append(owner)
+        sql = f"SELECT * FROM jobs WHERE {' AND '.join(clauses)}"
         with self._lock:
-            if status is None:
-                rows = self._db.execute(
-                    "SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)
-                ).fetchall()
-            else:
-                rows = self._db.execute(
-                    "SELECT * FROM jobs WHERE status = ? ORDER BY created_at DESC LIMIT ?",
-                    (status.value, limit),
-                ).fetchall()
+            rows = self._db.execute(f"{sql} ORDER BY created_at DESC LIMIT ?", (*params, limit)).fetchall()
         return [Job.from_row(row) for row in rows]
 
     def cancel(self, request_id: str, now: float | None = None) -> Job:
@@ -215,9 +231,14 @@ class JobStore:
         job = self.get(request_id)
         raise ConflictError(f"job {request_id!r} is {job.status.value}; only queued jobs can be cancelled")
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, owner: str | None = None) -> dict[str, int]:
+        """Jobs per status (of ``owner`` only, when given)."""
         with self._lock:
-            rows = self._db.execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status").fetchall()
+            if owner is None:
+                rows = self._db.execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status").fetchall()
+            else:
+                rows = self._db.execute("SELECT status, COUNT(*) AS n FROM jobs WHERE owner = ?"
+                                        " GROUP BY status", (owner,)).fetchall()
         return {row["status"]: row["n"] for row in rows}
 
     # -- workers ---------------------------------------------------------------------------------

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from docserve.api import API_VERSION
-from docserve.api.dependencies import SettingsDep, TritonDep
+from docserve.api.dependencies import SettingsDep, TritonDep, authenticate
 from docserve.api.errors import TritonUnavailableError
 from docserve.api.schemas.health import Health, ModelHealth
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/api/v1/health", response_model=Health)
+@router.get("/api/v1/health", response_model=Health, dependencies=[Depends(authenticate)])
 async def health(settings: SettingsDep, triton: TritonDep) -> Health:
     """The service, Triton's readiness, and every model with its loaded versions."""
     try:

@@ -9,8 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from docserve.api.analysis import page_limits
+from docserve.api.api_keys import ApiClient
 from docserve.api.dependencies import (
     CatalogDep,
+    ClientDep,
     FetcherDep,
     SettingsDep,
     StoreDep,
@@ -20,7 +22,7 @@ from docserve.api.dependencies import (
 from docserve.api.documents.fetch import DocumentFetcher
 from docserve.api.documents.locations import parse_location
 from docserve.api.documents.pages import check_document
-from docserve.api.errors import DocumentError, UnsupportedMediaTypeError
+from docserve.api.errors import DocumentError, NotFoundError, UnsupportedMediaTypeError
 from docserve.api.jobs.store import Job, JobRequest, JobStatus, JobStore
 from docserve.api.jobs.uploads import UploadStore
 from docserve.api.pipelines import PipelineCatalog
@@ -59,7 +61,7 @@ _SUBMISSION_BODY = {
              openapi_extra=_SUBMISSION_BODY)
 async def submit_job(
     request: Request, response: Response, store: StoreDep, uploads: UploadsDep, catalog: CatalogDep,
-    fetcher: FetcherDep, workers: WorkersDep, settings: SettingsDep,
+    fetcher: FetcherDep, workers: WorkersDep, settings: SettingsDep, client: ClientDep,
 ) -> JobView:
     """Queue the analysis of a document, idempotent on ``request_id``: name its ``location``
     (JSON), or upload it (multipart: file field ``document`` plus the same fields as form fields,
@@ -67,11 +69,11 @@ async def submit_job(
     deleted once the job's result is stored."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        job, created = await _submit_upload(request, store, uploads, catalog, fetcher, settings)
+        job, created = await _submit_upload(request, store, uploads, catalog, fetcher, settings, client)
     elif content_type.startswith("application/json"):
         body = parse_body(JobSubmission, await request.body())
         await _check_submission(body, catalog, fetcher, body.location)
-        job, created = await asyncio.to_thread(store.submit, _job_request(body, body.location))
+        job, created = await asyncio.to_thread(store.submit, _job_request(body, body.location, client))
     else:
         raise UnsupportedMediaTypeError(
             "send the job as JSON (with a location) or as multipart/form-data (with a 'document' file)"
@@ -93,16 +95,17 @@ async def _check_submission(body: JobSubmission | JobUpload, catalog: PipelineCa
         _check_callback_url(body.callback_url, fetcher.settings.allow_private_hosts)
 
 
-def _job_request(body: JobSubmission | JobUpload, location: str) -> JobRequest:
+def _job_request(body: JobSubmission | JobUpload, location: str, client: ApiClient | None) -> JobRequest:
     return JobRequest(
         request_id=body.request_id, pipeline=body.pipeline, location=location,
         options=body.options.model_dump(exclude_none=True), callback_url=body.callback_url,
+        owner=client.name if client else None,
     )
 
 
 async def _submit_upload(request: Request, store: JobStore, uploads: UploadStore,
                          catalog: PipelineCatalog, fetcher: DocumentFetcher,
-                         settings: Settings) -> tuple[Job, bool]:
+                         settings: Settings, client: ApiClient | None) -> tuple[Job, bool]:
     """Check the fields, store the file durably, then queue the job (see ``jobs.uploads``)."""
     fields, document = await read_multipart(request, settings.max_document_bytes, JobUpload.FIELDS)
     body = JobUpload.from_form(fields)
@@ -113,7 +116,7 @@ async def _submit_upload(request: Request, store: JobStore, uploads: UploadStore
     except BaseException:
         uploads.discard(staged)
         raise
-    request_body = _job_request(body, staged.location)
+    request_body = _job_request(body, staged.location, client)
     linked = await asyncio.to_thread(uploads.commit, staged, body.request_id)
     try:
         job, created = await asyncio.to_thread(store.submit, request_body)
@@ -126,6 +129,14 @@ async def _submit_upload(request: Request, store: JobStore, uploads: UploadStore
     return job, created
 
 
+async def _own_job(store: JobStore, request_id: str, client: ApiClient | None) -> Job:
+    """The job, if the client may see it: with API keys, another key's job is 404 like a missing one."""
+    job = await asyncio.to_thread(store.get, request_id)
+    if client is not None and job.owner != client.name:
+        raise NotFoundError(f"no job with request_id {request_id!r}")
+    return job
+
+
 def _check_callback_url(url: str, allow_private_hosts: bool) -> None:
     location = parse_location(url, file_roots=[], allow_private_hosts=allow_private_hosts)
     if location.scheme not in ("http", "https"):
@@ -134,13 +145,13 @@ def _check_callback_url(url: str, allow_private_hosts: bool) -> None:
 
 @router.get("/{request_id}", response_model=JobView, responses={404: _ERRORS[404]})
 async def get_job(
-    request_id: str, store: StoreDep,
+    request_id: str, store: StoreDep, client: ClientDep,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description=(
         "Long polling: answer as soon as the job's status changes, or after this many seconds"
     ))] = 0,
 ) -> JobView:
     """Status, attempts, timings and, once finished, the result or the error."""
-    job = await asyncio.to_thread(store.get, request_id)
+    job = await _own_job(store, request_id, client)
     deadline = time.monotonic() + wait
     while not job.status.final and (left := deadline - time.monotonic()) > 0:
         await asyncio.sleep(min(LONG_POLL_INTERVAL_S, left))
@@ -152,19 +163,21 @@ async def get_job(
 
 @router.get("", response_model=JobList)
 async def list_jobs(
-    store: StoreDep,
+    store: StoreDep, client: ClientDep,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> JobList:
-    """Most recent jobs first, for operators."""
-    jobs = await asyncio.to_thread(store.list, status_filter, limit)
-    counts = await asyncio.to_thread(store.counts)
+    """Most recent jobs first, for operators (with API keys: the key's own jobs)."""
+    owner = client.name if client else None
+    jobs = await asyncio.to_thread(store.list, status_filter, limit, owner)
+    counts = await asyncio.to_thread(store.counts, owner)
     return JobList(jobs=[JobView.of(job) for job in jobs], counts=counts)
 
 
 @router.delete("/{request_id}", response_model=JobView, responses={404: _ERRORS[404], 409: _ERRORS[409]})
-async def cancel_job(request_id: str, store: StoreDep, uploads: UploadsDep) -> JobView:
+async def cancel_job(request_id: str, store: StoreDep, uploads: UploadsDep, client: ClientDep) -> JobView:
     """Cancel a job that is still queued (its uploaded document, if any, is deleted)."""
+    await _own_job(store, request_id, client)
     job = await asyncio.to_thread(store.cancel, request_id)
     uploads.delete(job.request_id, job.location)
     return JobView.of(job)
