@@ -1,7 +1,9 @@
-"""Prometheus metrics of the gateway: HTTP traffic, Triton calls, and the job queue.
+"""Prometheus metrics of the gateway: HTTP traffic, Triton calls, fetches and the job queue.
 
 Each gateway process has its own registry (several apps in one test process must not collide);
-``GET /metrics`` exposes it. Triton's own metrics stay on Triton's metrics port.
+``GET /metrics`` exposes it. Triton's own metrics stay on Triton's metrics port; Prometheus
+scrapes both (``docker/prometheus/``), and the alert rules and dashboard there use these names
+(tests/api/test_monitoring.py checks every name they use exists).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+JOB_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 
 
 class GatewayMetrics:
@@ -32,27 +35,46 @@ class GatewayMetrics:
             buckets=LATENCY_BUCKETS, registry=self.registry,
         )
         self.job_outcomes = Counter(
-            "docserve_job_outcomes", "Job attempts by outcome (succeeded, failed, retried)", ["outcome"],
-            registry=self.registry,
+            "docserve_job_outcomes", "Job attempts by outcome (succeeded, failed, retried) and error code",
+            ["pipeline", "outcome", "code"], registry=self.registry,
+        )
+        self.job_seconds = Histogram(
+            "docserve_job_seconds", "Finished jobs: from submission to the stored outcome",
+            ["pipeline", "outcome"], buckets=JOB_BUCKETS, registry=self.registry,
+        )
+        self.job_queue_wait_seconds = Histogram(
+            "docserve_job_queue_wait_seconds", "Jobs: from submission to a worker's first claim",
+            ["pipeline"], buckets=JOB_BUCKETS, registry=self.registry,
+        )
+        self.fetch_failures = Counter(
+            "docserve_fetch_failures", "Documents that could not be fetched, by scheme and error code",
+            ["scheme", "code"], registry=self.registry,
         )
 
-    def watch_queue(self, counts: Callable[[], dict[str, int]]) -> None:
-        """Report jobs per status, read from the store at scrape time."""
-        self.registry.register(_QueueCollector(counts))
+    def watch_queue(self, counts: Callable[[], dict[str, int]],
+                    oldest_queued_age_s: Callable[[], float | None]) -> None:
+        """Report jobs per status and the age of the oldest queued job, read at scrape time."""
+        self.registry.register(_QueueCollector(counts, oldest_queued_age_s))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
 
 class _QueueCollector:
-    def __init__(self, counts: Callable[[], dict[str, int]]):
+    def __init__(self, counts: Callable[[], dict[str, int]], oldest_queued_age_s: Callable[[], float | None]):
         self._counts = counts
+        self._oldest_queued_age_s = oldest_queued_age_s
 
     def collect(self):
         family = GaugeMetricFamily("docserve_jobs", "Jobs in the store by status", labels=["status"])
         for status, count in sorted(self._counts().items()):
             family.add_metric([status], count)
         yield family
+        yield GaugeMetricFamily(
+            "docserve_oldest_queued_job_age_seconds",
+            "How long the oldest queued job has waited (0 when none waits): a stuck queue grows it",
+            value=self._oldest_queued_age_s() or 0.0,
+        )
 
 
 class MetricsMiddleware:

@@ -39,10 +39,12 @@ class Services:
             on_inference=lambda model, seconds: metrics.triton_seconds.labels(model).observe(seconds),
         )
         store = JobStore(settings.jobs_database, max_queue=settings.max_queue)
-        metrics.watch_queue(store.counts)
+        metrics.watch_queue(store.counts, store.oldest_queued_age_s)
         uploads = UploadStore(settings.uploads_dir, settings.max_document_bytes, settings.upload_retention_s)
         catalog = PipelineCatalog(triton, ttl_s=settings.pipeline_cache_ttl_s)
-        fetcher = DocumentFetcher(settings)
+        fetcher = DocumentFetcher(
+            settings, on_failure=lambda scheme, error: metrics.fetch_failures.labels(scheme, error.code).inc()
+        )
         callbacks = CallbackSender(settings, store)
         workers = None
         if run_workers:

@@ -7,6 +7,7 @@ documents it is only asked to queue) and by synchronous predictions of a locatio
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -14,6 +15,7 @@ import httpx
 from docserve.api.documents.locations import Location, parse_location, resolve_file
 from docserve.api.documents.network import GuardedTransport
 from docserve.api.errors import (
+    DocserveError,
     DocumentError,
     DocumentNotFoundError,
     DocumentTooLargeError,
@@ -29,8 +31,10 @@ _CHUNK = 64 * 1024
 class DocumentFetcher:
     """Fetches ``file://``, ``http(s)://`` and ``s3://`` locations; one per process."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings,
+                 on_failure: Callable[[str, DocserveError], None] = lambda scheme, error: None):
         self.settings = settings
+        self._on_failure = on_failure  # (scheme, error) of every failed fetch, for metrics
         self.max_bytes = settings.max_document_bytes
         self._http = httpx.AsyncClient(
             transport=GuardedTransport(allow_private_hosts=settings.allow_private_hosts),
@@ -46,6 +50,14 @@ class DocumentFetcher:
         return parse_location(url, self.settings.allowed_file_roots, self.settings.allow_private_hosts)
 
     async def fetch(self, url: str) -> bytes:
+        """The document at ``url``; a typed :class:`DocserveError` (counted) if it cannot be had."""
+        try:
+            return await self._fetch(url)
+        except DocserveError as error:
+            self._on_failure(urlsplit(url).scheme or "none", error)
+            raise
+
+    async def _fetch(self, url: str) -> bytes:
         location = self.parse(url)
         if location.scheme == "file":
             return await asyncio.to_thread(self._read_file, location)

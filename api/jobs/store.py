@@ -241,6 +241,13 @@ class JobStore:
                                         " GROUP BY status", (owner,)).fetchall()
         return {row["status"]: row["n"] for row in rows}
 
+    def oldest_queued_age_s(self, now: float | None = None) -> float | None:
+        """Seconds since the oldest job still queued was submitted; None when none is."""
+        row = self._one("SELECT MIN(created_at) AS oldest FROM jobs WHERE status = 'queued'")
+        if row is None or row["oldest"] is None:
+            return None
+        return (time.time() if now is None else now) - row["oldest"]
+
     # -- workers ---------------------------------------------------------------------------------
     def claim(self, worker_id: str, lease_s: float, now: float | None = None) -> Job | None:
         """Take the oldest runnable job (queued and due, or abandoned by a dead worker)."""

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 import uuid
 
 from loguru import logger
@@ -101,6 +102,8 @@ class JobWorkers:
                              f"gave up after {job.attempts - 1} attempts; last: {job.error_message}")
             return
         log.info("job {} attempt {} ({} on {})", job.request_id, job.attempts, job.pipeline, job.location)
+        if job.attempts == 1 and job.started_at is not None:
+            self.metrics.job_queue_wait_seconds.labels(job.pipeline).observe(job.started_at - job.created_at)
         heartbeat = asyncio.create_task(self._keep_lease(job))
         try:
             result = await self._analyze(job)
@@ -137,22 +140,23 @@ class JobWorkers:
             await asyncio.to_thread(
                 self.store.retry_later, job, self.worker_id, error.code, error.message, delay
             )
-            self.metrics.job_outcomes.labels("retried").inc()
+            self.metrics.job_outcomes.labels(job.pipeline, "retried", error.code).inc()
             return
         await self._fail(job, error.code, error.message)
 
     async def _fail(self, job: Job, code: str, message: str) -> None:
         stored = await asyncio.to_thread(self.store.fail, job, self.worker_id, code, message)
-        self._after_finish(job, stored, "failed", f"{code}: {message}")
+        self._after_finish(job, stored, "failed", code, f"{code}: {message}")
 
-    def _after_finish(self, job: Job, stored: bool, status: str, detail: str = "") -> None:
+    def _after_finish(self, job: Job, stored: bool, status: str, code: str = "", detail: str = "") -> None:
         log = logger.bind(request_id=job.request_id)
         if not stored:  # another worker owns the job now: its outcome is the one that counts
             log.warning("job {}: lease lost before the outcome was stored; outcome dropped", job.request_id)
             return
         log.info("job {} {} {}", job.request_id, status, detail)
         self.uploads.delete(job.request_id, job.location)  # an upload is done with: outcome stored
-        self.metrics.job_outcomes.labels(status).inc()
+        self.metrics.job_outcomes.labels(job.pipeline, status, code).inc()
+        self.metrics.job_seconds.labels(job.pipeline, status).observe(time.time() - job.created_at)
         if job.callback_url:
             self.callbacks.schedule(job.request_id)
 
