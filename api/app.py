@@ -19,11 +19,13 @@ from docserve.api.routers import health, home, jobs, pipelines, predict
 from docserve.api.schemas.jobs import JobSubmission
 from docserve.api.services import Services
 from docserve.api.settings import Settings, get_settings
+from docserve.api.tracing import TracingMiddleware, configure_tracing
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings)
+    configure_tracing(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(TracingMiddleware)  # outermost: the request's span covers everything
     app.state.metrics = metrics
     install_error_handlers(app)
     for router in (home.router, health.router):

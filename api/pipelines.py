@@ -20,9 +20,11 @@ from typing import Any
 import numpy as np
 import tritonclient.grpc.aio as grpcclient
 from loguru import logger
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from docserve.api.errors import InferenceError, NotFoundError, TritonUnavailableError
+from docserve.api.tracing import propagation_headers, tracer
 from docserve.api.triton_client import TritonClient
 from docserve.export.processing.page_result import PageResult
 
@@ -140,7 +142,10 @@ async def run_page(
     A pipeline whose ``page_result_json`` does not follow the page result schema fails the page
     with :class:`InferenceError` naming what is wrong, rather than passing on JSON no client reads.
     """
-    result = await triton.infer(pipeline.name, [tensor], [RESULT_OUTPUT], request_id, pipeline.parameters)
+    attributes = {"docserve.pipeline": pipeline.name, "docserve.request_id": request_id}
+    with tracer().start_as_current_span("triton.infer", kind=SpanKind.CLIENT, attributes=attributes):
+        result = await triton.infer(pipeline.name, [tensor], [RESULT_OUTPUT], request_id,
+                                    pipeline.parameters, headers=propagation_headers())
     raw = result.as_numpy(RESULT_OUTPUT).reshape(-1)
     if raw.size != 1:
         raise InferenceError(f"pipeline {pipeline.name!r} returned {raw.size} values of {RESULT_OUTPUT}")

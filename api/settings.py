@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8080"])
     log_json: bool = True
     log_level: str = "INFO"
+    otel_exporter: str = Field(
+        default="none", pattern="^(none|otlp|console)$",
+        description="Where spans go: nowhere (trace ids still made), OTLP/HTTP, or stdout",
+    )
     max_predict_records: int = Field(default=10_000, ge=1)
     api_keys_file: Path | None = Field(
         default=None, description="Keys file (docserve keys create): when set, /api/* needs a key"

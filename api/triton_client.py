@@ -94,10 +94,12 @@ class TritonClient:
         outputs: Sequence[str],
         request_id: str = "",
         parameters: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> grpcclient.InferResult:
         """Run ``model``; retry transient statuses with exponential backoff, map the rest.
 
-        ``parameters`` travel as request parameters (Triton forwards them to ensemble steps).
+        ``parameters`` travel as request parameters (Triton forwards them to ensemble steps);
+        ``headers`` as gRPC metadata (the trace context, for Triton's own tracing).
         """
         requested = [grpcclient.InferRequestedOutput(name) for name in outputs]
         for attempt in range(self.retries + 1):
@@ -106,6 +108,7 @@ class TritonClient:
                 result = await self._client.infer(
                     model, list(inputs), outputs=requested, request_id=request_id,
                     client_timeout=self.timeout_s, parameters=dict(parameters) if parameters else None,
+                    headers=dict(headers) if headers else None,
                 )
             except InferenceServerException as error:
                 mapped = _to_error(error, model)

@@ -45,12 +45,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     error_code       TEXT,
     error_message    TEXT,
     callback_state   TEXT,
-    owner            TEXT
+    owner            TEXT,
+    trace_parent     TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_claimable ON jobs (status, available_at);
 """
 # Columns added after the first release: (name, declaration), added to older databases on open.
-ADDED_COLUMNS = (("owner", "TEXT"),)
+ADDED_COLUMNS = (("owner", "TEXT"), ("trace_parent", "TEXT"))
 
 
 class JobStatus(str, Enum):
@@ -75,6 +76,7 @@ class JobRequest:
     options: dict[str, Any] = field(default_factory=dict)
     callback_url: str | None = None
     owner: str | None = None  # the API key's name; not part of the body, so not fingerprinted
+    trace_parent: str | None = None  # W3C traceparent of the submission: workers continue its trace
 
     def fingerprint(self) -> str:
         body = {"pipeline": self.pipeline, "location": self.location, "options": self.options,
@@ -100,6 +102,7 @@ class Job:
     lease_owner: str | None
     callback_state: str | None
     owner: str | None = None
+    trace_parent: str | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
@@ -120,6 +123,7 @@ class Job:
             lease_owner=row["lease_owner"],
             callback_state=row["callback_state"],
             owner=row["owner"],
+            trace_parent=row["trace_parent"],
         )
 
 
@@ -177,11 +181,13 @@ class JobStore:
                         raise QueueFullError(f"{queued} jobs are queued (DOCSERVE_MAX_QUEUE); retry later")
                     self._db.execute(
                         "INSERT INTO jobs (request_id, fingerprint, pipeline, location, options_json,"
-                        " callback_url, status, created_at, available_at, callback_state, owner)"
-                        " VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                        " callback_url, status, created_at, available_at, callback_state, owner,"
+                        " trace_parent)"
+                        " VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
                         (request.request_id, fingerprint, request.pipeline, request.location,
                          json.dumps(request.options, sort_keys=True), request.callback_url, now, now,
-                         "pending" if request.callback_url else None, request.owner),
+                         "pending" if request.callback_url else None, request.owner,
+                         request.trace_parent),
                     )
                 self._db.execute("COMMIT")
             except BaseException:

@@ -27,6 +27,7 @@ from docserve.api.jobs.uploads import UploadStore, is_upload
 from docserve.api.metrics import GatewayMetrics
 from docserve.api.pipelines import PipelineCatalog
 from docserve.api.settings import Settings
+from docserve.api.tracing import continued, tracer
 from docserve.api.triton_client import TritonClient
 from docserve.export.processing.page_result import DocumentResult
 
@@ -96,6 +97,15 @@ class JobWorkers:
             await self.run_job(job)
 
     async def run_job(self, job: Job) -> None:
+        """One attempt at ``job``, as a span of the trace its submission started."""
+        attributes = {"docserve.request_id": job.request_id, "docserve.pipeline": job.pipeline,
+                      "docserve.attempt": job.attempts}
+        with continued(job.trace_parent), tracer().start_as_current_span("job", attributes=attributes):
+            if job.attempts == 1 and job.started_at is not None:
+                _queue_wait_span(job)
+            await self._run_job(job)
+
+    async def _run_job(self, job: Job) -> None:
         log = logger.bind(request_id=job.request_id)
         if job.attempts > self.settings.job_max_attempts:
             await self._fail(job, "attempts_exhausted",
@@ -113,22 +123,25 @@ class JobWorkers:
             log.exception("job {} failed unexpectedly", job.request_id)
             await self._on_error(job, _Unexpected(f"{type(error).__name__}: {error}"))
         else:
-            stored = await asyncio.to_thread(self.store.succeed, job, self.worker_id,
-                                             result.model_dump(mode="json"))
+            with tracer().start_as_current_span("store.write"):
+                stored = await asyncio.to_thread(self.store.succeed, job, self.worker_id,
+                                                 result.model_dump(mode="json"))
             self._after_finish(job, stored, "succeeded")
         finally:
             heartbeat.cancel()
 
     async def _analyze(self, job: Job) -> DocumentResult:
         pipeline = await self.catalog.get(job.pipeline)
-        if is_upload(job.location):
-            document = await asyncio.to_thread(self.uploads.read, job)
-        else:
-            document = await self.fetcher.fetch(job.location)
-        return await analyze_document(
-            self.triton, pipeline, document, self.settings,
-            pages=job.options.get("pages"), request_id=job.request_id,
-        )
+        with tracer().start_as_current_span("document.fetch", attributes={"docserve.location": job.location}):
+            if is_upload(job.location):
+                document = await asyncio.to_thread(self.uploads.read, job)
+            else:
+                document = await self.fetcher.fetch(job.location)
+        with tracer().start_as_current_span("document.analyze"):
+            return await analyze_document(
+                self.triton, pipeline, document, self.settings,
+                pages=job.options.get("pages"), request_id=job.request_id,
+            )
 
     async def _on_error(self, job: Job, error: DocserveError) -> None:
         if error.transient and job.attempts < self.settings.job_max_attempts:
@@ -145,7 +158,8 @@ class JobWorkers:
         await self._fail(job, error.code, error.message)
 
     async def _fail(self, job: Job, code: str, message: str) -> None:
-        stored = await asyncio.to_thread(self.store.fail, job, self.worker_id, code, message)
+        with tracer().start_as_current_span("store.write", attributes={"docserve.error_code": code}):
+            stored = await asyncio.to_thread(self.store.fail, job, self.worker_id, code, message)
         self._after_finish(job, stored, "failed", code, f"{code}: {message}")
 
     def _after_finish(self, job: Job, stored: bool, status: str, code: str = "", detail: str = "") -> None:
@@ -179,6 +193,13 @@ class JobWorkers:
             if not kept:
                 logger.bind(request_id=job.request_id).warning("job {}: lease lost", job.request_id)
                 return
+
+
+def _queue_wait_span(job: Job) -> None:
+    """The time the job waited in the queue, as a span after the fact."""
+    assert job.started_at is not None
+    span = tracer().start_span("job.queue_wait", start_time=int(job.created_at * 1e9))
+    span.end(end_time=int(job.started_at * 1e9))
 
 
 class _Unexpected(DocserveError):

@@ -29,6 +29,7 @@ from docserve.api.pipelines import PipelineCatalog
 from docserve.api.request_bodies import parse_body, read_multipart
 from docserve.api.schemas.jobs import JobList, JobSubmission, JobUpload, JobView
 from docserve.api.settings import Settings
+from docserve.api.tracing import current_traceparent
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
@@ -99,7 +100,7 @@ def _job_request(body: JobSubmission | JobUpload, location: str, client: ApiClie
     return JobRequest(
         request_id=body.request_id, pipeline=body.pipeline, location=location,
         options=body.options.model_dump(exclude_none=True), callback_url=body.callback_url,
-        owner=client.name if client else None,
+        owner=client.name if client else None, trace_parent=current_traceparent(),
     )
 
 

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from docserve.api.jobs.store import Job, JobStatus
+from docserve.api.tracing import trace_id_of
 from docserve.export.processing.page_result import DocumentResult
 
 
@@ -114,6 +115,7 @@ class JobView(BaseModel):
     finished_at: datetime | None = None
     result: DocumentResult | None = None
     error: JobErrorView | None = None
+    trace_id: str | None = Field(default=None, description="OpenTelemetry trace of the job (X-Trace-ID)")
 
     @classmethod
     def of(cls, job: Job) -> JobView:
@@ -125,7 +127,7 @@ class JobView(BaseModel):
             request_id=job.request_id, pipeline=job.pipeline, location=job.location,
             status=job.status, attempts=job.attempts, created_at=_timestamp(job.created_at),
             started_at=_timestamp(job.started_at), finished_at=_timestamp(job.finished_at),
-            result=job.result, error=error,
+            result=job.result, error=error, trace_id=trace_id_of(job.trace_parent),
         )
 
 
