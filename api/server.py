@@ -48,6 +48,7 @@ def embedded_triton_for(settings: Settings) -> EmbeddedTriton:
             model_control_mode=settings.triton_model_control_mode,
             log_verbose=settings.triton_log_verbose,
             startup_timeout_s=settings.triton_startup_timeout_s,
+            extra_args=settings.triton_extra_args,
         )
     )
 

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     )
     triton_startup_timeout_s: float = Field(default=180.0, gt=0)
     triton_log_verbose: int = Field(default=0, ge=0)
+    triton_extra_args: list[str] = Field(
+        default_factory=list, description="More tritonserver arguments (JSON list), e.g. --trace-config ..."
+    )
 
     # Documents: where workers may fetch them from, and how much they may hold
     file_roots: Annotated[list[Path] | None, NoDecode] = Field(

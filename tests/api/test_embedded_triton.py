@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,17 @@ def test_a_killed_launcher_takes_triton_with_it(tmp_path, car_repository):
     launcher.kill()
     launcher.wait(timeout=10)
     assert wait_until_gone(data_dir, launcher.pid, timeout_s=30) == ([], [])
+
+
+def test_extra_arguments_reach_the_server(tmp_path, car_repository):
+    """DOCSERVE_TRITON_EXTRA_ARGS: e.g. Triton's own tracing; here a log setting Triton reports back."""
+    from docserve.api.server import embedded_triton_for
+    from docserve.api.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", model_repositories=[car_repository],
+                        triton_http_port=free_port(), triton_grpc_port=free_port(),
+                        triton_metrics_port=free_port(), triton_extra_args=["--log-info=false"])
+    server = embedded_triton_for(settings)
+    assert server.command(tmp_path)[-1] == "--log-info=false"
+    with server, urllib.request.urlopen(f"http://{server.http_url}/v2/logging", timeout=5) as answer:
+        assert json.loads(answer.read())["log_info"] is False
