@@ -206,6 +206,101 @@ def pipelines(url: GatewayOption = "http://localhost:8080", api_key: ApiKeyOptio
         raise _fail(error) from error
 
 
+models_app = typer.Typer(help="Model versions on the live Triton: list, add, promote (gated), rollback, pin.",
+                         no_args_is_help=True)
+app.add_typer(models_app, name="models")
+TritonHttpOption = Annotated[
+    str, typer.Option("--triton-url", envvar="DOCSERVE_TRITON_HTTP_URL", help="Triton HTTP host:port"),
+]
+
+
+def _lifecycle(triton_url: str, repositories: list[Path] | None):
+    from docserve.api.model_lifecycle import ModelLifecycle
+    from docserve.api.settings import ModelRepositoriesNotFoundError
+
+    try:
+        return ModelLifecycle(repositories or _settings().served_repositories, triton_url)
+    except ModelRepositoriesNotFoundError as error:
+        raise _fail(error) from error
+
+
+def _refused(error: Exception) -> typer.Exit:
+    typer.secho(f"refused: {error}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+@models_app.command("list")
+def models_list(
+    triton_url: TritonHttpOption = "localhost:8000", model_repository: Repositories = None,
+) -> None:
+    """Every model: versions on disk, loaded in Triton, pinned, and the pipelines that use it."""
+    for model in _lifecycle(triton_url, model_repository).all_versions():
+        typer.echo(f"{model.name:<28} disk {','.join(map(str, model.on_disk)) or '-':<8} "
+                   f"loaded {','.join(map(str, model.loaded)) or '-':<6} "
+                   f"pinned {model.pinned or '-':<4} used by {', '.join(model.used_by) or '-'}")
+
+
+@models_app.command("add")
+def models_add(
+    model: Annotated[str, typer.Argument()],
+    source: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="A version folder")],
+    triton_url: TritonHttpOption = "localhost:8000", model_repository: Repositories = None,
+) -> None:
+    """Copy a version folder in as the model's next version (not live until promoted)."""
+    from docserve.api.model_lifecycle import ModelLifecycleError
+
+    try:
+        version = _lifecycle(triton_url, model_repository).add(model, source)
+    except ModelLifecycleError as error:
+        raise _fail(error) from error
+    typer.echo(f"{model}: added version {version}; make it live: docserve models promote {model} {version}")
+
+
+@models_app.command("promote")
+def models_promote(
+    model: Annotated[str, typer.Argument()], version: Annotated[int, typer.Argument()],
+    triton_url: TritonHttpOption = "localhost:8000", model_repository: Repositories = None,
+) -> None:
+    """Gate VERSION on the model's golden set against the live version, then make it live."""
+    from docserve.api.model_lifecycle import ModelLifecycleError
+
+    try:
+        gate = _lifecycle(triton_url, model_repository).promote(model, version)
+    except ModelLifecycleError as error:
+        raise _refused(error) from error
+    typer.echo(f"{model}: version {version} is live ({gate.describe()})")
+
+
+@models_app.command("rollback")
+def models_rollback(
+    model: Annotated[str, typer.Argument()],
+    triton_url: TritonHttpOption = "localhost:8000", model_repository: Repositories = None,
+) -> None:
+    """Make the version that was live before the current one live again."""
+    from docserve.api.model_lifecycle import ModelLifecycleError
+
+    try:
+        version = _lifecycle(triton_url, model_repository).rollback(model)
+    except ModelLifecycleError as error:
+        raise _refused(error) from error
+    typer.echo(f"{model}: rolled back to version {version}")
+
+
+@models_app.command("pin")
+def models_pin(
+    model: Annotated[str, typer.Argument()], version: Annotated[int, typer.Argument()],
+    triton_url: TritonHttpOption = "localhost:8000", model_repository: Repositories = None,
+) -> None:
+    """Make VERSION live without the gate (an operator's decision)."""
+    from docserve.api.model_lifecycle import ModelLifecycleError
+
+    try:
+        _lifecycle(triton_url, model_repository).pin(model, version)
+    except ModelLifecycleError as error:
+        raise _refused(error) from error
+    typer.echo(f"{model}: version {version} is live (pinned)")
+
+
 keys_app = typer.Typer(help="API keys of the gateway (DOCSERVE_API_KEYS_FILE).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 KeysFileOption = Annotated[

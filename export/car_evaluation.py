@@ -8,6 +8,7 @@ returns probabilities. Run it with ``docserve export car``.
 from __future__ import annotations
 
 import csv
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,7 +144,24 @@ def build(repository: Path, version: int = 1, epochs: int = 300) -> TrainingRepo
         export=export,
     )
     write_model_card(repository / MODEL_NAME, _model_card(report))
+    write_golden_set(repository / MODEL_NAME)
     return report
+
+
+GOLDEN_MAX_DROP = 0.01  # a new version may lose at most 1 point of held-out accuracy
+
+
+def write_golden_set(model_dir: Path) -> None:
+    """The held-out split as the model's golden set: what ``docserve models promote`` gates on."""
+    data = load_dataset()
+    _, held_out_idx = stratified_split(data.labels, HELD_OUT_FRACTION, SEED)
+    golden = model_dir / "golden"
+    golden.mkdir(parents=True, exist_ok=True)
+    np.save(golden / "inputs.npy", data.features[held_out_idx].astype(np.float32))
+    np.save(golden / "expected.npy", data.labels[held_out_idx].astype(np.int64))
+    spec = {"input": "car_features", "output": "class_probabilities", "metric": "accuracy",
+            "max_drop": GOLDEN_MAX_DROP, "about": "held-out split of the UCI car data (seeded)"}
+    (golden / "golden.json").write_text(json.dumps(spec, indent=2) + "\n")
 
 
 def _model_card(report: TrainingReport) -> str:
