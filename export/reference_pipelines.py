@@ -117,7 +117,7 @@ class ReferencePipelines:
         """How far the grayscale page's content is turned counter-clockwise (0/90/180/270)."""
         (probabilities,) = self.orientation.run(["orientation_probabilities"],
                                                 {"orientation_input": orientation_input(page)})
-        return read_orientation(probabilities[0])
+        return read_orientation(probabilities)
 
     def _ocr_only(self, page_image_bytes: bytes) -> PageResult:
         page = decode_page(page_image_bytes)

