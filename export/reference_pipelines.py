@@ -14,6 +14,7 @@ from enum import Enum
 from pathlib import Path
 
 import numpy as np
+import onnxruntime as ort
 
 from docserve.export.processing.document_gate import skip_for_type
 from docserve.export.processing.ocr_pipeline import InProcessOcr, OcrLine, OcrSettings
@@ -25,6 +26,12 @@ from docserve.export.processing.page_assembly import (
     assemble_page_result,
 )
 from docserve.export.processing.page_image import decode_page, decode_page_gray
+from docserve.export.processing.page_orientation import (
+    PageOrientation,
+    orientation_input,
+    read_orientation,
+    turn_upright,
+)
 from docserve.export.processing.page_result import ModelVersion, PageResult, SkippedStep
 from docserve.export.processing.page_rotation import deskew_page
 from docserve.export.processing.page_thumbnail import page_thumbnail
@@ -58,7 +65,7 @@ PIPELINES: dict[str, PipelineParts] = {
 }
 
 MODELS = {
-    "skew": ["deskew"], "document_type": ["doc_classifier"],
+    "orientation": ["page_orientation"], "skew": ["deskew"], "document_type": ["doc_classifier"],
     "text": ["text_detection", "text_recognition"], "checkboxes": ["checkbox"], "signature": ["signature"],
 }
 VERSION = "1"
@@ -69,6 +76,7 @@ class ReferencePipelines:
 
     def __init__(self, repository: Path, threads: int = 1):
         self.vision = VisionModels(repository, threads=threads)
+        self.orientation = _session(repository / "page_orientation" / VERSION / "model.onnx", threads)
         self.ocr = InProcessOcr(
             repository / "text_detection" / VERSION / "model.onnx",
             repository / "text_recognition" / VERSION / "model.onnx",
@@ -89,19 +97,27 @@ class ReferencePipelines:
         if not parts.skew:
             return self._ocr_only(page_image_bytes)
         page = decode_page_gray(page_image_bytes)
-        thumbnail = page_thumbnail(page)[None]
+        orientation = self.page_orientation(page)
+        turned = turn_upright(page, orientation.degrees)
+        thumbnail = page_thumbnail(turned)[None]
         skew = float(self.vision.skew_degrees(thumbnail)[0])
         probabilities = (self.vision.document_type_probabilities(thumbnail)[0]
                          if parts.document_type else None)
-        upright = deskew_page(page, skew) if parts.text != TextStep.NONE or parts.checkboxes else None
+        upright = deskew_page(turned, skew) if parts.text != TextStep.NONE or parts.checkboxes else None
         outputs = PageOutputs(
-            page_height=page.shape[0], page_width=page.shape[1], skew_degrees=skew,
-            document_type_probabilities=probabilities,
+            page_height=page.shape[0], page_width=page.shape[1], orientation=orientation,
+            skew_degrees=skew, document_type_probabilities=probabilities,
             text=self._text(parts.text, upright, probabilities, expected_types),
             checkboxes=self._checkboxes(upright) if parts.checkboxes else None,
-            signature=self._signature(thumbnail, page.shape) if parts.signature else None,
+            signature=self._signature(thumbnail, turned.shape) if parts.signature else None,
         )
         return assemble_page_result(outputs, self.models)
+
+    def page_orientation(self, page: np.ndarray) -> PageOrientation:
+        """How far the grayscale page's content is turned counter-clockwise (0/90/180/270)."""
+        (probabilities,) = self.orientation.run(["orientation_probabilities"],
+                                                {"orientation_input": orientation_input(page)})
+        return read_orientation(probabilities)
 
     def _ocr_only(self, page_image_bytes: bytes) -> PageResult:
         page = decode_page(page_image_bytes)
@@ -126,6 +142,13 @@ class ReferencePipelines:
     def _signature(self, thumbnail: np.ndarray, page_shape: tuple[int, int]) -> SignatureOutputs:
         (finding,) = self.vision.signatures(thumbnail, [page_shape])
         return SignatureOutputs(finding.present, finding.score, finding.box)
+
+
+def _session(path: Path, threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def _text_outputs(lines: Sequence[OcrLine], skipped: SkippedStep | None = None) -> TextOutputs:

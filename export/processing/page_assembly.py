@@ -1,9 +1,10 @@
 """Model outputs of one page -> its :class:`PageResult`, with coordinates on the page as sent.
 
-Steps after ``deskew_apply`` (checkboxes, OCR in the document pipelines) see the upright page on
-a grown canvas; their points are mapped back here with the inverse rotation, so no model has to
-know about it. Steps on the page as sent (the signature and classifier read its thumbnail, the
-``ocr`` pipeline reads the page itself) need no mapping.
+A document pipeline first turns the page upright by a quarter-turn multiple (orientation), then
+straightens its skew (``deskew_apply``). Steps after ``deskew_apply`` (checkboxes, OCR) see the
+straightened page on a grown canvas, the signature model reads the thumbnail of the page turned
+upright; their points are mapped back here with the inverse of both rotations, so no model has
+to know about them. A pipeline without those steps needs no mapping.
 """
 
 from __future__ import annotations
@@ -14,11 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from docserve.export.documents.ground_truth import DOCUMENT_TYPES
+from docserve.export.processing.page_orientation import (
+    PageOrientation,
+    orientation_transform,
+    upright_size,
+)
 from docserve.export.processing.page_result import (
     Checkbox,
     Checkboxes,
     DocumentType,
     ModelVersion,
+    Orientation,
     PageResult,
     PageSize,
     Signature,
@@ -36,13 +43,13 @@ Models = Mapping[str, Sequence[ModelVersion]]  # result part -> the models behin
 class TextOutputs:
     texts: Sequence[str]
     confidences: np.ndarray  # [n]
-    polygons: np.ndarray  # [n, 4, 2], on the upright page when the pipeline deskews
+    polygons: np.ndarray  # [n, 4, 2], on the straightened page when the pipeline deskews
     skipped: SkippedStep | None = None
 
 
 @dataclass(frozen=True)
 class CheckboxOutputs:
-    boxes: np.ndarray  # [n, 4], on the upright page when the pipeline deskews
+    boxes: np.ndarray  # [n, 4], on the straightened page when the pipeline deskews
     checked: np.ndarray  # [n] bool
     confidence: np.ndarray  # [n]
 
@@ -51,15 +58,20 @@ class CheckboxOutputs:
 class SignatureOutputs:
     present: bool
     score: float
-    box: np.ndarray  # [4] on the page as sent
+    box: np.ndarray  # [4] on the page turned upright (= as sent without orientation)
 
 
 @dataclass(frozen=True)
 class PageOutputs:
-    """Whatever a pipeline computed for one page; ``None`` = the pipeline has no such step."""
+    """Whatever a pipeline computed for one page; ``None`` = the pipeline has no such step.
+
+    ``page_height`` x ``page_width`` is the page as sent; the skew was measured on the page
+    turned upright by ``orientation``.
+    """
 
     page_height: int
     page_width: int
+    orientation: PageOrientation | None = None
     skew_degrees: float | None = None
     document_type_probabilities: np.ndarray | None = None  # [len(DOCUMENT_TYPES)]
     text: TextOutputs | None = None
@@ -73,9 +85,13 @@ def assemble_page_result(
     def parts(name: str) -> list[ModelVersion]:
         return list(models.get(name, ()))
 
-    to_page = _PageFrame(outputs.page_height, outputs.page_width, outputs.skew_degrees)
+    to_page = _PageFrame(outputs.page_height, outputs.page_width, outputs.orientation,
+                         outputs.skew_degrees)
     return PageResult(
         page=PageSize(width=outputs.page_width, height=outputs.page_height),
+        orientation=None if outputs.orientation is None
+        else Orientation(degrees=outputs.orientation.degrees,
+                         score=round(outputs.orientation.score, 5), models=parts("orientation")),
         skew=None if outputs.skew_degrees is None
         else Skew(degrees=round(outputs.skew_degrees, 3), models=parts("skew")),
         document_type=None if outputs.document_type_probabilities is None
@@ -84,7 +100,7 @@ def assemble_page_result(
         checkboxes=None if outputs.checkboxes is None
         else _checkboxes(outputs.checkboxes, to_page, parts("checkboxes")),
         signature=None if outputs.signature is None
-        else _signature(outputs.signature, parts("signature")),
+        else _signature(outputs.signature, to_page, parts("signature")),
         timings_ms={step: round(float(ms), 2) for step, ms in (timings_ms or {}).items()},
     )
 
@@ -94,15 +110,27 @@ def document_type_label(probabilities: np.ndarray) -> str:
 
 
 class _PageFrame:
-    """Maps points from the upright canvas (if the pipeline deskewed) to the page as sent."""
+    """Maps points from the straightened canvas (if the pipeline deskewed) or from the page turned
+    upright to the page as sent: the inverse of the skew rotation, then of the quarter turn."""
 
-    def __init__(self, height: int, width: int, skew_degrees: float | None):
+    def __init__(self, height: int, width: int, orientation: PageOrientation | None,
+                 skew_degrees: float | None):
         self.height, self.width, self.skew_degrees = height, width, skew_degrees
+        degrees = 0 if orientation is None else orientation.degrees
+        self.upright_height, self.upright_width = upright_size(height, width, degrees)
+        to_upright = np.vstack([orientation_transform(height, width, degrees), [0.0, 0.0, 1.0]])
+        self._from_upright = np.linalg.inv(to_upright)[:2]
 
     def points(self, points: np.ndarray) -> np.ndarray:
-        if self.skew_degrees is None:
-            return np.asarray(points, dtype=np.float32)
-        return undo_deskew(points, self.height, self.width, self.skew_degrees)
+        """Points on the straightened canvas (the upright page without deskew) -> page as sent."""
+        if self.skew_degrees is not None:
+            points = undo_deskew(points, self.upright_height, self.upright_width, self.skew_degrees)
+        return self.upright_points(points)
+
+    def upright_points(self, points: np.ndarray) -> np.ndarray:
+        """Points on the page turned upright -> the page as sent."""
+        points = np.asarray(points, dtype=np.float64)
+        return (points @ self._from_upright[:, :2].T + self._from_upright[:, 2]).astype(np.float32)
 
     def bounds(self, polygon: np.ndarray) -> tuple[float, float, float, float]:
         low = np.clip(polygon.min(axis=0), 0, [self.width, self.height])
@@ -147,15 +175,17 @@ def _checkboxes(found: CheckboxOutputs, frame: _PageFrame, models: list[ModelVer
     return Checkboxes(items=items, models=models)
 
 
-def _signature(found: SignatureOutputs, models: list[ModelVersion]) -> Signature:
-    return Signature(present=found.present, score=round(found.score, 5),
-                     box=_rounded(found.box) if found.present else None, models=models)
+def _signature(found: SignatureOutputs, frame: _PageFrame, models: list[ModelVersion]) -> Signature:
+    box = frame.bounds(frame.upright_points(box_corners(found.box)[0])) if found.present else None
+    return Signature(present=found.present, score=round(found.score, 5), box=box, models=models)
 
 
 def typed_outputs(result: PageResult) -> dict[str, np.ndarray]:
     """The page result's parts as the ``page_*`` tensors of the ``page_result`` model, for gRPC
     users who want arrays rather than JSON (only the parts the result has)."""
     tensors: dict[str, np.ndarray] = {}
+    if result.orientation is not None:
+        tensors["page_orientation_degrees"] = np.array([result.orientation.degrees], dtype=np.float32)
     if result.skew is not None:
         tensors["page_skew_degrees"] = np.array([result.skew.degrees], dtype=np.float32)
     if result.document_type is not None:

@@ -19,7 +19,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+# 1.1 added `orientation`; minor versions only add optional parts, so a 1.1 reader reads 1.0.
+SCHEMA_VERSION = "1.1"
 
 Point = tuple[float, float]
 Polygon = tuple[Point, Point, Point, Point]
@@ -42,9 +43,18 @@ class PageSize(_Part):
     height: int
 
 
+class Orientation(_Part):
+    degrees: Literal[0, 90, 180, 270] = Field(
+        description="Counter-clockwise quarter turns of the content as sent (like `skew.degrees`); "
+                    "the pipeline turned the page back by this much before deskewing it")
+    score: float = Field(description="The orientation model's probability for it")
+    models: list[ModelVersion]
+
+
 class Skew(_Part):
-    degrees: float = Field(description="Counter-clockwise rotation of the content as sent; the "
-                                       "pipeline rotated the page back by this much")
+    degrees: float = Field(description="Counter-clockwise rotation of the content once turned "
+                                       "upright (see `orientation`); the pipeline rotated the "
+                                       "page back by this much")
     models: list[ModelVersion]
 
 
@@ -99,8 +109,9 @@ class PageResult(_Part):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.1", "1.0"] = SCHEMA_VERSION
     page: PageSize
+    orientation: Orientation | None = None
     skew: Skew | None = None
     document_type: DocumentType | None = None
     text: Text | None = None

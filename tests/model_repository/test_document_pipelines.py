@@ -1,4 +1,4 @@
-"""The four document pipelines in the real embedded Triton, on generated pages with ground truth.
+"""The document pipelines in the real embedded Triton, on generated pages with ground truth.
 
 Thresholds are looser than the held-out targets of the model cards (a handful of pages cannot
 measure 98%), tight enough that a broken step or a coordinate off by the page's skew fails:
@@ -22,6 +22,7 @@ from docserve.api.settings import PROJECT_ROOT
 from docserve.export.documents.generator import GeneratedPage, generate_page
 from docserve.export.processing.checkboxes import box_iou
 from docserve.export.processing.page_result import PageResult
+from docserve.export.processing.page_rotation import box_corners
 from docserve.export.reference_pipelines import PIPELINES, ReferencePipelines
 from docserve.export.text_accuracy import character_error_rate
 
@@ -53,9 +54,11 @@ def pages() -> dict[str, list[GeneratedPage]]:
 def analyze(triton: EmbeddedTriton):
     client = grpcclient.InferenceServerClient(triton.grpc_url)
 
-    def run(pipeline: str, page: GeneratedPage, parameters: dict[str, str] | None = None) -> PageResult:
+    def run(pipeline: str, page: GeneratedPage | np.ndarray, parameters: dict[str, str] | None = None
+            ) -> PageResult:
+        image = page if isinstance(page, np.ndarray) else page.image
         tensor = grpcclient.InferInput("page_image_bytes", [1], "BYTES")
-        tensor.set_data_from_numpy(np.array([png(page.image)], dtype=np.object_))
+        tensor.set_data_from_numpy(np.array([png(image)], dtype=np.object_))
         result = client.infer(pipeline, [tensor], parameters=parameters,
                               outputs=[grpcclient.InferRequestedOutput("page_result_json")])
         return PageResult.model_validate_json(result.as_numpy("page_result_json")[0])
@@ -198,12 +201,49 @@ def test_document_full_gives_every_part(analyze, pages):
     assert len(result.checkboxes.items) >= 0.9 * len(page.truth.checkboxes)
     assert result.signature.present == page.truth.signature.present
     parts = {part: [(m.name, m.version) for m in getattr(result, part).models]
-             for part in ("skew", "document_type", "text", "checkboxes", "signature")}
+             for part in ("orientation", "skew", "document_type", "text", "checkboxes", "signature")}
     assert parts == {
-        "skew": [("deskew", "1")], "document_type": [("doc_classifier", "1")],
+        "orientation": [("page_orientation", "1")], "skew": [("deskew", "1")],
+        "document_type": [("doc_classifier", "1")],
         "text": [("text_detection", "1"), ("text_recognition", "1")],
         "checkboxes": [("checkbox", "1")], "signature": [("signature", "1")],
     }
+
+
+def turned(image: np.ndarray, degrees: int) -> np.ndarray:
+    """The page with its content turned ``degrees`` counter-clockwise (as a scanner might)."""
+    return np.asarray(Image.fromarray(image).rotate(degrees, expand=True))
+
+
+def on_turned_page(points: np.ndarray, height: int, width: int, degrees: int) -> np.ndarray:
+    """``[..., 2]`` points of a ``height x width`` upright page -> the same points on
+    ``turned(page, degrees)``: PIL's counter-clockwise quarter turns, written out."""
+    x, y = np.asarray(points, dtype=np.float64)[..., 0], np.asarray(points, dtype=np.float64)[..., 1]
+    turned_xy = {0: (x, y), 90: (y, width - x), 180: (width - x, height - y), 270: (height - y, x)}
+    return np.stack(turned_xy[degrees], axis=-1)
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_a_turned_page_is_read_upright_with_coordinates_on_the_page_as_sent(analyze, pages, degrees):
+    """Orientation comes first: the turned page gives the upright page's result, with every
+    coordinate moved onto the page as sent (lines, checkboxes and the signature)."""
+    page = next(form for form in pages["application_form"] if form.truth.signature.present)
+    height, width = page.image.shape
+    upright, sent = analyze("document_full", page), analyze("document_full", turned(page.image, degrees))
+    assert (upright.orientation.degrees, sent.orientation.degrees) == (0, degrees)
+    assert (sent.page.width, sent.page.height) == ((height, width) if degrees % 180 else (width, height))
+    assert sent.skew.degrees == upright.skew.degrees
+    assert [line.text for line in sent.text.lines] == [line.text for line in upright.text.lines]
+    np.testing.assert_allclose([line.polygon for line in sent.text.lines],
+                               on_turned_page([line.polygon for line in upright.text.lines],
+                                              height, width, degrees), atol=0.11)
+    corners = on_turned_page([box_corners(item.box)[0] for item in upright.checkboxes.items],
+                             height, width, degrees)
+    np.testing.assert_allclose([item.box for item in sent.checkboxes.items],
+                               np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1), atol=0.11)
+    signature = on_turned_page(box_corners(upright.signature.box)[0], height, width, degrees)
+    np.testing.assert_allclose(sent.signature.box, [*signature.min(axis=0), *signature.max(axis=0)],
+                               atol=0.11)
 
 
 def test_document_full_reads_what_the_ocr_pipeline_reads_on_an_upright_page(analyze, pages):
@@ -230,12 +270,13 @@ def reference() -> ReferencePipelines:
     return ReferencePipelines(PROJECT_ROOT / "model_repository")
 
 
+@pytest.mark.parametrize("degrees", [0, 270])
 @pytest.mark.parametrize("pipeline", sorted(PIPELINES))
-def test_triton_gives_what_the_in_process_reference_gives(analyze, pages, reference, pipeline):
+def test_triton_gives_what_the_in_process_reference_gives(analyze, pages, reference, pipeline, degrees):
     """Serving adds transport and timings, nothing else: same models, same shared processing."""
-    page = pages["application_form"][2]
-    served = analyze(pipeline, page, FORM_EXPECTED).model_dump(exclude={"timings_ms"})
-    in_process = reference.pipeline(pipeline)(png(page.image)).model_dump(exclude={"timings_ms"})
+    image = turned(pages["application_form"][2].image, degrees)
+    served = analyze(pipeline, image, FORM_EXPECTED).model_dump(exclude={"timings_ms"})
+    in_process = reference.pipeline(pipeline)(png(image)).model_dump(exclude={"timings_ms"})
     assert served == in_process
 
 
@@ -291,4 +332,6 @@ def test_typed_outputs_can_be_requested_alone_and_match_the_json(triton: Embedde
         assert bool(typed["signature_present"][0]) == result.signature.present
     if "skew_degrees" in typed:
         assert float(typed["skew_degrees"][0]) == pytest.approx(result.skew.degrees)
+    if "orientation_degrees" in typed:
+        assert typed["orientation_degrees"].tolist() == [float(result.orientation.degrees)]
     client.close()

