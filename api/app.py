@@ -9,7 +9,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from docserve.api import API_VERSION
-from docserve.api.errors import install_error_handlers
+from docserve.api.body_limit import BodyLimitMiddleware, BodyLimits
+from docserve.api.errors import ErrorBoundaryMiddleware, install_error_handlers
 from docserve.api.logs import configure_logging
 from docserve.api.metrics import GatewayMetrics, MetricsMiddleware
 from docserve.api.request_id import RequestIdMiddleware
@@ -44,6 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["x-request-id", "location", "retry-after"],
     )
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limits=BodyLimits(json_bytes=settings.max_json_body_bytes,
+                          document_bytes=settings.max_document_bytes),
+    )
+    app.add_middleware(ErrorBoundaryMiddleware)  # inside RequestIdMiddleware: a 500 keeps its id
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.state.metrics = metrics

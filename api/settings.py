@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     log_json: bool = True
     log_level: str = "INFO"
     max_predict_records: int = Field(default=10_000, ge=1)
+    max_json_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1, description="JSON request bodies (10,000 car records fit)"
+    )
 
     # Triton, as seen by the gateway
     triton_host: str = "127.0.0.1"

@@ -55,10 +55,12 @@ class DocumentFetcher:
 
     def _read_file(self, location: Location) -> bytes:
         path = resolve_file(location.path, self.settings.allowed_file_roots)
-        size = path.stat().st_size
-        self._check_size(size, location.url)
-        with path.open("rb") as handle:
-            return handle.read(self.max_bytes + 1)
+        try:
+            self._check_size(path.stat().st_size, location.url)
+            with path.open("rb") as handle:
+                return handle.read(self.max_bytes + 1)
+        except OSError as error:  # permissions, a file removed meanwhile, an I/O error
+            raise DocumentError(f"{location.url} cannot be read: {error.strerror or error}") from error
 
     async def _read_http(self, url: str) -> bytes:
         for _ in range(MAX_REDIRECTS + 1):
