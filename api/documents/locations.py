@@ -8,6 +8,7 @@ read, because a host name is only resolved then (see :mod:`docserve.api.document
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from urllib.parse import unquote, urlsplit
 from docserve.api.errors import DocumentError, DocumentNotFoundError, LocationRefusedError
 
 SCHEMES = ("file", "http", "https", "s3")
+# S3's bucket naming rules; a name outside them is refused by S3 itself (and never will not be).
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,11 @@ def parse_location(url: str, file_roots: Sequence[Path], allow_private_hosts: bo
         key = parts.path.lstrip("/")
         if not parts.netloc or not key:
             raise DocumentError(f"s3 locations look like s3://bucket/key; got {url!r}")
+        if not _S3_BUCKET.match(parts.netloc):
+            raise DocumentError(
+                f"{parts.netloc!r} is not an S3 bucket name (3-63 characters: a-z 0-9 . -, "
+                "starting and ending with a letter or digit)"
+            )
         return Location(url=url, scheme=scheme, host=parts.netloc, path=unquote(key))
     if not hostname:
         raise DocumentError(f"http(s) location without a host: {url!r}")

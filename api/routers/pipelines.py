@@ -87,10 +87,8 @@ def _parse_location_body(raw: bytes) -> DocumentLocation:
 
 
 async def _read_upload(request: Request, max_bytes: int) -> tuple[bytes, list[int] | None]:
-    """The uploaded file, refused past ``max_bytes`` without reading the rest into memory."""
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > max_bytes + 64 * 1024:  # multipart framing aside, the body is too big
-        raise _upload_too_large(max_bytes)
+    """The uploaded file and its ``pages`` field (the body's size is bounded by
+    :mod:`docserve.api.body_limit` while it is read)."""
     form = await request.form(max_files=1, max_fields=4, max_part_size=max_bytes + 1)
     upload = form.get("document")
     if not isinstance(upload, StarletteUploadFile):
@@ -108,10 +106,16 @@ def _upload_too_large(max_bytes: int) -> DocumentTooLargeError:
     )
 
 
+MAX_PAGE_NUMBERS = 1000  # as many as the JSON body's ``pages`` may list
+
+
 def _page_numbers(pages: str | None) -> list[int] | None:
+    """``"1,3"`` -> ``[1, 3]``; held to the same bounds as the JSON body's ``pages``."""
     if not pages:
         return None
-    try:
-        return [int(part) for part in pages.split(",") if part.strip()]
-    except ValueError as error:
-        raise DocumentError(f"pages must be comma-separated page numbers, got {pages!r}") from error
+    parts = pages.split(",", MAX_PAGE_NUMBERS)
+    if len(parts) > MAX_PAGE_NUMBERS:
+        raise DocumentError(f"pages lists more than {MAX_PAGE_NUMBERS} page numbers")
+    if not all(part.strip().isdigit() and len(part.strip()) <= 6 for part in parts):
+        raise DocumentError(f"pages must be comma-separated page numbers, got {pages[:100]!r}")
+    return [int(part) for part in parts]

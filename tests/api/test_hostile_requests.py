@@ -3,13 +3,16 @@ cost a 500, the connection, the request id, or memory the size of what the clien
 
 from __future__ import annotations
 
+import http.server
 import json
 import select
 import socket
+import threading
 import time
 
 import pytest
 from fastapi.testclient import TestClient
+from job_polling import wait_for_job
 from live_gateway import raw_request, read_response, serve
 
 from docserve.api.app import create_app
@@ -181,3 +184,75 @@ def test_unparsable_bodies_use_the_error_envelope(jobs_api):
                              headers={"content-type": "multipart/form-data; boundary=x"})
     assert 400 <= response.status_code < 500
     assert set(response.json()) == {"error"}, response.text
+
+
+# -- a fetch has one deadline, for http(s) and S3 alike ---------------------------------------
+
+
+class _DripHandler(http.server.BaseHTTPRequestHandler):
+    """Answers every GET (an http document or a path-style S3 object) with 100 bytes, one every
+    0.1 s: each read is quick, the whole body takes 10 s."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "100")
+        self.end_headers()
+        try:
+            for _ in range(100):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:  # the gateway hung up: what it should do
+            pass
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def drip_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DripHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("scheme", ["http", "s3"])
+def test_a_slow_drip_fetch_ends_at_the_total_deadline(jobs_settings, probe_pipeline, drip_server, scheme,
+                                                      monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    settings = jobs_settings.model_copy(update={
+        "allow_private_hosts": True, "fetch_timeout_s": 1.5, "s3_endpoint_url": drip_server,
+        "job_max_attempts": 1,
+    })
+    location = f"{drip_server}/doc.png" if scheme == "http" else "s3://documents/doc.png"
+    with TestClient(create_app(settings)) as client:
+        started = time.monotonic()
+        response = client.post("/api/v1/pipelines/page_probe_pipeline/predict", json={"location": location})
+        assert time.monotonic() - started < 5
+        assert response.status_code == 502, response.text
+        error = response.json()["error"]
+        assert error["code"] == "fetch_failed"
+        assert "did not finish within 1.5s" in error["message"]
+        started = time.monotonic()
+        client.post("/api/v1/jobs", json=_job(f"drip-{scheme}", location))
+        job = wait_for_job(client, f"drip-{scheme}", timeout_s=20)
+        assert time.monotonic() - started < 5  # the worker is free again
+    assert job["status"] == "failed" and job["error"]["code"] == "fetch_failed"
+
+
+def test_a_redirect_without_location_and_a_bad_bucket_are_permanent(jobs_settings, probe_pipeline,
+                                                                    document_server):
+    base, _ = document_server
+    settings = jobs_settings.model_copy(update={"allow_private_hosts": True})
+    with TestClient(create_app(settings)) as client:
+        client.post("/api/v1/jobs", json=_job("no-location", f"{base}/redirect?to="))
+        job = wait_for_job(client, "no-location")
+        response = client.post("/api/v1/jobs", json=_job("bad-bucket", "s3://Bad_Bucket/doc.png"))
+    assert (job["status"], job["error"]["code"], job["attempts"]) == ("failed", "invalid_document", 1)
+    assert "without a Location" in job["error"]["message"]
+    assert response.status_code == 422
+    assert "not an S3 bucket name" in response.json()["error"]["message"]
