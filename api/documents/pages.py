@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass
 
 from docserve.api.errors import DocumentError, DocumentTooLargeError, UnsupportedDocumentError
+from docserve.export.processing.page_image import to_8_bit
 
 _SIGNATURES = {
     b"%PDF-": "application/pdf",
@@ -89,7 +90,8 @@ def _tiff_pages(data: bytes, limits: PageLimits) -> list[bytes]:
         for index in range(frames):
             image.seek(index)
             _check_pixels(*image.size, limits, f"TIFF page {index + 1}")
-            pages.append(_png(image.convert("RGB") if image.mode not in ("L", "RGB") else image))
+            page = to_8_bit(image)  # a 16-bit TIFF page would be clipped to white by convert()
+            pages.append(_png(page if page.mode in ("L", "RGB") else page.convert("RGB")))
     except (OSError, ValueError) as error:
         raise DocumentError(f"the TIFF is corrupt: {error}") from error
     return pages
