@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     max_pages: int = Field(default=50, ge=1, description="Pages analysed per document")
     max_page_pixels: int = Field(default=40_000_000, ge=1, description="Decompression-bomb guard")
     pdf_dpi: int = Field(default=150, ge=36, le=600)
+    max_sync_document_pixels: int = Field(
+        default=120_000_000, ge=1, description="Pixels of all pages of one synchronous prediction"
+    )
+    max_job_document_pixels: int = Field(default=1_000_000_000, ge=1, description="... of one job")
+    sync_rasterize_timeout_s: float = Field(default=10.0, gt=0, description="PDF/TIFF pages, synchronous")
+    job_rasterize_timeout_s: float = Field(default=120.0, gt=0, description="PDF/TIFF pages, one job")
     page_concurrency: int = Field(
         default=4, ge=1, description="Pages of one document in flight toward Triton at once"
     )

@@ -4,15 +4,24 @@ PNG and JPEG pages pass through untouched (Triton decodes them: the gateway neve
 arrays), multi-page TIFFs are split, PDFs are rasterized with pypdfium2 at the configured dpi.
 Sizes are read from headers *before* any pixel is decoded, so a decompression bomb is refused
 for the cost of reading its header.
+
+Budgets, all checked before rendering: pixels per page (and, for pipelines that deskew, per
+deskewed canvas, so a page accepted here is never refused later by a step that reads the larger
+upright canvas), pages per document, and pixels of all the pages analysed together. Only the
+selected pages are rasterized, under a deadline checked after each page. A synchronous
+prediction has smaller budgets than a job; its errors say to submit a job instead.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from docserve.api.errors import DocumentError, DocumentTooLargeError, UnsupportedDocumentError
 from docserve.export.processing.page_image import to_8_bit
+from docserve.export.processing.page_rotation import MAX_SKEW_DEGREES, deskew_canvas_pixels
 
 _SIGNATURES = {
     b"%PDF-": "application/pdf",
@@ -28,6 +37,16 @@ class PageLimits:
     max_pages: int
     max_page_pixels: int
     pdf_dpi: int
+    max_document_pixels: int | None = None  # all selected pages together
+    rasterize_timeout_s: float | None = None
+    deskew: bool = False  # the pipeline deskews: its canvas must fit max_page_pixels too
+    over_budget_hint: str = ""  # appended to budget errors: which setting, or "submit a job"
+
+
+@dataclass(frozen=True)
+class DocumentPages:
+    count: int  # pages in the document
+    selected: list[tuple[int, bytes]] = field(default_factory=list)  # (0-based index, encoded page)
 
 
 def sniff(data: bytes) -> str:
@@ -42,13 +61,31 @@ def sniff(data: bytes) -> str:
 
 
 def split_pages(data: bytes, limits: PageLimits) -> list[bytes]:
+    """Every page of the document, encoded."""
+    return [page for _, page in document_pages(data, limits).selected]
+
+
+def document_pages(data: bytes, limits: PageLimits, wanted: Sequence[int] | None = None) -> DocumentPages:
+    """The pages numbered ``wanted`` (1-based; default all), encoded, within ``limits``."""
     media_type = sniff(data)
     if media_type == "application/pdf":
-        return _pdf_pages(data, limits)
+        return _pdf_pages(data, limits, wanted)
     if media_type == "image/tiff":
-        return _tiff_pages(data, limits)
-    _check_image(data, limits)
-    return [data]
+        return _tiff_pages(data, limits, wanted)
+    size = _check_image(data, limits)
+    select_pages(1, wanted)
+    _check_total([size], limits)
+    return DocumentPages(count=1, selected=[(0, data)])
+
+
+def select_pages(count: int, wanted: Sequence[int] | None) -> list[int]:
+    """0-based indices of the pages to analyse (``wanted`` holds 1-based page numbers)."""
+    if not wanted:
+        return list(range(count))
+    outside = [number for number in wanted if not 1 <= number <= count]
+    if outside:
+        raise DocumentError(f"pages {outside[:20]} do not exist: the document has {count} page(s)")
+    return [number - 1 for number in sorted(set(wanted))]
 
 
 def _check_pixels(width: float, height: float, limits: PageLimits, what: str) -> None:
@@ -59,6 +96,35 @@ def _check_pixels(width: float, height: float, limits: PageLimits, what: str) ->
             f"{what} is {width:.0f}x{height:.0f} pixels, more than the {limits.max_page_pixels} "
             "a page may have (DOCSERVE_MAX_PAGE_PIXELS)"
         )
+    if limits.deskew and (canvas := deskew_canvas_pixels(width, height)) > limits.max_page_pixels:
+        raise DocumentTooLargeError(
+            f"{what} is {width:.0f}x{height:.0f} pixels; deskewing it (up to {MAX_SKEW_DEGREES:g} "
+            f"degrees) needs a canvas of {canvas} pixels, more than the {limits.max_page_pixels} a "
+            "page may have (DOCSERVE_MAX_PAGE_PIXELS): send it at a lower resolution"
+        )
+
+
+def _check_total(sizes: Sequence[tuple[float, float]], limits: PageLimits) -> None:
+    total = int(sum(width * height for width, height in sizes))
+    if limits.max_document_pixels is not None and total > limits.max_document_pixels:
+        raise DocumentTooLargeError(
+            f"the {len(sizes)} page(s) to analyse hold {total} pixels, more than the "
+            f"{limits.max_document_pixels} one document may have here; {limits.over_budget_hint}"
+        )
+
+
+class _Deadline:
+    def __init__(self, limits: PageLimits):
+        self.limits = limits
+        self.started = time.monotonic()
+
+    def check(self, done: int, total: int) -> None:
+        timeout = self.limits.rasterize_timeout_s
+        if timeout is not None and done < total and time.monotonic() - self.started > timeout:
+            raise DocumentTooLargeError(
+                f"rasterizing took more than {timeout}s ({done} of {total} pages done); "
+                f"{self.limits.over_budget_hint}"
+            )
 
 
 def _open_image(data: bytes):
@@ -71,54 +137,81 @@ def _open_image(data: bytes):
         raise DocumentError(f"the image cannot be read: {error}") from error
 
 
-def _check_image(data: bytes, limits: PageLimits) -> None:
+def _check_image(data: bytes, limits: PageLimits) -> tuple[int, int]:
+    """The image's size, once its header and structure are found sound."""
     image = _open_image(data)
     _check_pixels(*image.size, limits, "the image")
     try:
         image.verify()  # structure and checksums, without decoding the pixels
     except Exception as error:  # PIL raises many types for corrupt files
         raise DocumentError(f"the image is corrupt: {error}") from error
+    return image.size
 
 
-def _tiff_pages(data: bytes, limits: PageLimits) -> list[bytes]:
+def _tiff_pages(data: bytes, limits: PageLimits, wanted: Sequence[int] | None) -> DocumentPages:
     image = _open_image(data)
     frames = getattr(image, "n_frames", 1)
     if frames > limits.max_pages:
         raise DocumentTooLargeError(f"the TIFF has {frames} pages; at most {limits.max_pages}")
-    pages = []
+    indices = select_pages(frames, wanted)
     try:
-        for index in range(frames):
+        sizes = []
+        for index in indices:
             image.seek(index)
             _check_pixels(*image.size, limits, f"TIFF page {index + 1}")
+            sizes.append(image.size)
+        _check_total(sizes, limits)
+        deadline, pages = _Deadline(limits), []
+        for index in indices:
+            deadline.check(len(pages), len(indices))
+            image.seek(index)
             page = to_8_bit(image)  # a 16-bit TIFF page would be clipped to white by convert()
-            pages.append(_png(page if page.mode in ("L", "RGB") else page.convert("RGB")))
+            pages.append((index, _png(page if page.mode in ("L", "RGB") else page.convert("RGB"))))
     except (OSError, ValueError) as error:
         raise DocumentError(f"the TIFF is corrupt: {error}") from error
-    return pages
+    return DocumentPages(count=frames, selected=pages)
 
 
-def _pdf_pages(data: bytes, limits: PageLimits) -> list[bytes]:
+def _pdf_pages(data: bytes, limits: PageLimits, wanted: Sequence[int] | None) -> DocumentPages:
     import pypdfium2
 
     try:
         pdf = pypdfium2.PdfDocument(data)
     except pypdfium2.PdfiumError as error:
-        raise DocumentError(f"the PDF cannot be opened: {error}") from error
+        raise DocumentError(_unopenable_pdf(data, error)) from error
     try:
         if len(pdf) == 0:
             raise DocumentError("the PDF has no pages")
         if len(pdf) > limits.max_pages:
             raise DocumentTooLargeError(f"the PDF has {len(pdf)} pages; at most {limits.max_pages}")
         scale = limits.pdf_dpi / 72
-        pages = []
-        for index in range(len(pdf)):
-            page = pdf[index]
-            width, height = page.get_size()
-            _check_pixels(width * scale, height * scale, limits, f"PDF page {index + 1}")
-            pages.append(_png(page.render(scale=scale, grayscale=False).to_pil()))
-        return pages
+        indices = select_pages(len(pdf), wanted)
+        sizes = [tuple(side * scale for side in pdf[index].get_size()) for index in indices]
+        for index, (width, height) in zip(indices, sizes, strict=True):
+            _check_pixels(width, height, limits, f"PDF page {index + 1}")
+        _check_total(sizes, limits)
+        deadline, pages = _Deadline(limits), []
+        for index in indices:
+            deadline.check(len(pages), len(indices))
+            pages.append((index, _png(pdf[index].render(scale=scale, grayscale=False).to_pil())))
+        return DocumentPages(count=len(pdf), selected=pages)
     finally:
         pdf.close()
+
+
+def _unopenable_pdf(data: bytes, error) -> str:
+    """Why PDFium could not open ``data``, in words that are true.
+
+    PDFium fails a PDF without pages as if it were password-protected (or with "Success"):
+    without an ``/Encrypt`` dictionary that cannot be the reason.
+    """
+    import pypdfium2.raw as pdfium_c
+
+    if error.err_code == pdfium_c.FPDF_ERR_PASSWORD and b"/Encrypt" in data:
+        return "the PDF is password-protected"
+    if error.err_code in (pdfium_c.FPDF_ERR_SUCCESS, pdfium_c.FPDF_ERR_PASSWORD):
+        return "the PDF has no pages (or no page tree that can be read)"
+    return f"the PDF cannot be opened: {error}"
 
 
 def _png(image) -> bytes:

@@ -75,7 +75,8 @@ async def predict(
             "send the document as multipart/form-data (field 'document') or its location as JSON"
         )
     return await analyze_document(
-        triton, pipeline, document, settings, pages=pages, request_id=request_id_var.get()
+        triton, pipeline, document, settings, pages=pages, request_id=request_id_var.get(),
+        synchronous=True,
     )
 
 
