@@ -12,6 +12,7 @@ from docserve.api.jobs.store import JobStore
 from docserve.api.jobs.worker import JobWorkers
 from docserve.api.pipelines import PipelineCatalog
 from docserve.api.settings import Settings
+from docserve.api.step_repair import StepRepair
 from docserve.api.triton_client import TritonClient
 
 
@@ -39,6 +40,10 @@ def get_fetcher(request: Request) -> DocumentFetcher:
     return request.app.state.services.fetcher
 
 
+def get_step_repair(request: Request) -> StepRepair:
+    return request.app.state.services.step_repair
+
+
 def get_workers(request: Request) -> JobWorkers | None:
     return request.app.state.services.workers
 
@@ -49,4 +54,5 @@ CarEvaluationDep = Annotated[CarEvaluationService, Depends(get_car_evaluation)]
 StoreDep = Annotated[JobStore, Depends(get_store)]
 CatalogDep = Annotated[PipelineCatalog, Depends(get_catalog)]
 FetcherDep = Annotated[DocumentFetcher, Depends(get_fetcher)]
+StepRepairDep = Annotated[StepRepair, Depends(get_step_repair)]
 WorkersDep = Annotated[JobWorkers | None, Depends(get_workers)]

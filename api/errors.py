@@ -79,6 +79,17 @@ class TritonUnavailableError(DocserveError):
     transient = True
 
 
+class StepDownError(TritonUnavailableError):
+    """A step of a pipeline cannot run: its python backend stub process died. The gateway reloads
+    that model (:mod:`docserve.api.step_repair`); until then the pipeline answers 503."""
+
+    code = "step_unavailable"
+
+    def __init__(self, message: str, model: str):
+        super().__init__(message)
+        self.model = model
+
+
 class DocumentError(DocserveError):
     """A document location or its content cannot be used."""
 

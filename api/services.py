@@ -13,6 +13,7 @@ from docserve.api.jobs.worker import JobWorkers
 from docserve.api.metrics import GatewayMetrics
 from docserve.api.pipelines import PipelineCatalog
 from docserve.api.settings import Settings
+from docserve.api.step_repair import StepRepair
 from docserve.api.triton_client import TritonClient
 
 
@@ -26,6 +27,7 @@ class Services:
     fetcher: DocumentFetcher
     callbacks: CallbackSender
     workers: JobWorkers | None
+    step_repair: StepRepair
 
     @classmethod
     def open(cls, settings: Settings, run_workers: bool, metrics: GatewayMetrics) -> Services:
@@ -37,6 +39,8 @@ class Services:
         store = JobStore(settings.jobs_database, max_queue=settings.max_queue)
         metrics.watch_queue(store.counts)
         catalog = PipelineCatalog(triton, ttl_s=settings.pipeline_cache_ttl_s)
+        step_repair = StepRepair(triton, catalog, metrics, probe_interval_s=settings.step_probe_interval_s)
+        step_repair.start()
         fetcher = DocumentFetcher(settings)
         callbacks = CallbackSender(settings, store)
         workers = (
@@ -48,11 +52,13 @@ class Services:
             settings=settings, triton=triton,
             car_evaluation=CarEvaluationService(triton, settings.car_pipeline, settings.car_model),
             store=store, catalog=catalog, fetcher=fetcher, callbacks=callbacks, workers=workers,
+            step_repair=step_repair,
         )
 
     async def close(self) -> None:
         if self.workers is not None:
             await self.workers.stop()
+        await self.step_repair.close()
         await self.callbacks.close()
         await self.fetcher.close()
         await self.triton.close()

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     triton_metrics_port: int = 8002
     triton_timeout_s: float = Field(default=30.0, gt=0)
     triton_retries: int = Field(default=3, ge=0, description="Retries on UNAVAILABLE and friends")
+    step_probe_interval_s: float = Field(
+        default=30.0, gt=0, description="How often a blank page probes every pipeline for dead steps"
+    )
 
     # Embedded Triton (docserve triton / docserve serve)
     model_repositories: list[Path] = Field(
