@@ -27,6 +27,7 @@ class DocserveError(Exception):
     status_code = 500
     code = "internal_error"
     transient = False
+    retry_after_s: int | None = None  # sent as Retry-After: when another try is worth it
 
     def __init__(self, message: str, details: Any = None):
         super().__init__(message)
@@ -65,10 +66,15 @@ class ConflictError(DocserveError):
 
 
 class QueueFullError(DocserveError):
-    """The job queue is at its bound; the client should come back after ``Retry-After``."""
+    """The job queue is at its bound; the client should come back after ``Retry-After``
+    (the time the workers' recent pace needs to make room)."""
 
     status_code = 429
     code = "queue_full"
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class TritonUnavailableError(DocserveError):
@@ -77,6 +83,7 @@ class TritonUnavailableError(DocserveError):
     status_code = 503
     code = "triton_unavailable"
     transient = True
+    retry_after_s = 5  # Triton starting or restarting takes seconds
 
 
 class StepDownError(TritonUnavailableError):
@@ -84,6 +91,7 @@ class StepDownError(TritonUnavailableError):
     that model (:mod:`docserve.api.step_repair`); until then the pipeline answers 503."""
 
     code = "step_unavailable"
+    retry_after_s = 2  # reloading one model
 
     def __init__(self, message: str, model: str):
         super().__init__(message)
@@ -142,8 +150,7 @@ class InferenceError(DocserveError):
 async def _docserve_error(request: Request, error: DocserveError) -> JSONResponse:
     log = logger.warning if error.status_code < 500 else logger.error
     log("{} {} -> {} {}: {}", request.method, request.url.path, error.status_code, error.code, error.message)
-    retry_later = isinstance(error, TritonUnavailableError | QueueFullError)
-    headers = {"Retry-After": "5"} if retry_later else None
+    headers = {"Retry-After": str(error.retry_after_s)} if error.retry_after_s is not None else None
     return JSONResponse(error.body(), status_code=error.status_code, headers=headers)
 
 

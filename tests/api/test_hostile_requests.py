@@ -17,6 +17,7 @@ from live_gateway import raw_request, read_response, serve
 
 from docserve.api.app import create_app
 from docserve.api.dependencies import get_catalog
+from docserve.api.jobs.store import JobRequest, JobStore
 
 
 @pytest.fixture
@@ -256,3 +257,23 @@ def test_a_redirect_without_location_and_a_bad_bucket_are_permanent(jobs_setting
     assert "without a Location" in job["error"]["message"]
     assert response.status_code == 422
     assert "not an S3 bucket name" in response.json()["error"]["message"]
+
+
+# -- Retry-After says how long, not always 5 ------------------------------------------------------
+
+
+def test_retry_after_of_a_full_queue_follows_the_workers_pace(jobs_settings, probe_pipeline, inbox):
+    settings = jobs_settings.model_copy(update={"max_queue": 2, "run_workers": False})
+    store = JobStore(settings.jobs_database, max_queue=100)
+    for index in range(30):  # 30 jobs finished in the last minute: one every 2 s
+        store.submit(JobRequest(request_id=f"done-{index}", pipeline="p", location="file:///x"))
+        store.succeed(store.claim("w", lease_s=60), "w", {})
+    store.close()
+    (inbox / "a.png").write_bytes(b"")
+    with TestClient(create_app(settings)) as client:
+        for index in range(2):
+            queued = client.post("/api/v1/jobs", json=_job(f"q-{index}", f"file://{inbox}/a.png"))
+            assert queued.status_code == 202
+        full = client.post("/api/v1/jobs", json=_job("q-2", f"file://{inbox}/a.png"))
+    assert full.status_code == 429
+    assert full.headers["retry-after"] == "2"
