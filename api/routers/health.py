@@ -9,12 +9,13 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from docserve.api import API_VERSION
 from docserve.api.dependencies import SettingsDep, StepRepairDep, TritonDep
 from docserve.api.errors import TritonUnavailableError
+from docserve.api.schemas.errors import error_responses
 from docserve.api.schemas.health import Health, ModelHealth
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/api/v1/health", response_model=Health)
+@router.get("/api/v1/health", response_model=Health, responses=error_responses())
 async def health(settings: SettingsDep, triton: TritonDep, repair: StepRepairDep) -> Health:
     """The service, Triton's readiness, every model with its loaded versions, and the pipeline
     steps found down (``triton`` is ``not_ready`` while one is: Triton itself cannot tell)."""

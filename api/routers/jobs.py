@@ -11,19 +11,24 @@ from docserve.api.dependencies import CatalogDep, FetcherDep, StoreDep, WorkersD
 from docserve.api.documents.locations import parse_location
 from docserve.api.errors import DocumentError
 from docserve.api.jobs.store import JobRequest, JobStatus
+from docserve.api.schemas.errors import error_responses
 from docserve.api.schemas.jobs import JobList, JobSubmission, JobView
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
-_ERRORS = {
-    404: {"description": "unknown pipeline or job"},
-    409: {"description": "request_id already used with another body; or job not cancellable"},
-    422: {"description": "malformed or refused location / callback_url"},
-    429: {"description": "queue full: retry after Retry-After seconds"},
+_LOCATION = {"Location": {"description": "The job's URL: /api/v1/jobs/{request_id}",
+                          "schema": {"type": "string"}}}
+_SUBMIT_RESPONSES = {
+    202: {"description": "queued", "headers": _LOCATION},
+    200: {"model": JobView, "description": "the same request_id and body again: the same job",
+          "headers": _LOCATION},
+    **error_responses(400, 404, 409, 413, 422, 429, 503, _400="a body that cannot be parsed",
+                      _404="unknown pipeline",
+                      _503="Triton unreachable and the pipeline never seen"),
 }
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobView, responses=_ERRORS)
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobView, responses=_SUBMIT_RESPONSES)
 async def submit_job(
     body: JobSubmission, response: Response, store: StoreDep, catalog: CatalogDep,
     fetcher: FetcherDep, workers: WorkersDep,
@@ -51,13 +56,13 @@ def _check_callback_url(url: str, allow_private_hosts: bool) -> None:
         raise DocumentError(f"callback_url must be http(s), got {url!r}")
 
 
-@router.get("/{request_id}", response_model=JobView, responses={404: _ERRORS[404]})
+@router.get("/{request_id}", response_model=JobView, responses=error_responses(404, _404="no such job"))
 async def get_job(request_id: str, store: StoreDep) -> JobView:
     """Status, attempts, timings and, once finished, the result or the error."""
     return JobView.of(await asyncio.to_thread(store.get, request_id))
 
 
-@router.get("", response_model=JobList)
+@router.get("", response_model=JobList, responses=error_responses(422))
 async def list_jobs(
     store: StoreDep,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
@@ -69,7 +74,8 @@ async def list_jobs(
     return JobList(jobs=[JobView.of(job) for job in jobs], counts=counts)
 
 
-@router.delete("/{request_id}", response_model=JobView, responses={404: _ERRORS[404], 409: _ERRORS[409]})
+@router.delete("/{request_id}", response_model=JobView,
+                responses=error_responses(404, 409, _404="no such job", _409="the job is not queued"))
 async def cancel_job(request_id: str, store: StoreDep) -> JobView:
     """Cancel a job that is still queued."""
     return JobView.of(await asyncio.to_thread(store.cancel, request_id))

@@ -11,20 +11,20 @@ from docserve.api.analysis import analyze_document
 from docserve.api.dependencies import CatalogDep, FetcherDep, SettingsDep, TritonDep
 from docserve.api.errors import DocumentError, DocumentTooLargeError, UnsupportedMediaTypeError
 from docserve.api.logs import request_id_var
+from docserve.api.schemas.errors import error_responses
 from docserve.api.schemas.pipelines import DocumentLocation, PipelineView
 from docserve.export.processing.page_result import DocumentResult
 
 router = APIRouter(prefix="/api/v1/pipelines", tags=["pipelines"])
 
-_RESPONSES = {
-    404: {"description": "unknown pipeline"},
-    413: {"description": "document, page count or page pixels over the limits"},
-    415: {"description": "not a PDF, PNG, JPEG or TIFF"},
-    422: {"description": "unreadable document or refused location"},
-}
+_RESPONSES = error_responses(
+    400, 404, 413, 415, 422, 502, 503,
+    _400="a multipart body that cannot be parsed", _404="unknown pipeline",
+    _415="neither multipart/form-data nor JSON; or not a PDF, PNG, JPEG or TIFF",
+)
 
 
-@router.get("", response_model=list[PipelineView])
+@router.get("", response_model=list[PipelineView], responses=error_responses(503))
 async def list_pipelines(catalog: CatalogDep) -> list[PipelineView]:
     """Every ensemble with the page contract, found in Triton's repository index (no restart
     needed when one is added)."""
@@ -40,6 +40,7 @@ _PREDICT_BODY = {
                 "schema": {
                     "type": "object",
                     "required": ["document"],
+                    "additionalProperties": False,
                     "properties": {
                         "document": {"type": "string", "format": "binary",
                                      "description": "PDF, PNG, JPEG or TIFF"},
@@ -91,6 +92,9 @@ async def _read_upload(request: Request, max_bytes: int) -> tuple[bytes, list[in
     """The uploaded file and its ``pages`` field (the body's size is bounded by
     :mod:`docserve.api.body_limit` while it is read)."""
     form = await request.form(max_files=1, max_fields=4, max_part_size=max_bytes + 1)
+    unknown = sorted(set(form.keys()) - {"document", "pages"})
+    if unknown:
+        raise DocumentError(f"unknown multipart fields {unknown[:5]}: send document and, if wanted, pages")
     upload = form.get("document")
     if not isinstance(upload, StarletteUploadFile):
         raise DocumentError("multipart body needs a file field named 'document'")
