@@ -15,6 +15,7 @@ prediction has smaller budgets than a job; its errors say to submit a job instea
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -202,16 +203,21 @@ def _pdf_pages(data: bytes, limits: PageLimits, wanted: Sequence[int] | None) ->
 def _unopenable_pdf(data: bytes, error) -> str:
     """Why PDFium could not open ``data``, in words that are true.
 
-    PDFium fails a PDF without pages as if it were password-protected (or with "Success"):
-    without an ``/Encrypt`` dictionary that cannot be the reason.
+    PDFium refuses a PDF whose page tree is empty, and its error code then is whatever came last
+    ("Incorrect password", "Data format error", even "Success"): the page tree itself says it.
     """
     import pypdfium2.raw as pdfium_c
 
+    if any(_EMPTY_COUNT.search(node) for node in _PAGE_TREE_NODE.findall(data)):
+        return "the PDF has no pages"
     if error.err_code == pdfium_c.FPDF_ERR_PASSWORD and b"/Encrypt" in data:
         return "the PDF is password-protected"
-    if error.err_code in (pdfium_c.FPDF_ERR_SUCCESS, pdfium_c.FPDF_ERR_PASSWORD):
-        return "the PDF has no pages (or no page tree that can be read)"
     return f"the PDF cannot be opened: {error}"
+
+
+# A page tree node's dictionary (when not hidden in a compressed object stream), and a zero count.
+_PAGE_TREE_NODE = re.compile(rb"<<[^<>]*/Type\s*/Pages\b[^<>]*>>")
+_EMPTY_COUNT = re.compile(rb"/Count\s+0(?![0-9])")
 
 
 def _png(image) -> bytes:
