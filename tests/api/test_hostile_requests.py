@@ -277,3 +277,14 @@ def test_retry_after_of_a_full_queue_follows_the_workers_pace(jobs_settings, pro
         full = client.post("/api/v1/jobs", json=_job("q-2", f"file://{inbox}/a.png"))
     assert full.status_code == 429
     assert full.headers["retry-after"] == "2"
+
+
+def test_the_multipart_pages_field_is_capped_like_the_json_one(jobs_api):
+    files = {"document": ("p.png", b"\x89PNG\r\n\x1a\n")}
+    response = jobs_api.post("/api/v1/pipelines/page_probe_pipeline/predict", files=files,
+                             data={"pages": ",".join(["1"] * 1001)})
+    assert response.status_code == 422, response.text
+    assert "more than 1000 page numbers" in response.json()["error"]["message"]
+    response = jobs_api.post("/api/v1/pipelines/page_probe_pipeline/predict", files=files,
+                             data={"pages": "1," + "9" * 5000})
+    assert response.status_code == 422, response.text
