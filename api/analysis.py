@@ -10,28 +10,26 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-from docserve.api.documents.pages import PageLimits, split_pages
-from docserve.api.errors import DocumentError
+from docserve.api.documents.pages import PageLimits, document_pages
 from docserve.api.pipelines import Pipeline, analyze_page
 from docserve.api.settings import Settings
 from docserve.api.triton_client import TritonClient
 from docserve.export.processing.page_result import DocumentResult, PageEntry
 
 
-def page_limits(settings: Settings) -> PageLimits:
+def page_limits(settings: Settings, synchronous: bool = False, deskew: bool = False) -> PageLimits:
+    """The budgets of one document: a synchronous prediction's are smaller than a job's."""
+    if synchronous:
+        budget, timeout = settings.max_sync_document_pixels, settings.sync_rasterize_timeout_s
+        hint = ("for a document this large, submit a job (POST /api/v1/jobs); "
+                "DOCSERVE_MAX_SYNC_DOCUMENT_PIXELS, DOCSERVE_SYNC_RASTERIZE_TIMEOUT_S")
+    else:
+        budget, timeout = settings.max_job_document_pixels, settings.job_rasterize_timeout_s
+        hint = "DOCSERVE_MAX_JOB_DOCUMENT_PIXELS, DOCSERVE_JOB_RASTERIZE_TIMEOUT_S"
     return PageLimits(
-        max_pages=settings.max_pages, max_page_pixels=settings.max_page_pixels, pdf_dpi=settings.pdf_dpi
+        max_pages=settings.max_pages, max_page_pixels=settings.max_page_pixels, pdf_dpi=settings.pdf_dpi,
+        max_document_pixels=budget, rasterize_timeout_s=timeout, deskew=deskew, over_budget_hint=hint,
     )
-
-
-def select_pages(count: int, wanted: Sequence[int] | None) -> list[int]:
-    """0-based indices of the pages to analyse (``wanted`` holds 1-based page numbers)."""
-    if not wanted:
-        return list(range(count))
-    outside = [number for number in wanted if not 1 <= number <= count]
-    if outside:
-        raise DocumentError(f"pages {outside} do not exist: the document has {count} page(s)")
-    return [number - 1 for number in sorted(set(wanted))]
 
 
 async def analyze_document(
@@ -41,25 +39,28 @@ async def analyze_document(
     settings: Settings,
     pages: Sequence[int] | None = None,
     request_id: str = "",
+    synchronous: bool = False,
 ) -> DocumentResult:
     """Every selected page through ``pipeline``, ``settings.page_concurrency`` pages at a time;
-    the pages of the result are in document order."""
+    the pages of the result are in document order. ``synchronous``: the smaller budgets of a
+    client waiting on its connection."""
     started = time.perf_counter()
-    images = await asyncio.to_thread(split_pages, document, page_limits(settings))
+    limits = page_limits(settings, synchronous=synchronous, deskew=pipeline.deskews)
+    split = await asyncio.to_thread(document_pages, document, limits, pages)
     split_s = time.perf_counter() - started
     in_flight = asyncio.Semaphore(settings.page_concurrency)
 
-    async def one(index: int) -> PageEntry:
+    async def one(index: int, image: bytes) -> PageEntry:
         async with in_flight:
             page_started = time.perf_counter()
-            result = await analyze_page(triton, pipeline, images[index], request_id)
+            result = await analyze_page(triton, pipeline, image, request_id)
             return PageEntry(page=index + 1, seconds=round(time.perf_counter() - page_started, 4),
                              result=result)
 
-    results = await asyncio.gather(*(one(index) for index in select_pages(len(images), pages)))
+    results = await asyncio.gather(*(one(index, image) for index, image in split.selected))
     return DocumentResult(
         pipeline=pipeline.name,
-        page_count=len(images),
+        page_count=split.count,
         pages=list(results),
         timings={"split_pages_s": round(split_s, 4), "total_s": round(time.perf_counter() - started, 4)},
     )

@@ -9,13 +9,15 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from docserve.api import API_VERSION
+from docserve.api.body_limit import BodyLimitMiddleware, BodyLimits
 from docserve.api.dependencies import authenticate
-from docserve.api.errors import install_error_handlers
+from docserve.api.errors import ErrorBoundaryMiddleware, install_error_handlers
 from docserve.api.logs import configure_logging
 from docserve.api.metrics import GatewayMetrics, MetricsMiddleware
 from docserve.api.request_bodies import publish_body_schemas
 from docserve.api.request_id import RequestIdMiddleware
 from docserve.api.routers import health, home, jobs, pipelines, predict
+from docserve.api.schemas.errors import error_responses
 from docserve.api.schemas.jobs import JobSubmission
 from docserve.api.services import Services
 from docserve.api.settings import Settings, get_settings
@@ -49,6 +51,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["x-request-id", "location", "retry-after"],
     )
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limits=BodyLimits(json_bytes=settings.max_json_body_bytes,
+                          document_bytes=settings.max_document_bytes),
+    )
+    app.add_middleware(ErrorBoundaryMiddleware)  # inside RequestIdMiddleware: a 500 keeps its id
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(TracingMiddleware)  # outermost: the request's span covers everything
@@ -57,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (home.router, health.router):
         app.include_router(router)
     for router in (predict.router, pipelines.router, jobs.router):  # /api/*: a key when keys are set
-        app.include_router(router, dependencies=[Depends(authenticate)])
+        app.include_router(router, dependencies=[Depends(authenticate)],
+                           responses=error_responses(401, 403, 429))
     publish_body_schemas(app, JobSubmission)
     return app

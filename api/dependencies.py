@@ -14,6 +14,7 @@ from docserve.api.jobs.uploads import UploadStore
 from docserve.api.jobs.worker import JobWorkers
 from docserve.api.pipelines import PipelineCatalog
 from docserve.api.settings import Settings
+from docserve.api.step_repair import StepRepair
 from docserve.api.triton_client import TritonClient
 
 
@@ -45,6 +46,10 @@ def get_fetcher(request: Request) -> DocumentFetcher:
     return request.app.state.services.fetcher
 
 
+def get_step_repair(request: Request) -> StepRepair:
+    return request.app.state.services.step_repair
+
+
 def get_workers(request: Request) -> JobWorkers | None:
     return request.app.state.services.workers
 
@@ -69,4 +74,5 @@ UploadsDep = Annotated[UploadStore, Depends(get_uploads)]
 CatalogDep = Annotated[PipelineCatalog, Depends(get_catalog)]
 FetcherDep = Annotated[DocumentFetcher, Depends(get_fetcher)]
 ClientDep = Annotated[ApiClient | None, Depends(authenticate)]
+StepRepairDep = Annotated[StepRepair, Depends(get_step_repair)]
 WorkersDep = Annotated[JobWorkers | None, Depends(get_workers)]

@@ -12,6 +12,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from loguru import logger
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class DocserveError(Exception):
@@ -71,11 +74,15 @@ class ConflictError(DocserveError):
 
 
 class QueueFullError(DocserveError):
-    """The job queue is at its bound; the client should come back after ``Retry-After``."""
+    """The job queue is at its bound; the client should come back after ``Retry-After``
+    (the time the workers' recent pace needs to make room)."""
 
     status_code = 429
     code = "queue_full"
-    retry_after_s = 5
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class TritonUnavailableError(DocserveError):
@@ -84,7 +91,19 @@ class TritonUnavailableError(DocserveError):
     status_code = 503
     code = "triton_unavailable"
     transient = True
-    retry_after_s = 5
+    retry_after_s = 5  # Triton starting or restarting takes seconds
+
+
+class StepDownError(TritonUnavailableError):
+    """A step of a pipeline cannot run: its python backend stub process died. The gateway reloads
+    that model (:mod:`docserve.api.step_repair`); until then the pipeline answers 503."""
+
+    code = "step_unavailable"
+    retry_after_s = 2  # reloading one model
+
+    def __init__(self, message: str, model: str):
+        super().__init__(message)
+        self.model = model
 
 
 class DocumentError(DocserveError):
@@ -155,14 +174,75 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
     return JSONResponse(body, status_code=422)
 
 
-async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    """A bug, not a client error: logged with its traceback, answered in the usual JSON shape."""
-    logger.opt(exception=error).error("{} {} -> 500: {}", request.method, request.url.path, error)
-    body = {"error": {"code": "internal_error", "message": "internal error; see the gateway log"}}
-    return JSONResponse(body, status_code=500)
+# Starlette's own errors (no route, wrong method, unparsable multipart body) by status.
+_HTTP_CODES = {
+    400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+    """Routing and body-parsing errors in the project's envelope, keeping headers such as ``Allow``."""
+    code = _HTTP_CODES.get(error.status_code, "http_error")
+    logger.warning("{} {} -> {} {}: {}", request.method, request.url.path, error.status_code, code,
+                   error.detail)
+    body = {"error": {"code": code, "message": str(error.detail)}}
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return JSONResponse(body, status_code=error.status_code, headers=headers or None)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only its first match's)."""
+    routes = request.app.router.routes
+    return [
+        method for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+
+
+INTERNAL_ERROR_BODY = {"error": {"code": "internal_error", "message": "internal error; see the gateway log"}}
+
+
+class ErrorBoundaryMiddleware:
+    """Answers any exception no handler took as a JSON 500, and does not re-raise it.
+
+    Starlette's outermost middleware would answer too, but then re-raise, so the server closes
+    the keep-alive connection, and its answer bypasses the middlewares that add ``X-Request-ID``.
+    This one sits inside them. Only a response that had already started cannot be repaired: then
+    the exception propagates and the server drops the connection, which is the only way left to
+    tell the client the body is incomplete.
+    """
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as error:
+            logger.opt(exception=error).error("{} {} -> 500: {}", scope["method"], scope["path"], error)
+            if started:
+                raise
+            await JSONResponse(INTERNAL_ERROR_BODY, status_code=500)(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(Exception, _unexpected_error)
+    """Typed errors, validation and routing errors -> JSON envelopes (the rest: the boundary)."""
     app.add_exception_handler(DocserveError, _docserve_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]

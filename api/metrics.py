@@ -34,6 +34,10 @@ class GatewayMetrics:
             "docserve_triton_inference_seconds", "Triton inference calls from this process", ["model"],
             buckets=LATENCY_BUCKETS, registry=self.registry,
         )
+        self.step_repairs = Counter(
+            "docserve_step_repairs", "Pipeline steps found down (dead stub), reloaded, or failing to",
+            ["model", "outcome"], registry=self.registry,
+        )
         self.job_outcomes = Counter(
             "docserve_job_outcomes", "Job attempts by outcome (succeeded, failed, retried) and error code",
             ["pipeline", "outcome", "code"], registry=self.registry,

@@ -31,6 +31,7 @@ from docserve.export.processing.page_result import PageResult
 PAGE_INPUT = "page_image_bytes"
 RESULT_OUTPUT = "page_result_json"
 DESCRIPTION_PARAMETER = "description"
+DESKEW_STEP = "deskew_apply"  # grows the page's canvas: pages of its pipelines are checked for it
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Pipeline:
     outputs: list[dict[str, Any]]
     batched: bool = True  # max_batch_size > 0: tensors carry a leading batch axis
     parameters: dict[str, str] = field(default_factory=dict)  # sent with every page
+    deskews: bool = False  # a step straightens the page on a larger canvas (its size is budgeted)
 
     def page_shape(self) -> list[int]:
         """Shape of one page's ``page_image_bytes`` tensor for this ensemble."""
@@ -59,6 +61,10 @@ def _tensors(config: dict[str, Any], key: str) -> list[dict[str, Any]]:
         {"name": t["name"], "datatype": t["data_type"].removeprefix("TYPE_"), "dims": t.get("dims", [])}
         for t in config.get(key, [])
     ]
+
+
+def _step_models(config: dict[str, Any]) -> set[str]:
+    return {step["model_name"] for step in config.get("ensemble_scheduling", {}).get("step", [])}
 
 
 class PipelineCatalog:
@@ -116,6 +122,7 @@ class PipelineCatalog:
                 outputs=_tensors(config, "output"),
                 batched=int(config.get("max_batch_size", 0)) > 0,
                 parameters=parameters,
+                deskews=DESKEW_STEP in _step_models(config),
             )
         return found
 

@@ -51,7 +51,8 @@ async def read_multipart(request: Request, max_bytes: int, fields: tuple[str, ..
         raise upload_too_large(max_bytes)
     watched = _TailWatcher(request)
     try:
-        form = await watched.request.form(max_files=1, max_fields=len(fields), max_part_size=64 * 1024)
+        # A few fields more than accepted get parsed, so unknown ones are refused by name below.
+        form = await watched.request.form(max_files=1, max_fields=len(fields) + 8, max_part_size=64 * 1024)
     except (HTTPException, MultiPartException) as error:
         detail = getattr(error, "detail", None) or getattr(error, "message", str(error))
         raise MalformedBodyError(f"the multipart body cannot be parsed: {detail}") from error
@@ -60,7 +61,7 @@ async def read_multipart(request: Request, max_bytes: int, fields: tuple[str, ..
         raise MalformedBodyError("the multipart body is truncated: its closing boundary is missing")
     unknown = sorted(set(form.keys()) - {*fields, DOCUMENT_FIELD})
     if unknown:
-        raise DocumentError(f"unknown multipart field(s) {unknown}; accepted: {[DOCUMENT_FIELD, *fields]}")
+        raise DocumentError(f"unknown multipart fields {unknown[:5]}; accepted: {[DOCUMENT_FIELD, *fields]}")
     document = form.get(DOCUMENT_FIELD)
     if not isinstance(document, UploadFile):
         raise DocumentError(f"the multipart body needs a file field named {DOCUMENT_FIELD!r}")

@@ -15,6 +15,7 @@ from docserve.api.jobs.worker import JobWorkers
 from docserve.api.metrics import GatewayMetrics
 from docserve.api.pipelines import PipelineCatalog
 from docserve.api.settings import Settings
+from docserve.api.step_repair import StepRepair
 from docserve.api.triton_client import TritonClient
 
 
@@ -30,6 +31,7 @@ class Services:
     callbacks: CallbackSender
     workers: JobWorkers | None
     keys: KeyRing | None  # None: no keys file, the API is open (loopback only, see `docserve serve`)
+    step_repair: StepRepair
 
     @classmethod
     def open(cls, settings: Settings, run_workers: bool, metrics: GatewayMetrics) -> Services:
@@ -42,6 +44,8 @@ class Services:
         metrics.watch_queue(store.counts, store.oldest_queued_age_s)
         uploads = UploadStore(settings.uploads_dir, settings.max_document_bytes, settings.upload_retention_s)
         catalog = PipelineCatalog(triton, ttl_s=settings.pipeline_cache_ttl_s)
+        step_repair = StepRepair(triton, catalog, metrics, probe_interval_s=settings.step_probe_interval_s)
+        step_repair.start()
         fetcher = DocumentFetcher(
             settings, on_failure=lambda scheme, error: metrics.fetch_failures.labels(scheme, error.code).inc()
         )
@@ -56,11 +60,13 @@ class Services:
             car_evaluation=CarEvaluationService(triton, settings.car_pipeline, settings.car_model),
             store=store, uploads=uploads, catalog=catalog, fetcher=fetcher, callbacks=callbacks,
             workers=workers, keys=KeyRing(settings.api_keys_file) if settings.api_keys_file else None,
+            step_repair=step_repair,
         )
 
     async def close(self) -> None:
         if self.workers is not None:
             await self.workers.stop()
+        await self.step_repair.close()
         await self.callbacks.close()
         await self.fetcher.close()
         await self.triton.close()

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     api_keys_file: Path | None = Field(
         default=None, description="Keys file (docserve keys create): when set, /api/* needs a key"
     )
+    max_json_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1, description="JSON request bodies (10,000 car records fit)"
+    )
 
     # Triton, as seen by the gateway
     triton_host: str = "127.0.0.1"
@@ -66,6 +69,9 @@ class Settings(BaseSettings):
     triton_metrics_port: int = 8002
     triton_timeout_s: float = Field(default=30.0, gt=0)
     triton_retries: int = Field(default=3, ge=0, description="Retries on UNAVAILABLE and friends")
+    step_probe_interval_s: float = Field(
+        default=30.0, gt=0, description="How often a blank page probes every pipeline for dead steps"
+    )
 
     # Embedded Triton (docserve triton / docserve serve)
     model_repositories: list[Path] | None = Field(
@@ -95,6 +101,12 @@ class Settings(BaseSettings):
     max_pages: int = Field(default=50, ge=1, description="Pages analysed per document")
     max_page_pixels: int = Field(default=40_000_000, ge=1, description="Decompression-bomb guard")
     pdf_dpi: int = Field(default=150, ge=36, le=600)
+    max_sync_document_pixels: int = Field(
+        default=120_000_000, ge=1, description="Pixels of all pages of one synchronous prediction"
+    )
+    max_job_document_pixels: int = Field(default=1_000_000_000, ge=1, description="... of one job")
+    sync_rasterize_timeout_s: float = Field(default=10.0, gt=0, description="PDF/TIFF pages, synchronous")
+    job_rasterize_timeout_s: float = Field(default=120.0, gt=0, description="PDF/TIFF pages, one job")
     page_concurrency: int = Field(
         default=4, ge=1, description="Pages of one document in flight toward Triton at once"
     )

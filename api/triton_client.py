@@ -7,6 +7,7 @@ interfaces such as :mod:`docserve.api.car_evaluation`; this module knows no mode
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,11 +21,16 @@ from docserve.api.errors import (
     InferenceError,
     InvalidInputError,
     NotFoundError,
+    StepDownError,
     TritonUnavailableError,
 )
 
 # Statuses worth another try: the server is starting, restarting, or momentarily overloaded.
 RETRYABLE = {"StatusCode.UNAVAILABLE", "StatusCode.RESOURCE_EXHAUSTED", "StatusCode.DEADLINE_EXCEEDED"}
+# What Triton's python backend answers for a model instance whose stub process died (it stays
+# READY in every index and health check, and never restarts the stub by itself). Instance names
+# are <model>_<group>_<index>.
+_DEAD_STUB = re.compile(r"Stub process '(?P<model>[^']+?)_\d+_\d+' is not healthy")
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,10 @@ class ModelState:
 
 def _to_error(error: InferenceServerException, model: str) -> Exception:
     status, message = str(error.status()), error.message() or str(error)
+    if dead := _DEAD_STUB.search(message):
+        step = dead.group("model")
+        return StepDownError(f"step '{step}' of '{model}' is down (its process died); it is being "
+                             "reloaded, retry shortly", model=step)
     if status in RETRYABLE:
         return TritonUnavailableError(f"Triton is unavailable: {message}")
     if "unknown model" in message or status == "StatusCode.NOT_FOUND":
@@ -67,6 +77,7 @@ class TritonClient:
     ):
         self.url = url
         self.on_inference = on_inference  # (model, seconds) of each successful call, for metrics
+        self.on_step_down: Callable[[StepDownError], None] | None = None  # set by StepRepair
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
@@ -112,6 +123,8 @@ class TritonClient:
                 )
             except InferenceServerException as error:
                 mapped = _to_error(error, model)
+                if isinstance(mapped, StepDownError) and self.on_step_down is not None:
+                    self.on_step_down(mapped)
                 if not isinstance(mapped, TritonUnavailableError) or attempt == self.retries:
                     raise mapped from error
                 delay = self.backoff_s * 2**attempt
@@ -124,6 +137,13 @@ class TritonClient:
                 self.on_inference(model, time.perf_counter() - started)
             return result
         raise AssertionError("unreachable")  # the loop either returns or raises
+
+    async def load_model(self, model: str) -> None:
+        """(Re)load ``model`` through the repository API: a loaded model gets fresh instances."""
+        try:
+            await self._client.load_model(model, client_timeout=self.timeout_s)
+        except InferenceServerException as error:
+            raise _to_error(error, model) from error
 
     async def is_ready(self) -> bool:
         try:

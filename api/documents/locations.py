@@ -8,6 +8,7 @@ read, because a host name is only resolved then (see :mod:`docserve.api.document
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from urllib.parse import unquote, urlsplit
 from docserve.api.errors import DocumentError, DocumentNotFoundError, LocationRefusedError
 
 SCHEMES = ("file", "http", "https", "s3")
+# S3's bucket naming rules; a name outside them is refused by S3 itself (and never will not be).
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,12 @@ class Location:
 
 def parse_location(url: str, file_roots: Sequence[Path], allow_private_hosts: bool) -> Location:
     """Validate ``url``; raise :class:`DocumentError` / :class:`LocationRefusedError` with why."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        hostname = parts.hostname  # parsing the host part can fail too: "http://[::1"
+        _ = parts.port  # ... and the port: "http://host:99999"
+    except ValueError as error:
+        raise DocumentError(f"location is not a valid URL ({error}): {url!r}") from error
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
         raise DocumentError(f"location scheme must be one of {', '.join(SCHEMES)}; got {url!r}")
@@ -42,29 +50,46 @@ def parse_location(url: str, file_roots: Sequence[Path], allow_private_hosts: bo
         key = parts.path.lstrip("/")
         if not parts.netloc or not key:
             raise DocumentError(f"s3 locations look like s3://bucket/key; got {url!r}")
+        if not _S3_BUCKET.match(parts.netloc):
+            raise DocumentError(
+                f"{parts.netloc!r} is not an S3 bucket name (3-63 characters: a-z 0-9 . -, "
+                "starting and ending with a letter or digit)"
+            )
         return Location(url=url, scheme=scheme, host=parts.netloc, path=unquote(key))
-    if not parts.hostname:
+    if not hostname:
         raise DocumentError(f"http(s) location without a host: {url!r}")
     if parts.username or parts.password:
         raise DocumentError("credentials inside a location URL are not accepted")
-    check_literal_address(parts.hostname, allow_private_hosts)
-    return Location(url=url, scheme=scheme, host=parts.hostname)
+    check_literal_address(hostname, allow_private_hosts)
+    return Location(url=url, scheme=scheme, host=hostname)
 
 
 def resolve_file(path: str, roots: Sequence[Path]) -> Path:
     """The real path of ``path`` if it lies under one of ``roots`` (``..`` and symlinks resolved)."""
     if not path.startswith("/"):
         raise DocumentError(f"file:// locations need an absolute path, got {path!r}")
+    if "\x00" in path:  # no file system path holds one; Path.resolve would raise ValueError
+        raise LocationRefusedError(f"file location {path!r} contains a NUL byte")
     candidate = Path(path)
     try:
         real = candidate.resolve(strict=True)
     except FileNotFoundError as error:
-        _refuse_outside(candidate.resolve(), roots)
+        _refuse_outside(_resolved(candidate), roots)
         raise DocumentNotFoundError(f"no file at {path}") from error
+    except (OSError, RuntimeError) as error:  # name too long, symlink loop, permission denied
+        raise LocationRefusedError(f"file location {path!r} cannot be resolved: {error}") from error
     _refuse_outside(real, roots)
     if not real.is_file():
         raise DocumentNotFoundError(f"{path} is not a regular file")
     return real
+
+
+def _resolved(path: Path) -> Path:
+    """``path`` with ``..`` and the symlinks that exist resolved (it need not exist itself)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as error:
+        raise LocationRefusedError(f"file location {str(path)!r} cannot be resolved: {error}") from error
 
 
 def _refuse_outside(real: Path, roots: Sequence[Path]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
 import threading
 import time
@@ -52,6 +53,7 @@ CREATE INDEX IF NOT EXISTS jobs_claimable ON jobs (status, available_at);
 """
 # Columns added after the first release: (name, declaration), added to older databases on open.
 ADDED_COLUMNS = (("owner", "TEXT"), ("trace_parent", "TEXT"))
+PACE_WINDOW_S = 60.0  # the workers' recent pace, for Retry-After when the queue is full
 
 
 class JobStatus(str, Enum):
@@ -178,7 +180,10 @@ class JobStore:
                         "SELECT COUNT(*) FROM jobs WHERE status = 'queued'"
                     ).fetchone()
                     if queued >= self.max_queue:
-                        raise QueueFullError(f"{queued} jobs are queued (DOCSERVE_MAX_QUEUE); retry later")
+                        raise QueueFullError(
+                            f"{queued} jobs are queued (DOCSERVE_MAX_QUEUE); retry later",
+                            retry_after_s=self._seconds_to_room(queued - self.max_queue + 1, now),
+                        )
                     self._db.execute(
                         "INSERT INTO jobs (request_id, fingerprint, pipeline, location, options_json,"
                         " callback_url, status, created_at, available_at, callback_state, owner,"
@@ -203,6 +208,16 @@ class JobStore:
                 )
             return Job.from_row(existing), False
         return self.get(request.request_id), True
+
+    def _seconds_to_room(self, jobs: int, now: float) -> int:
+        """How long the workers take to finish ``jobs`` jobs at their pace of the last minute
+        (the longest wait, a minute, when nothing finished lately). Caller holds the lock."""
+        (finished,) = self._db.execute(
+            "SELECT COUNT(*) FROM jobs WHERE finished_at > ?", (now - PACE_WINDOW_S,)
+        ).fetchone()
+        if not finished:
+            return int(PACE_WINDOW_S)
+        return max(1, min(int(PACE_WINDOW_S), math.ceil(jobs * PACE_WINDOW_S / finished)))
 
     def get(self, request_id: str) -> Job:
         row = self._one("SELECT * FROM jobs WHERE request_id = ?", (request_id,))

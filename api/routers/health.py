@@ -7,26 +7,30 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from docserve.api import API_VERSION
-from docserve.api.dependencies import SettingsDep, TritonDep, authenticate
+from docserve.api.dependencies import SettingsDep, StepRepairDep, TritonDep, authenticate
 from docserve.api.errors import TritonUnavailableError
+from docserve.api.schemas.errors import error_responses
 from docserve.api.schemas.health import Health, ModelHealth
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/api/v1/health", response_model=Health, dependencies=[Depends(authenticate)])
-async def health(settings: SettingsDep, triton: TritonDep) -> Health:
-    """The service, Triton's readiness, and every model with its loaded versions."""
+@router.get("/api/v1/health", response_model=Health, responses=error_responses(401, 403, 429),
+            dependencies=[Depends(authenticate)])
+async def health(settings: SettingsDep, triton: TritonDep, repair: StepRepairDep) -> Health:
+    """The service, Triton's readiness, every model with its loaded versions, and the pipeline
+    steps found down (``triton`` is ``not_ready`` while one is: Triton itself cannot tell)."""
     try:
         states = await triton.model_states()
     except TritonUnavailableError:
         return Health(name=settings.service_name, api_version=API_VERSION, triton="unreachable", models=[])
-    ready = await triton.is_ready()
+    ready = await triton.is_ready() and not repair.down
     return Health(
         name=settings.service_name,
         api_version=API_VERSION,
         triton="ready" if ready else "not_ready",
         models=[ModelHealth(**vars(state)) for state in states],
+        steps_down=dict(repair.down),
     )
 
 
@@ -43,8 +47,11 @@ async def metrics(request: Request) -> Response:
 
 
 @router.get("/readyz", include_in_schema=False)
-async def readiness(triton: TritonDep) -> JSONResponse:
-    """Ready when Triton is: a load balancer should route requests here only then."""
-    if await triton.is_ready():
-        return JSONResponse({"status": "ready"})
-    return JSONResponse({"status": "triton not ready"}, status_code=503)
+async def readiness(triton: TritonDep, repair: StepRepairDep) -> JSONResponse:
+    """Ready when Triton is and no pipeline step is known down: route requests here only then."""
+    if not await triton.is_ready():
+        return JSONResponse({"status": "triton not ready"}, status_code=503)
+    if repair.down:
+        return JSONResponse({"status": f"pipeline steps down: {', '.join(sorted(repair.down))}"},
+                            status_code=503)
+    return JSONResponse({"status": "ready"})

@@ -25,8 +25,9 @@ from docserve.api.documents.pages import check_document
 from docserve.api.errors import DocumentError, NotFoundError, UnsupportedMediaTypeError
 from docserve.api.jobs.store import Job, JobRequest, JobStatus, JobStore
 from docserve.api.jobs.uploads import UploadStore
-from docserve.api.pipelines import PipelineCatalog
+from docserve.api.pipelines import Pipeline, PipelineCatalog
 from docserve.api.request_bodies import parse_body, read_multipart
+from docserve.api.schemas.errors import error_responses
 from docserve.api.schemas.jobs import JobList, JobSubmission, JobUpload, JobView
 from docserve.api.settings import Settings
 from docserve.api.tracing import current_traceparent
@@ -38,13 +39,19 @@ MAX_WAIT_S = 30.0
 # in-process notification would not see every change.
 LONG_POLL_INTERVAL_S = 0.05
 
-_ERRORS = {
-    404: {"description": "unknown pipeline or job"},
-    409: {"description": "request_id already used with another body; or job not cancellable"},
-    413: {"description": "uploaded document, its pages or its page pixels over the limits"},
-    415: {"description": "body neither JSON nor multipart; or the upload is not a PDF, PNG, JPEG or TIFF"},
-    422: {"description": "malformed or refused location / callback_url; empty or unreadable upload"},
-    429: {"description": "queue full: retry after Retry-After seconds"},
+_LOCATION = {"Location": {"description": "The job's URL: /api/v1/jobs/{request_id}",
+                          "schema": {"type": "string"}}}
+_SUBMIT_RESPONSES = {
+    202: {"description": "queued", "headers": _LOCATION},
+    200: {"model": JobView, "description": "the same request_id and body again: the same job",
+          "headers": _LOCATION},
+    **error_responses(400, 404, 409, 413, 415, 422, 429, 503,
+                      _400="a body that cannot be parsed (a truncated multipart body: malformed_body)",
+                      _404="unknown pipeline",
+                      _413="body, uploaded document, its pages or its page pixels over the limits",
+                      _415="body neither JSON nor multipart; or the upload is not a PDF, PNG, JPEG or TIFF",
+                      _422="malformed or refused location / callback_url; an empty or unreadable upload",
+                      _503="Triton unreachable and the pipeline never seen"),
 }
 
 _SUBMISSION_BODY = {
@@ -58,7 +65,7 @@ _SUBMISSION_BODY = {
 }
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobView, responses=_ERRORS,
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobView, responses=_SUBMIT_RESPONSES,
              openapi_extra=_SUBMISSION_BODY)
 async def submit_job(
     request: Request, response: Response, store: StoreDep, uploads: UploadsDep, catalog: CatalogDep,
@@ -87,13 +94,14 @@ async def submit_job(
 
 
 async def _check_submission(body: JobSubmission | JobUpload, catalog: PipelineCatalog,
-                            fetcher: DocumentFetcher, location: str | None = None) -> None:
+                            fetcher: DocumentFetcher, location: str | None = None) -> Pipeline:
     """Unknown pipeline (404), refused location or callback URL (422): before anything is stored."""
-    await catalog.get(body.pipeline)
+    pipeline = await catalog.get(body.pipeline)
     if location is not None:
         fetcher.parse(location)
     if body.callback_url is not None:
         _check_callback_url(body.callback_url, fetcher.settings.allow_private_hosts)
+    return pipeline
 
 
 def _job_request(body: JobSubmission | JobUpload, location: str, client: ApiClient | None) -> JobRequest:
@@ -110,10 +118,11 @@ async def _submit_upload(request: Request, store: JobStore, uploads: UploadStore
     """Check the fields, store the file durably, then queue the job (see ``jobs.uploads``)."""
     fields, document = await read_multipart(request, settings.max_document_bytes, JobUpload.FIELDS)
     body = JobUpload.from_form(fields)
-    await _check_submission(body, catalog, fetcher)
+    pipeline = await _check_submission(body, catalog, fetcher)
     staged = await asyncio.to_thread(uploads.receive, document.file)
+    limits = page_limits(settings, deskew=pipeline.deskews)  # a job's budgets, checked now
     try:
-        await asyncio.to_thread(check_document, staged.read(), page_limits(settings))
+        await asyncio.to_thread(check_document, staged.read(), limits, body.options.pages)
     except BaseException:
         uploads.discard(staged)
         raise
@@ -144,7 +153,8 @@ def _check_callback_url(url: str, allow_private_hosts: bool) -> None:
         raise DocumentError(f"callback_url must be http(s), got {url!r}")
 
 
-@router.get("/{request_id}", response_model=JobView, responses={404: _ERRORS[404]})
+@router.get("/{request_id}", response_model=JobView,
+            responses=error_responses(404, 422, _404="no such job", _422="wait outside 0..30"))
 async def get_job(
     request_id: str, store: StoreDep, client: ClientDep,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description=(
@@ -162,7 +172,7 @@ async def get_job(
     return JobView.of(job)
 
 
-@router.get("", response_model=JobList)
+@router.get("", response_model=JobList, responses=error_responses(422))
 async def list_jobs(
     store: StoreDep, client: ClientDep,
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
@@ -175,7 +185,8 @@ async def list_jobs(
     return JobList(jobs=[JobView.of(job) for job in jobs], counts=counts)
 
 
-@router.delete("/{request_id}", response_model=JobView, responses={404: _ERRORS[404], 409: _ERRORS[409]})
+@router.delete("/{request_id}", response_model=JobView,
+                responses=error_responses(404, 409, _404="no such job", _409="the job is not queued"))
 async def cancel_job(request_id: str, store: StoreDep, uploads: UploadsDep, client: ClientDep) -> JobView:
     """Cancel a job that is still queued (its uploaded document, if any, is deleted)."""
     await _own_job(store, request_id, client)

@@ -9,20 +9,20 @@ from docserve.api.dependencies import CatalogDep, FetcherDep, SettingsDep, Trito
 from docserve.api.errors import DocumentError, UnsupportedMediaTypeError
 from docserve.api.logs import request_id_var
 from docserve.api.request_bodies import parse_body, read_multipart, upload_too_large
+from docserve.api.schemas.errors import error_responses
 from docserve.api.schemas.pipelines import DocumentLocation, PipelineView
 from docserve.export.processing.page_result import DocumentResult
 
 router = APIRouter(prefix="/api/v1/pipelines", tags=["pipelines"])
 
-_RESPONSES = {
-    404: {"description": "unknown pipeline"},
-    413: {"description": "document, page count or page pixels over the limits"},
-    415: {"description": "not a PDF, PNG, JPEG or TIFF"},
-    422: {"description": "unreadable document or refused location"},
-}
+_RESPONSES = error_responses(
+    400, 404, 413, 415, 422, 502, 503,
+    _400="a multipart body that cannot be parsed", _404="unknown pipeline",
+    _415="neither multipart/form-data nor JSON; or not a PDF, PNG, JPEG or TIFF",
+)
 
 
-@router.get("", response_model=list[PipelineView])
+@router.get("", response_model=list[PipelineView], responses=error_responses(503))
 async def list_pipelines(catalog: CatalogDep) -> list[PipelineView]:
     """Every ensemble with the page contract, found in Triton's repository index (no restart
     needed when one is added)."""
@@ -38,6 +38,7 @@ _PREDICT_BODY = {
                 "schema": {
                     "type": "object",
                     "required": ["document"],
+                    "additionalProperties": False,
                     "properties": {
                         "document": {"type": "string", "format": "binary",
                                      "description": "PDF, PNG, JPEG or TIFF"},
@@ -77,14 +78,21 @@ async def predict(
             "send the document as multipart/form-data (field 'document') or its location as JSON"
         )
     return await analyze_document(
-        triton, pipeline, document, settings, pages=pages, request_id=request_id_var.get()
+        triton, pipeline, document, settings, pages=pages, request_id=request_id_var.get(),
+        synchronous=True,
     )
 
 
+MAX_PAGE_NUMBERS = 1000  # as many as the JSON body's ``pages`` may list
+
+
 def _page_numbers(pages: str | None) -> list[int] | None:
+    """``"1,3"`` -> ``[1, 3]``; held to the same bounds as the JSON body's ``pages``."""
     if not pages:
         return None
-    try:
-        return [int(part) for part in pages.split(",") if part.strip()]
-    except ValueError as error:
-        raise DocumentError(f"pages must be comma-separated page numbers, got {pages!r}") from error
+    parts = pages.split(",", MAX_PAGE_NUMBERS)
+    if len(parts) > MAX_PAGE_NUMBERS:
+        raise DocumentError(f"pages lists more than {MAX_PAGE_NUMBERS} page numbers")
+    if not all(part.strip().isdigit() and len(part.strip()) <= 6 for part in parts):
+        raise DocumentError(f"pages must be comma-separated page numbers, got {pages[:100]!r}")
+    return [int(part) for part in parts]

@@ -9,6 +9,7 @@ from docserve.api.dependencies import CarEvaluationDep, SettingsDep
 from docserve.api.errors import PayloadTooLargeError
 from docserve.api.logs import request_id_var
 from docserve.api.schemas.car_evaluation import CarPredictRequest, CarPredictResponse
+from docserve.api.schemas.errors import error_responses
 
 router = APIRouter(prefix="/api/v1", tags=["car evaluation"])
 
@@ -16,9 +17,12 @@ router = APIRouter(prefix="/api/v1", tags=["car evaluation"])
 @router.post(
     "/predict",
     response_model=CarPredictResponse,
-    responses={400: {"description": "a value outside the model's vocabulary"},
-               413: {"description": "more records than DOCSERVE_MAX_PREDICT_RECORDS"},
-               503: {"description": "Triton unavailable"}},
+    responses=error_responses(
+        400, 404, 413, 422, 502, 503,
+        _400="a value outside the model's vocabulary, or a body that cannot be parsed",
+        _404="the car evaluation pipeline is not loaded",
+        _413="more records than DOCSERVE_MAX_PREDICT_RECORDS, or a body over DOCSERVE_MAX_JSON_BODY_BYTES",
+    ),
 )
 async def predict(
     body: CarPredictRequest, settings: SettingsDep, car_evaluation: CarEvaluationDep

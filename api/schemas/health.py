@@ -19,3 +19,6 @@ class Health(BaseModel):
     api_version: str
     triton: Literal["ready", "not_ready", "unreachable"]
     models: list[ModelHealth]
+    steps_down: dict[str, str] = Field(
+        default_factory=dict, description="Pipeline steps whose process died, being reloaded: why"
+    )

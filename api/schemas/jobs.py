@@ -13,6 +13,15 @@ from docserve.api.jobs.store import Job, JobStatus
 from docserve.api.tracing import trace_id_of
 from docserve.export.processing.page_result import DocumentResult
 
+# A request id is the last segment of the job's URL (/api/v1/jobs/{request_id}), so it must come
+# back from a URL unchanged: unreserved characters only (nothing to percent-encode), and not
+# only dots: "." and ".." are path steps that clients and proxies normalize away.
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]*[A-Za-z0-9_:-][A-Za-z0-9._:-]*$"
+REQUEST_ID_GRAMMAR = (
+    "1 to 128 characters from A-Z a-z 0-9 . _ : - , not only dots (so '.' and '..', which "
+    "URL normalization removes, are refused)"
+)
+
 
 class JobOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -29,8 +38,9 @@ class _JobFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     request_id: str = Field(
-        min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$",
-        description="Your id for this job; sending it again with the same body returns the same job",
+        min_length=1, max_length=128, pattern=REQUEST_ID_PATTERN,
+        description="Your id for this job; sending it again with the same body returns the same job. "
+                    + REQUEST_ID_GRAMMAR,
     )
     pipeline: str = Field(min_length=1, max_length=128, description="A pipeline of GET /api/v1/pipelines")
     options: JobOptions = Field(default_factory=JobOptions)

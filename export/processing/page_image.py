@@ -103,11 +103,35 @@ def as_seen_on_paper(image: Image.Image) -> Image.Image:
 
     Phone photos store their rotation in EXIF and are turned upright here (coordinates refer to
     the upright page). Transparent pixels would become black with a plain RGB conversion, hiding
-    black text on a transparent background; they are laid on white paper instead.
+    black text on a transparent background; they are laid on white paper instead. Grayscale
+    pages of more than 8 bits are scaled down first (:func:`to_8_bit`).
     """
-    image = ImageOps.exif_transpose(image)
+    image = to_8_bit(ImageOps.exif_transpose(image))
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         image = Image.alpha_composite(
             Image.new("RGBA", image.size, "white"), image.convert("RGBA")
         )
     return image.convert("RGB")
+
+
+def to_8_bit(image: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit integer or float grayscale image as 8-bit ``L``, scaled by its range.
+
+    PIL's own conversion of these modes to ``L``/``RGB`` clips: every value over 255 becomes
+    white, so a 16-bit scan (paper near 65535, ink near 0 but over 255) turns into a blank page.
+    The range is the type's: 16 bits for ``I;16*`` and for ``I`` (int32, what PIL makes of
+    16-bit data too) whose values fit 16 bits, else 31 bits; for ``F``, [0, 1] or [0, 255] when
+    the values lie there, else 16 bits, else the largest value. Other modes pass through.
+    """
+    if image.mode not in ("I", "F") and not image.mode.startswith("I;16"):
+        return image
+    pixels = np.asarray(image, dtype=np.float64)
+    top = float(pixels.max()) if pixels.size else 0.0
+    if image.mode.startswith("I;16"):
+        full_scale = 65535.0
+    elif image.mode == "I":
+        full_scale = 65535.0 if top <= 65535 else 2.0**31 - 1
+    else:
+        full_scale = next((scale for scale in (1.0, 255.0, 65535.0) if top <= scale), top)
+    scaled = np.clip(np.rint(pixels * (255.0 / full_scale)), 0, 255).astype(np.uint8)
+    return Image.fromarray(scaled, mode="L")

@@ -12,16 +12,27 @@ import cv2
 import numpy as np
 
 PAPER = 255
+# The deskew model's range; a larger estimate is straightened by this much. Bounding the angle
+# bounds the canvas, which the gateway checks before a page is accepted (deskew_canvas_pixels).
+MAX_SKEW_DEGREES = 15.0
 
 
 def deskew_transform(height: int, width: int, skew_degrees: float) -> tuple[np.ndarray, tuple[int, int]]:
     """The affine map page -> upright canvas (``2 x 3``) and the canvas size ``(width, height)``."""
+    skew_degrees = float(np.clip(skew_degrees, -MAX_SKEW_DEGREES, MAX_SKEW_DEGREES))
     rotation = cv2.getRotationMatrix2D((width / 2, height / 2), -skew_degrees, 1.0)
     cos, sin = abs(rotation[0, 0]), abs(rotation[0, 1])
     new_width = int(np.ceil(height * sin + width * cos))
     new_height = int(np.ceil(height * cos + width * sin))
     rotation[:, 2] += [(new_width - width) / 2, (new_height - height) / 2]
     return rotation, (new_width, new_height)
+
+
+def deskew_canvas_pixels(width: float, height: float) -> int:
+    """Pixels of the largest canvas :func:`deskew_page` can make of a ``width x height`` page
+    (at ``MAX_SKEW_DEGREES``: the canvas grows with the angle up to 45 degrees)."""
+    _, (new_width, new_height) = deskew_transform(int(np.ceil(height)), int(np.ceil(width)), MAX_SKEW_DEGREES)
+    return new_width * new_height
 
 
 def deskew_page(page: np.ndarray, skew_degrees: float) -> np.ndarray:

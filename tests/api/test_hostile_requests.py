@@ -1,0 +1,290 @@
+"""Hostile requests through a real uvicorn + the gateway + the session's real Triton: none may
+cost a 500, the connection, the request id, or memory the size of what the client sends."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import select
+import socket
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from job_polling import wait_for_job
+from live_gateway import raw_request, read_response, serve
+
+from docserve.api.app import create_app
+from docserve.api.dependencies import get_catalog
+from docserve.api.jobs.store import JobRequest, JobStore
+
+
+@pytest.fixture
+def jobs_api(jobs_settings, probe_pipeline):
+    with TestClient(create_app(jobs_settings)) as client:
+        yield client
+
+
+def _job(request_id: str, location: str) -> dict:
+    return {"request_id": request_id, "pipeline": "page_probe_pipeline", "location": location}
+
+
+# -- a 500 must not take the connection or the request id with it ------------------------------
+
+
+def test_a_nul_byte_in_a_file_location_is_422_location_refused(jobs_api, inbox):
+    response = jobs_api.post("/api/v1/jobs", json=_job("nul-1", f"file://{inbox}/a%00b"),
+                             headers={"X-Request-ID": "nul-1"})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "location_refused"
+    assert response.headers["x-request-id"] == "nul-1"
+
+
+@pytest.mark.parametrize("location", ["http://[::1/doc.png", "http://host:99999/doc.png"])
+def test_unparsable_urls_are_422_not_500(jobs_api, location):
+    response = jobs_api.post("/api/v1/jobs", json=_job("bad-url", location))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "invalid_document"
+
+
+def test_an_injected_bug_answers_json_500_with_the_id_and_the_connection_stays(triton_settings):
+    class BrokenCatalog:
+        async def all(self):
+            raise RuntimeError("injected bug")
+
+    app = create_app(triton_settings)
+    app.dependency_overrides[get_catalog] = BrokenCatalog
+    with serve(app) as address, socket.create_connection(address, timeout=10) as sock:
+        status, headers, body = raw_request(
+            sock, b"GET /api/v1/pipelines HTTP/1.1\r\nHost: x\r\nX-Request-ID: bug-1\r\n\r\n"
+        )
+        assert status == 500
+        assert json.loads(body) == {"error": {"code": "internal_error",
+                                              "message": "internal error; see the gateway log"}}
+        assert headers["x-request-id"] == "bug-1"
+        status, _, body = raw_request(sock, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")  # same socket
+        assert (status, json.loads(body)) == (200, {"status": "ok"})
+
+
+# -- request bodies are limited while they are read ---------------------------------------------
+
+
+@pytest.fixture
+def small_bodies(triton_settings):
+    """A gateway whose JSON bodies may be 256 KiB, documents 1 MiB."""
+    settings = triton_settings.model_copy(update={"max_json_body_bytes": 256 * 1024,
+                                                  "max_document_bytes": 1024 * 1024})
+    with serve(create_app(settings)) as address:
+        yield address
+
+
+def test_a_declared_content_length_over_the_limit_is_413_before_any_byte(small_bodies):
+    with socket.create_connection(small_bodies, timeout=10) as sock:
+        started = time.monotonic()
+        status, headers, body = raw_request(sock, (
+            b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"X-Request-ID: big-1\r\nContent-Length: 200000000\r\n\r\n"
+        ))  # and not one byte of the 200 MB
+    assert time.monotonic() - started < 5
+    assert status == 413
+    assert json.loads(body)["error"]["code"] == "payload_too_large"
+    assert "262144 bytes" in json.loads(body)["error"]["message"]
+    assert headers["x-request-id"] == "big-1"
+
+
+def _stream_until_answered(
+    address, path: str, content_type: str, chunk: bytes, most: int, first: bytes = b""
+) -> tuple[int, int]:
+    """POST a chunked body (``first``, then ``chunk`` after ``chunk``) until the server answers;
+    ``(status, bytes sent)``."""
+    with socket.create_connection(address, timeout=10) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n".encode())
+        if first:
+            sock.sendall(f"{len(first):x}\r\n".encode() + first + b"\r\n")
+        sent = len(first)
+        while sent < most and not select.select([sock], [], [], 0.01)[0]:
+            sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            sent += len(chunk)
+        status, _, _ = read_response(sock)
+    return status, sent
+
+
+def test_a_streamed_json_body_is_refused_as_it_passes_the_limit(small_bodies):
+    status, sent = _stream_until_answered(small_bodies, "/api/v1/predict", "application/json",
+                                          b" " * 16384, most=64 * 1024 * 1024)
+    assert status == 413
+    assert sent < 4 * 1024 * 1024  # answered near the 256 KiB limit, not after the 64 MiB
+
+
+def test_uploads_may_be_as_large_as_a_document_but_not_larger(small_bodies):
+    # 512 KiB of upload to a route that takes documents: past the JSON limit, within the document's.
+    boundary = "xyz"
+    part_head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"document\"; "
+                 "filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n").encode()
+    payload = part_head + b"\0" * (512 * 1024) + f"\r\n--{boundary}--\r\n".encode()
+    head = (f"POST /api/v1/pipelines/no-such-pipeline/predict HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n")
+    with socket.create_connection(small_bodies, timeout=10) as sock:
+        status, _, body = raw_request(sock, head.encode() + payload)
+    assert status == 404, body  # got past the body limit to the pipeline lookup
+    status, sent = _stream_until_answered(small_bodies, "/api/v1/pipelines/ocr/predict",
+                                          f"multipart/form-data; boundary={boundary}", b"\0" * 16384,
+                                          most=64 * 1024 * 1024, first=part_head)
+    assert status == 413
+    assert 1024 * 1024 < sent < 8 * 1024 * 1024
+    # The same 512 KiB as multipart to the JSON-only car route: the JSON limit applies.
+    status, sent = _stream_until_answered(small_bodies, "/api/v1/predict",
+                                          f"multipart/form-data; boundary={boundary}", b"\0" * 16384,
+                                          most=64 * 1024 * 1024, first=part_head)
+    assert status == 413
+    assert sent < 1024 * 1024
+
+
+# -- request ids that do not survive a URL -------------------------------------------------------
+
+
+@pytest.mark.parametrize("request_id", [".", "..", "...", "a/b", "a b", "%2e", "x" * 129])
+def test_request_ids_outside_the_grammar_are_422(jobs_api, inbox, request_id):
+    (inbox / "p.png").write_bytes(b"")
+    response = jobs_api.post("/api/v1/jobs", json=_job(request_id, f"file://{inbox}/p.png"))
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "validation_error"
+    assert response.json()["error"]["details"][0]["location"] == ["body", "request_id"]
+
+
+@pytest.mark.parametrize("request_id", [".a", "a..b", "-", "urn:x:1", "_"])
+def test_request_ids_inside_the_grammar_are_reachable(jobs_api, inbox, request_id):
+    (inbox / "p.png").write_bytes(b"")
+    response = jobs_api.post("/api/v1/jobs", json=_job(request_id, f"file://{inbox}/p.png"))
+    assert response.status_code == 202, response.text
+    assert jobs_api.get(response.headers["location"]).json()["request_id"] == request_id
+
+
+# -- every error in the project's envelope ------------------------------------------------------
+
+
+def test_unknown_routes_and_methods_use_the_error_envelope(jobs_api):
+    response = jobs_api.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    response = jobs_api.put("/api/v1/jobs")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert set(response.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+
+
+def test_unparsable_bodies_use_the_error_envelope(jobs_api):
+    response = jobs_api.post("/api/v1/jobs", content=b"{not json",
+                             headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+    response = jobs_api.post("/api/v1/pipelines/page_probe_pipeline/predict", content=b"--x\r\ngarbage",
+                             headers={"content-type": "multipart/form-data; boundary=x"})
+    assert 400 <= response.status_code < 500
+    assert set(response.json()) == {"error"}, response.text
+
+
+# -- a fetch has one deadline, for http(s) and S3 alike ---------------------------------------
+
+
+class _DripHandler(http.server.BaseHTTPRequestHandler):
+    """Answers every GET (an http document or a path-style S3 object) with 100 bytes, one every
+    0.1 s: each read is quick, the whole body takes 10 s."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "100")
+        self.end_headers()
+        try:
+            for _ in range(100):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:  # the gateway hung up: what it should do
+            pass
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def drip_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DripHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("scheme", ["http", "s3"])
+def test_a_slow_drip_fetch_ends_at_the_total_deadline(jobs_settings, probe_pipeline, drip_server, scheme,
+                                                      monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    settings = jobs_settings.model_copy(update={
+        "allow_private_hosts": True, "fetch_timeout_s": 1.5, "s3_endpoint_url": drip_server,
+        "job_max_attempts": 1,
+    })
+    location = f"{drip_server}/doc.png" if scheme == "http" else "s3://documents/doc.png"
+    with TestClient(create_app(settings)) as client:
+        started = time.monotonic()
+        response = client.post("/api/v1/pipelines/page_probe_pipeline/predict", json={"location": location})
+        assert time.monotonic() - started < 5
+        assert response.status_code == 502, response.text
+        error = response.json()["error"]
+        assert error["code"] == "fetch_failed"
+        assert "did not finish within 1.5s" in error["message"]
+        started = time.monotonic()
+        client.post("/api/v1/jobs", json=_job(f"drip-{scheme}", location))
+        job = wait_for_job(client, f"drip-{scheme}", timeout_s=20)
+        assert time.monotonic() - started < 5  # the worker is free again
+    assert job["status"] == "failed" and job["error"]["code"] == "fetch_failed"
+
+
+def test_a_redirect_without_location_and_a_bad_bucket_are_permanent(jobs_settings, probe_pipeline,
+                                                                    document_server):
+    base, _ = document_server
+    settings = jobs_settings.model_copy(update={"allow_private_hosts": True})
+    with TestClient(create_app(settings)) as client:
+        client.post("/api/v1/jobs", json=_job("no-location", f"{base}/redirect?to="))
+        job = wait_for_job(client, "no-location")
+        response = client.post("/api/v1/jobs", json=_job("bad-bucket", "s3://Bad_Bucket/doc.png"))
+    assert (job["status"], job["error"]["code"], job["attempts"]) == ("failed", "invalid_document", 1)
+    assert "without a Location" in job["error"]["message"]
+    assert response.status_code == 422
+    assert "not an S3 bucket name" in response.json()["error"]["message"]
+
+
+# -- Retry-After says how long, not always 5 ------------------------------------------------------
+
+
+def test_retry_after_of_a_full_queue_follows_the_workers_pace(jobs_settings, probe_pipeline, inbox):
+    settings = jobs_settings.model_copy(update={"max_queue": 2, "run_workers": False})
+    store = JobStore(settings.jobs_database, max_queue=100)
+    for index in range(30):  # 30 jobs finished in the last minute: one every 2 s
+        store.submit(JobRequest(request_id=f"done-{index}", pipeline="p", location="file:///x"))
+        store.succeed(store.claim("w", lease_s=60), "w", {})
+    store.close()
+    (inbox / "a.png").write_bytes(b"")
+    with TestClient(create_app(settings)) as client:
+        for index in range(2):
+            queued = client.post("/api/v1/jobs", json=_job(f"q-{index}", f"file://{inbox}/a.png"))
+            assert queued.status_code == 202
+        full = client.post("/api/v1/jobs", json=_job("q-2", f"file://{inbox}/a.png"))
+    assert full.status_code == 429
+    assert full.headers["retry-after"] == "2"
+
+
+def test_the_multipart_pages_field_is_capped_like_the_json_one(jobs_api):
+    files = {"document": ("p.png", b"\x89PNG\r\n\x1a\n")}
+    response = jobs_api.post("/api/v1/pipelines/page_probe_pipeline/predict", files=files,
+                             data={"pages": ",".join(["1"] * 1001)})
+    assert response.status_code == 422, response.text
+    assert "more than 1000 page numbers" in response.json()["error"]["message"]
+    response = jobs_api.post("/api/v1/pipelines/page_probe_pipeline/predict", files=files,
+                             data={"pages": "1," + "9" * 5000})
+    assert response.status_code == 422, response.text
