@@ -32,7 +32,13 @@ def parse_body(model: type[Model], raw: bytes) -> Model:
     try:
         return model.model_validate_json(raw)
     except ValidationError as error:
-        raise RequestValidationError(error.errors(include_url=False)) from error
+        raise body_validation_error(error) from error
+
+
+def body_validation_error(error: ValidationError) -> RequestValidationError:
+    """Pydantic's errors located in the body, as FastAPI locates those of a body it parses."""
+    return RequestValidationError([{**item, "loc": ("body", *item["loc"])}
+                                   for item in error.errors(include_url=False)])
 
 
 def upload_too_large(max_bytes: int) -> DocumentTooLargeError:

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from docserve.api.jobs.store import Job, JobStatus
+from docserve.api.request_bodies import body_validation_error
 from docserve.api.tracing import trace_id_of
 from docserve.export.processing.page_result import DocumentResult
 
@@ -85,7 +86,7 @@ class JobUpload(_JobFields):
         try:
             return cls.model_validate(values)
         except ValidationError as error:
-            raise RequestValidationError(error.errors(include_url=False)) from error
+            raise body_validation_error(error) from error
 
     @classmethod
     def form_schema(cls) -> dict[str, Any]:
