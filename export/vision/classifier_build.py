@@ -124,7 +124,7 @@ def _previous_version(model_dir: Path, version: int, pages: LabelledThumbnails,
                       labels: tuple[str, ...]) -> TypeMetrics | None:
     """The version before on the same validation pages: the before/after of the card."""
     previous = model_dir / str(version - 1)
-    if version == 1 or read_labels(previous) != labels:
+    if not (previous / "model.onnx").exists() or read_labels(previous) != labels:
         return None
     return type_metrics(previous / "model.onnx", pages, labels)
 
