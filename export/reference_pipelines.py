@@ -17,6 +17,7 @@ import numpy as np
 import onnxruntime as ort
 
 from docserve.export.processing.document_gate import skip_for_type
+from docserve.export.processing.document_labels import read_labels
 from docserve.export.processing.ocr_pipeline import InProcessOcr, OcrLine, OcrSettings
 from docserve.export.processing.page_assembly import (
     CheckboxOutputs,
@@ -83,8 +84,12 @@ class ReferencePipelines:
             repository / "ocr_lines" / VERSION / "character_set.txt",
             threads=threads, settings=OcrSettings(),
         )
-        self.models = {part: [ModelVersion(name=name, version=VERSION) for name in names]
+        versions = {**{name: VERSION for names in MODELS.values() for name in names},
+                    **{name: str(version) for name, version in self.vision.versions.items()}}
+        self.models = {part: [ModelVersion(name=name, version=versions[name]) for name in names]
                        for part, names in MODELS.items()}
+        self.document_types = read_labels(
+            repository / "doc_classifier" / versions["doc_classifier"])
 
     def pipeline(self, name: str, expected_types: Sequence[str] = ("application_form",)
                  ) -> Callable[[bytes], PageResult]:
@@ -107,6 +112,7 @@ class ReferencePipelines:
         outputs = PageOutputs(
             page_height=page.shape[0], page_width=page.shape[1], orientation=orientation,
             skew_degrees=skew, document_type_probabilities=probabilities,
+            document_types=self.document_types,
             text=self._text(parts.text, upright, probabilities, expected_types),
             checkboxes=self._checkboxes(upright) if parts.checkboxes else None,
             signature=self._signature(thumbnail, turned.shape) if parts.signature else None,
@@ -130,7 +136,7 @@ class ReferencePipelines:
         if step == TextStep.NONE:
             return None
         if step == TextStep.EXPECTED_TYPES:
-            skipped = skip_for_type(probabilities, expected_types)
+            skipped = skip_for_type(probabilities, expected_types, self.document_types)
             if skipped is not None:
                 return _text_outputs([], skipped)
         return _text_outputs(self.ocr.read_pixels(upright))

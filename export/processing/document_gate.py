@@ -21,26 +21,29 @@ class GateConfigurationError(ValueError):
     """The expected document types are missing or name a type the classifier does not know."""
 
 
-def parse_expected_types(value: object) -> tuple[str, ...]:
-    """``"application_form, invoice"`` -> ``("application_form", "invoice")``, checked."""
+def parse_expected_types(value: object,
+                         known: Sequence[str] = DOCUMENT_TYPES) -> tuple[str, ...]:
+    """``"application_form, invoice"`` -> ``("application_form", "invoice")``, checked against
+    the ``known`` types (those of the classifier version being served)."""
     if not isinstance(value, str) or not value.strip():
         raise GateConfigurationError(
             f"request parameter {EXPECTED_TYPES_PARAMETER!r} is missing: send the pipeline's "
             f"expected document types (comma-separated, see its ensemble config's parameters)"
         )
     expected = tuple(name.strip() for name in value.split(",") if name.strip())
-    unknown = sorted(set(expected) - set(DOCUMENT_TYPES))
+    unknown = sorted(set(expected) - set(known))
     if unknown:
         raise GateConfigurationError(
             f"unknown document types {unknown} in {EXPECTED_TYPES_PARAMETER!r}; "
-            f"known: {', '.join(DOCUMENT_TYPES)}"
+            f"known: {', '.join(known)}"
         )
     return expected
 
 
-def skip_for_type(probabilities: np.ndarray, expected: Sequence[str]) -> SkippedStep | None:
+def skip_for_type(probabilities: np.ndarray, expected: Sequence[str],
+                  labels: Sequence[str] = DOCUMENT_TYPES) -> SkippedStep | None:
     """``None`` if the page's most probable type is expected, else why the step is skipped."""
-    found = document_type_label(probabilities)
+    found = document_type_label(probabilities, labels)
     if found in expected:
         return None
     return SkippedStep(reason=UNEXPECTED_TYPE, document_type=found,

@@ -73,7 +73,8 @@ class PageOutputs:
     page_width: int
     orientation: PageOrientation | None = None
     skew_degrees: float | None = None
-    document_type_probabilities: np.ndarray | None = None  # [len(DOCUMENT_TYPES)]
+    document_type_probabilities: np.ndarray | None = None  # [len(document_types)]
+    document_types: Sequence[str] = DOCUMENT_TYPES  # the answering classifier version's labels
     text: TextOutputs | None = None
     checkboxes: CheckboxOutputs | None = None
     signature: SignatureOutputs | None = None
@@ -95,7 +96,8 @@ def assemble_page_result(
         skew=None if outputs.skew_degrees is None
         else Skew(degrees=round(outputs.skew_degrees, 3), models=parts("skew")),
         document_type=None if outputs.document_type_probabilities is None
-        else _document_type(outputs.document_type_probabilities, parts("document_type")),
+        else _document_type(outputs.document_type_probabilities, outputs.document_types,
+                            parts("document_type")),
         text=None if outputs.text is None else _text(outputs.text, to_page, parts("text")),
         checkboxes=None if outputs.checkboxes is None
         else _checkboxes(outputs.checkboxes, to_page, parts("checkboxes")),
@@ -105,8 +107,8 @@ def assemble_page_result(
     )
 
 
-def document_type_label(probabilities: np.ndarray) -> str:
-    return DOCUMENT_TYPES[int(np.argmax(probabilities))]
+def document_type_label(probabilities: np.ndarray, labels: Sequence[str] = DOCUMENT_TYPES) -> str:
+    return labels[int(np.argmax(probabilities))]
 
 
 class _PageFrame:
@@ -146,12 +148,13 @@ def _polygon(corners: np.ndarray) -> tuple[tuple[float, float], ...]:
     return tuple(_rounded(corner) for corner in corners)
 
 
-def _document_type(probabilities: np.ndarray, models: list[ModelVersion]) -> DocumentType:
+def _document_type(probabilities: np.ndarray, labels: Sequence[str],
+                   models: list[ModelVersion]) -> DocumentType:
     probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1)
     return DocumentType(
-        label=document_type_label(probabilities),
+        label=document_type_label(probabilities, labels),
         score=round(float(probabilities.max()), 5),
-        scores={label: round(float(p), 5) for label, p in zip(DOCUMENT_TYPES, probabilities, strict=True)},
+        scores={label: round(float(p), 5) for label, p in zip(labels, probabilities, strict=True)},
         models=models,
     )
 

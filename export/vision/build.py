@@ -1,5 +1,9 @@
 """``docserve export models``: render training pages, train, export, evaluate, write model cards.
 
+Deskew, checkbox and signature learn from synthetic pages here; the document classifier learns
+from real labelled pages (``docserve export classifier``, :mod:`.classifier_build`) and is only
+evaluated here, in its newest version.
+
 Seeds are fixed (pages, weight init, shuffling), so a rebuild reproduces the committed models up
 to floating-point non-determinism of multi-threaded CPU kernels.
 """
@@ -20,13 +24,11 @@ from docserve.export.model_card import write_model_card
 from docserve.export.onnx_export import ExportReport, export_checked
 from docserve.export.vision.checkbox_model import train_checkbox_classifier
 from docserve.export.vision.deskew_model import train_skew_estimator
-from docserve.export.vision.doc_classifier_model import train_document_classifier
 from docserve.export.vision.evaluation import HeldOutMetrics, evaluate
 from docserve.export.vision.model_cards import model_card
 from docserve.export.vision.reference import (
     CHECKBOX,
     DESKEW,
-    DOC_CLASSIFIER,
     SIGNATURE,
     TensorContract,
     VisionModels,
@@ -43,7 +45,7 @@ SIGNATURE_TRAINING_PAGES = 3200
 HELD_OUT_PAGES = 500
 EXPORT_SAMPLES = 4
 # Parity tolerances, in each output's unit: degrees for deskew, probabilities otherwise.
-TOLERANCES = {"deskew": 1e-3, "doc_classifier": 1e-4, "checkbox": 1e-4, "signature": 1e-4}
+TOLERANCES = {"deskew": 1e-3, "checkbox": 1e-4, "signature": 1e-4}
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class BuildReport:
 def build_all(repository: Path, training_pages: int = TRAINING_PAGES,
               held_out_pages: int = HELD_OUT_PAGES, workers: int = 2,
               signature_training_pages: int = SIGNATURE_TRAINING_PAGES) -> BuildReport:
-    """Train and export the four models into ``repository``, evaluate them, write their cards.
+    """Train and export three models into ``repository``, evaluate all four, write their cards.
 
     The signature model learns from the first ``signature_training_pages`` pages, the others
     from the first ``training_pages``.
@@ -83,7 +85,6 @@ def build_all(repository: Path, training_pages: int = TRAINING_PAGES,
     examples = all_examples[:training_pages]
     thumbnails = np.stack([example.thumbnail for example in examples])
     skew = np.array([example.truth.skew_degrees for example in examples])
-    types = np.array([example.document_type_index for example in examples])
     signature_examples = all_examples[:signature_training_pages]
     signature_thumbnails = np.stack([example.thumbnail for example in signature_examples])
     masks = np.stack([example.signature_mask for example in signature_examples])
@@ -92,8 +93,6 @@ def build_all(repository: Path, training_pages: int = TRAINING_PAGES,
     trained = [
         _train_and_export(repository, DESKEW, pages, pages, samples,
                           lambda: train_skew_estimator(thumbnails, skew, SEED)),
-        _train_and_export(repository, DOC_CLASSIFIER, pages, pages, samples,
-                          lambda: train_document_classifier(thumbnails, types, SEED)),
         _checkbox(repository, examples),
         _train_and_export(repository, SIGNATURE, signature_pages, signature_pages, samples,
                           lambda: train_signature_locator(signature_thumbnails, masks, SEED)),

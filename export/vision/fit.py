@@ -22,6 +22,7 @@ def fit(
     batch_size: int = 32,
     learning_rate: float = 3e-3,
     augment: Augment | None = None,
+    weight_decay: float = 0.0,
 ) -> nn.Module:
     """Train ``model`` (its ``forward`` gives what ``loss`` expects) and return it in eval mode.
 
@@ -30,7 +31,7 @@ def fit(
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     steps = epochs * -(-len(inputs) // batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, learning_rate, total_steps=steps)
     model.train()

@@ -38,17 +38,32 @@ SIGNATURE = TensorContract("signature", "page_thumbnail", "signature_heatmap")
 CONTRACTS = (DESKEW, DOC_CLASSIFIER, CHECKBOX, SIGNATURE)
 
 
-class VisionModels:
-    """onnxruntime sessions for the models of a repository, one call per model and batch."""
+def newest_version(model_dir: Path) -> int:
+    """The highest numbered version folder holding a ``model.onnx``: the one Triton serves
+    under ``version_policy: { latest: { num_versions: 1 } }``."""
+    versions = [int(path.name) for path in model_dir.iterdir()
+                if path.name.isdigit() and (path / "model.onnx").exists()]
+    if not versions:
+        raise FileNotFoundError(f"{model_dir}: no <version>/model.onnx")
+    return max(versions)
 
-    def __init__(self, repository: Path, threads: int = 1, version: int = 1):
+
+class VisionModels:
+    """onnxruntime sessions for the models of a repository, one call per model and batch.
+
+    Each model runs its newest version, as Triton serves it.
+    """
+
+    def __init__(self, repository: Path, threads: int = 1):
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        self.versions = {contract.model: newest_version(repository / contract.model)
+                         for contract in CONTRACTS}
         self._sessions = {
             contract.model: ort.InferenceSession(
-                str(repository / contract.model / str(version) / "model.onnx"), options,
-                providers=["CPUExecutionProvider"],
+                str(repository / contract.model / str(self.versions[contract.model])
+                    / "model.onnx"), options, providers=["CPUExecutionProvider"],
             )
             for contract in CONTRACTS
         }

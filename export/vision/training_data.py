@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from docserve.export.documents.generator import generate_page
-from docserve.export.documents.ground_truth import DOCUMENT_TYPES, PageTruth
+from docserve.export.documents.ground_truth import PageTruth
 from docserve.export.processing.checkboxes import (
     STATE_LABELS,
     box_iou,
@@ -40,10 +40,6 @@ class PageExample:
     checkbox_crops: np.ndarray  # uint8 [N, 1, 32, 32]: ink * 255
     checkbox_states: np.ndarray  # int64 [N], index into STATE_LABELS
     signature_mask: np.ndarray  # uint8 [HEATMAP_SIZE, HEATMAP_SIZE]: signature coverage * 255
-
-    @property
-    def document_type_index(self) -> int:
-        return DOCUMENT_TYPES.index(self.truth.document_type)
 
 
 def page_example(seed: int) -> PageExample:

@@ -5,6 +5,7 @@ reference pipeline. A skipped page costs no OCR at all: ``page_ocr`` is never ca
 """
 
 import json
+from pathlib import Path
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
@@ -15,6 +16,7 @@ from docserve.export.processing.document_gate import (
     parse_expected_types,
     skip_for_type,
 )
+from docserve.export.processing.document_labels import ServedLabels
 
 PASSED_THROUGH = ["line_texts", "line_confidences", "line_polygons",
                   "text_detection_preprocess_ms", "text_lines_ms"]
@@ -24,6 +26,10 @@ class TritonPythonModel:
     def initialize(self, args):
         config = json.loads(args["model_config"])
         self.ocr_model = config["parameters"]["ocr_model"]["string_value"]
+        classifier = config["parameters"]["classifier_model"]["string_value"]
+        # The known types are those of the classifier version being served (its labels.txt).
+        self.labels = ServedLabels(Path(args["model_repository"]).parent / classifier,
+                                   pb_utils.is_model_ready)
         self.output_dtypes = {
             output["name"]: pb_utils.triton_string_to_numpy(output["data_type"])
             for output in config["output"]
@@ -33,13 +39,15 @@ class TritonPythonModel:
         return [self._gate(request) for request in requests]
 
     def _gate(self, request):
+        probabilities = pb_utils.get_input_tensor_by_name(
+            request, "document_type_probabilities").as_numpy().reshape(-1)
+        labels = self.labels.current(len(probabilities))
         try:
             expected = parse_expected_types(
-                json.loads(request.parameters() or "{}").get(EXPECTED_TYPES_PARAMETER))
+                json.loads(request.parameters() or "{}").get(EXPECTED_TYPES_PARAMETER), labels)
         except GateConfigurationError as error:
             return _error(str(error), pb_utils.TritonError.INVALID_ARG)
-        probabilities = pb_utils.get_input_tensor_by_name(request, "document_type_probabilities")
-        skipped = skip_for_type(probabilities.as_numpy().reshape(-1), expected)
+        skipped = skip_for_type(probabilities, expected, labels)
         if skipped is not None:
             return self._respond(_no_text(), skipped.model_dump_json().encode("utf-8"))
         page = pb_utils.get_input_tensor_by_name(request, "deskewed_page").as_numpy()

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
+from docserve.export.processing.document_labels import ServedLabels, newest_ready_version
 from docserve.export.processing.page_assembly import (
     CheckboxOutputs,
     PageOutputs,
@@ -30,7 +31,11 @@ class TritonPythonModel:
     def initialize(self, args):
         config = json.loads(args["model_config"])
         part_models = json.loads(config["parameters"]["part_models"]["string_value"])
-        self.versions = ServedVersions(Path(args["model_repository"]).parent, part_models)
+        repository = Path(args["model_repository"]).parent
+        self.versions = ServedVersions(repository, part_models)
+        # The document types are those of the classifier version that answered (its labels.txt).
+        self.labels = ServedLabels(repository / part_models["document_type"][0],
+                                   pb_utils.is_model_ready)
         self.timing_inputs = [t["name"] for t in config["input"] if t["name"].endswith("_ms")]
         self.output_dtypes = {
             output["name"]: pb_utils.triton_string_to_numpy(output["data_type"])
@@ -47,7 +52,7 @@ class TritonPythonModel:
             return None if found is None else found.as_numpy()
 
         try:
-            outputs = _page_outputs(tensor)
+            outputs = _page_outputs(tensor, self.labels)
         except ValueError as error:
             return pb_utils.InferenceResponse(
                 error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG)
@@ -64,16 +69,18 @@ class TritonPythonModel:
         ])
 
 
-def _page_outputs(tensor) -> PageOutputs:
+def _page_outputs(tensor, labels: ServedLabels) -> PageOutputs:
     height, width = (int(side) for side in tensor("page_size").reshape(-1))
     skew = tensor("skew_degrees")
     probabilities = tensor("document_type_probabilities")
+    probabilities = None if probabilities is None else probabilities.reshape(-1)
     return PageOutputs(
         page_height=height,
         page_width=width,
         orientation=_orientation(tensor),
         skew_degrees=None if skew is None else float(skew.reshape(-1)[0]),
-        document_type_probabilities=None if probabilities is None else probabilities.reshape(-1),
+        document_type_probabilities=probabilities,
+        document_types=labels.current(None if probabilities is None else len(probabilities)),
         text=_text(tensor),
         checkboxes=_checkboxes(tensor),
         signature=_signature(tensor),
@@ -141,10 +148,4 @@ class ServedVersions:
         return self._models
 
     def _newest_ready(self, model: str) -> str:
-        folder = self.repository / model
-        numbered = sorted((int(p.name) for p in folder.iterdir() if p.name.isdigit()), reverse=True) \
-            if folder.is_dir() else []
-        for version in numbered:
-            if pb_utils.is_model_ready(model, str(version)):
-                return str(version)
-        return "unknown"
+        return newest_ready_version(self.repository / model, pb_utils.is_model_ready) or "unknown"
