@@ -26,30 +26,10 @@ from pathlib import Path
 
 from loguru import logger
 
-from docserve.api.errors import DocserveError
+from docserve.api.errors import KeyRevokedError, RateLimitedError, UnauthorizedError
 
 KEY_PREFIX = "dsk_"
 RELOAD_CHECK_S = 1.0
-
-
-class UnauthorizedError(DocserveError):
-    status_code = 401
-    code = "unauthorized"
-    headers = {"WWW-Authenticate": "Bearer"}  # noqa: RUF012 - a constant, never mutated
-
-
-class KeyRevokedError(DocserveError):
-    status_code = 403
-    code = "key_revoked"
-
-
-class RateLimitedError(DocserveError):
-    status_code = 429
-    code = "rate_limited"
-
-    def __init__(self, message: str, retry_after_s: int):
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 class KeysFileError(ValueError):

@@ -85,6 +85,32 @@ class QueueFullError(DocserveError):
         self.retry_after_s = retry_after_s
 
 
+class UnauthorizedError(DocserveError):
+    """API keys are on and the request has no valid one."""
+
+    status_code = 401
+    code = "unauthorized"
+    headers = {"WWW-Authenticate": "Bearer"}  # noqa: RUF012 - a constant, never mutated
+
+
+class KeyRevokedError(DocserveError):
+    """The request's API key was revoked (docserve keys revoke)."""
+
+    status_code = 403
+    code = "key_revoked"
+
+
+class RateLimitedError(DocserveError):
+    """The request's API key is over its requests per minute."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class TritonUnavailableError(DocserveError):
     """Triton cannot be reached or is not ready; the client may retry later."""
 

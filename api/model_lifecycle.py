@@ -12,9 +12,9 @@ unloads it, so callers see no failed request. **rollback** pins the version that
 a gate.
 
 A golden set is ``<model>/golden/`` (Triton ignores folders that are not version numbers):
-``golden.json`` {"input", "output", "metric": "accuracy" | "mean_absolute_error", "max_drop"},
-``inputs.npy`` (a batch of the model's input) and ``expected.npy`` (labels for accuracy, values
-for the error).
+``golden.json`` {"input", "output", "metric": "accuracy" | "mean_absolute_error", "max_drop",
+"input_scale"?}, ``inputs.npy`` (a batch of the model's input, times ``input_scale`` when stored
+as integers) and ``expected.npy`` (labels for accuracy, values for the error).
 """
 
 from __future__ import annotations
@@ -183,6 +183,8 @@ class ModelLifecycle:
             raise ModelLifecycleError(f"{model} has no golden set ({golden}/golden.json): needed to promote")
         spec = json.loads((golden / "golden.json").read_text())
         inputs, expected = np.load(golden / "inputs.npy"), np.load(golden / "expected.npy")
+        if "input_scale" in spec:  # stored compactly (8-bit pages): back to the model's floats
+            inputs = (inputs * np.float32(spec["input_scale"])).astype(np.float32)
         candidate = f"{model}__candidate_{version}"
         self._load_candidate(model, version, candidate)
         try:

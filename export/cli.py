@@ -90,6 +90,15 @@ def export_orientation(repository: RepositoryOption = None) -> None:
     typer.echo(f"page_orientation: {build(_repository(repository))}; checked against the original")
 
 
+@export_app.command("golden")
+def export_golden(repository: RepositoryOption = None) -> None:
+    """Write the golden sets deskew and doc_classifier versions are promoted on (docserve models)."""
+    from docserve.export.vision.golden_sets import write_golden_sets
+
+    for folder in write_golden_sets(_repository(repository)):
+        typer.echo(f"golden set: {folder}")
+
+
 @export_app.command("data")
 def export_data(
     out: Annotated[Path, typer.Option("--out", help="Folder for <seed>.png + <seed>.json")],

@@ -148,8 +148,15 @@ def test_models_commands(lifecycle, triton, scratch_repository):
     assert back.exit_code == 0 and lifecycle.versions(MODEL).loaded == [1], back.output
 
 
-def test_the_shipped_golden_set_gates_the_live_car_model(triton):
-    """The car model's golden set (its held-out split) runs against the live version as is."""
+@pytest.mark.parametrize(("model", "sensible"), [
+    (car_evaluation.MODEL_NAME, lambda accuracy: accuracy >= 0.98),
+    ("deskew", lambda error_degrees: error_degrees < 0.5),
+    ("doc_classifier", lambda accuracy: accuracy >= 0.9),
+])
+def test_the_shipped_golden_sets_gate_the_live_models(triton, model, sensible):
+    """Each model's golden set runs against its live version as shipped (live against itself)."""
     lifecycle = ModelLifecycle([PROJECT_ROOT / "model_repository"], triton.http_url)
-    gate = lifecycle._gate(car_evaluation.MODEL_NAME, 1, 1)  # the live version against itself
-    assert gate.passed and gate.live == gate.candidate >= 0.98, gate.describe()
+    (live,) = lifecycle.versions(model).loaded
+    gate = lifecycle._gate(model, live, live)
+    assert gate.passed and gate.live == pytest.approx(gate.candidate), gate.describe()
+    assert sensible(gate.live), gate.describe()
