@@ -152,6 +152,7 @@ def test_models_commands(lifecycle, triton, scratch_repository):
     (car_evaluation.MODEL_NAME, lambda accuracy: accuracy >= 0.98),
     ("deskew", lambda error_degrees: error_degrees < 0.5),
     ("doc_classifier", lambda accuracy: accuracy >= 0.9),
+    ("checkbox", lambda accuracy: accuracy >= 0.9),
 ])
 def test_the_shipped_golden_sets_gate_the_live_models(triton, model, sensible):
     """Each model's golden set runs against its live version as shipped (live against itself)."""
