@@ -30,10 +30,12 @@ class DocserveError(Exception):
     retry_after_s: int | None = None  # sent as Retry-After: when another try is worth it
     headers: dict[str, str] | None = None  # sent with the answer (e.g. WWW-Authenticate)
 
-    def __init__(self, message: str, details: Any = None):
+    def __init__(self, message: str, details: Any = None, retry_after_s: int | None = None):
         super().__init__(message)
         self.message = message
         self.details = details
+        if retry_after_s is not None:  # this situation's wait, instead of the class's default
+            self.retry_after_s = retry_after_s
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -80,10 +82,6 @@ class QueueFullError(DocserveError):
     status_code = 429
     code = "queue_full"
 
-    def __init__(self, message: str, retry_after_s: int):
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
-
 
 class UnauthorizedError(DocserveError):
     """API keys are on and the request has no valid one."""
@@ -105,10 +103,6 @@ class RateLimitedError(DocserveError):
 
     status_code = 429
     code = "rate_limited"
-
-    def __init__(self, message: str, retry_after_s: int):
-        super().__init__(message)
-        self.retry_after_s = retry_after_s
 
 
 class TritonUnavailableError(DocserveError):
