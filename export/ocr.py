@@ -96,6 +96,14 @@ def append_greedy_step(graph: onnx.GraphProto) -> None:
     )
 
 
+def save_version(model: onnx.ModelProto, repository: Path, name: str, version: int) -> Path:
+    """Write ``model`` as ``<repository>/<name>/<version>/model.onnx``; returns that path."""
+    target = repository / name / str(version) / "model.onnx"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(target))
+    return target
+
+
 def character_set(model: onnx.ModelProto) -> str:
     """The recognizer's character set, one per line, as rapidocr stores it in the metadata."""
     for prop in model.metadata_props:
@@ -129,9 +137,7 @@ def export_detection(repository: Path, version: int = 1) -> Path:
     source = rapidocr_model(DETECTION_SOURCE)
     model = onnx.load(str(source))
     rename_tensors(model.graph, TENSOR_NAMES[DETECTION_MODEL])
-    target = repository / DETECTION_MODEL / str(version) / "model.onnx"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(target))
+    target = save_version(model, repository, DETECTION_MODEL, version)
     check_detection(source, target)
     write_model_card(repository / DETECTION_MODEL, detection_card())
     return target
@@ -143,9 +149,7 @@ def export_recognition(repository: Path, version: int = 1) -> tuple[Path, Path, 
     rename_tensors(model.graph, TENSOR_NAMES[RECOGNITION_MODEL])
     append_greedy_step(model.graph)
     onnx.checker.check_model(model)
-    target = repository / RECOGNITION_MODEL / str(version) / "model.onnx"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(target))
+    target = save_version(model, repository, RECOGNITION_MODEL, version)
     check_recognition(source, target)
     characters = character_set(model)
     charset = repository / DECODER_MODEL / str(version) / CHARACTER_SET_FILE

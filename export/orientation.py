@@ -22,7 +22,7 @@ import onnx
 import onnxruntime as ort
 
 from docserve.export.model_card import write_model_card
-from docserve.export.ocr import rename_tensors
+from docserve.export.ocr import rename_tensors, save_version
 from docserve.export.processing.page_orientation import CLOCKWISE_LABELS, CROP_SIZE
 
 # The Makefile installs this exact version (it reads the pin from here); cards name it.
@@ -77,9 +77,7 @@ def build(repository: Path, version: int = 1) -> Path:
                          f"{CLOCKWISE_LABELS}")
     rename_tensors(model.graph, TENSOR_NAMES)
     onnx.checker.check_model(model)
-    target = repository / MODEL / str(version) / "model.onnx"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(target))
+    target = save_version(model, repository, MODEL, version)
     check_copy(source, target)
     write_model_card(repository / MODEL, model_card())
     return target

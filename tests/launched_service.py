@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from docserve.api.embedded_triton import TritonOptions, TritonPorts, free_port
 from docserve.api.settings import PROJECT_ROOT
 from docserve.api.triton_reaper import SHM_DIR
 
@@ -21,6 +22,20 @@ def copy_car_repository(target: Path) -> Path:
         shutil.copytree(PROJECT_ROOT / "model_repository" / name, target / name)
     shutil.copytree(PROJECT_ROOT / "ensembles" / "car_evaluation", target / "car_evaluation")
     return target
+
+
+def probe_triton_options(tmp_path: Path) -> TritonOptions:
+    """A Triton of its own serving only the probe pipeline, on free ports (for tests that stop,
+    kill or break it: the session's server must stay up for the others)."""
+    from sample_documents import FIXTURE_REPOSITORY
+
+    repository = tmp_path / "repository"
+    for model in ("page_probe", "page_probe_pipeline"):
+        shutil.copytree(FIXTURE_REPOSITORY / model, repository / model)
+    return TritonOptions(
+        model_repositories=[repository], work_dir=tmp_path / "triton",
+        ports=TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port()),
+    )
 
 
 def processes_mentioning(text: str) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,10 +11,11 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 from job_polling import wait_for_job
-from sample_documents import FIXTURE_REPOSITORY, png_page
+from launched_service import probe_triton_options
+from sample_documents import png_page
 
 from docserve.api.app import create_app
-from docserve.api.embedded_triton import EmbeddedTriton, TritonOptions, TritonPorts, free_port
+from docserve.api.embedded_triton import EmbeddedTriton
 from docserve.api.jobs.store import JobStore
 
 
@@ -86,13 +86,7 @@ def test_worker_process_killed_mid_job(jobs_settings, probe_pipeline, document_s
 
 def test_triton_stopped_and_restarted_during_a_batch(jobs_settings, inbox, tmp_path):
     """Its own small Triton (the session's one must stay up for the other tests)."""
-    repository = tmp_path / "repository"
-    for model in ("page_probe", "page_probe_pipeline"):
-        shutil.copytree(FIXTURE_REPOSITORY / model, repository / model)
-    options = TritonOptions(
-        model_repositories=[repository], work_dir=tmp_path / "triton",
-        ports=TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port()),
-    )
+    options = probe_triton_options(tmp_path)
     settings = jobs_settings.model_copy(update={
         "triton_grpc_port": options.ports.grpc, "triton_retries": 0,
         "job_retry_base_s": 0.5, "job_max_attempts": 8,

@@ -4,7 +4,6 @@ fails for it. Its own small Triton (the session's one must stay whole for the ot
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -12,11 +11,12 @@ import time
 from pathlib import Path
 
 import httpx
+from launched_service import probe_triton_options
 from live_gateway import serve
-from sample_documents import FIXTURE_REPOSITORY, png_page
+from sample_documents import png_page
 
 from docserve.api.app import create_app
-from docserve.api.embedded_triton import EmbeddedTriton, TritonOptions, TritonPorts, free_port
+from docserve.api.embedded_triton import EmbeddedTriton
 
 JOBS = 40
 
@@ -39,13 +39,7 @@ def _wait(condition, timeout_s: float = 60.0) -> None:
 
 
 def test_a_killed_step_is_reloaded_and_every_job_succeeds(jobs_settings, inbox, tmp_path):
-    repository = tmp_path / "repository"
-    for model in ("page_probe", "page_probe_pipeline"):
-        shutil.copytree(FIXTURE_REPOSITORY / model, repository / model)
-    options = TritonOptions(
-        model_repositories=[repository], work_dir=tmp_path / "triton",
-        ports=TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port()),
-    )
+    options = probe_triton_options(tmp_path)
     settings = jobs_settings.model_copy(update={
         "triton_grpc_port": options.ports.grpc, "job_retry_base_s": 0.3, "job_max_attempts": 8,
         "step_probe_interval_s": 0.5,
