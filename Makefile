@@ -21,6 +21,7 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-test system-deps
 	$(BIN)/docserve export --if-missing
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 # Side-by-side benchmarks (each prints markdown tables); BENCH_ARGS=--quick for a smoke run.
@@ -37,6 +38,7 @@ bench: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # Rebuild every trained/copied artefact of the model repository from scratch.
 export: $(VENV)/.installed-test

@@ -10,11 +10,11 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-from docserve.api.documents.pages import PageLimits, document_pages
-from docserve.api.pipelines import Pipeline, analyze_page
 from docserve.api.settings import Settings
-from docserve.api.triton_client import TritonClient
-from docserve.export.processing.page_result import DocumentResult, PageEntry
+from docserve.contract.page_result import DocumentResult, PageEntry
+from docserve.inference.pipelines import Pipeline, analyze_page
+from docserve.inference.triton_client import TritonClient
+from docserve.processing.document_pages import PageLimits, document_pages
 
 
 def page_limits(settings: Settings, synchronous: bool = False, deskew: bool = False) -> PageLimits:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from docserve.api.errors import KeyRevokedError, RateLimitedError, UnauthorizedError
+from docserve.contract.errors import KeyRevokedError, RateLimitedError, UnauthorizedError
 
 KEY_PREFIX = "dsk_"
 RELOAD_CHECK_S = 1.0

@@ -18,10 +18,10 @@ from docserve.api.request_bodies import publish_body_schemas
 from docserve.api.request_id import RequestIdMiddleware
 from docserve.api.routers import health, home, jobs, pipelines, predict
 from docserve.api.schemas.errors import error_responses
-from docserve.api.schemas.jobs import JobSubmission
 from docserve.api.services import Services
 from docserve.api.settings import Settings, get_settings
 from docserve.api.tracing import TracingMiddleware, configure_tracing
+from docserve.contract.jobs import JobSubmission
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

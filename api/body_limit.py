@@ -19,7 +19,7 @@ from loguru import logger
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from docserve.api.errors import PayloadTooLargeError
+from docserve.contract.errors import PayloadTooLargeError
 
 # The routes that accept a document as multipart/form-data.
 UPLOAD_ROUTES = re.compile(r"^/api/v1/(?:jobs|pipelines/[^/]+/predict)$")

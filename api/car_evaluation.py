@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import tritonclient.grpc.aio as grpcclient
 
-from docserve.api.errors import InferenceError
 from docserve.api.schemas.car_evaluation import CarRecord
-from docserve.api.triton_client import TritonClient
+from docserve.contract.errors import InferenceError
+from docserve.inference.triton_client import TritonClient
 
 ATTRIBUTE_TENSORS = ("buying", "maint", "doors", "persons", "lug_boot", "safety")
 LABEL_TENSOR = "predicted_label"

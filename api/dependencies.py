@@ -12,10 +12,10 @@ from docserve.api.documents.fetch import DocumentFetcher
 from docserve.api.jobs.store import JobStore
 from docserve.api.jobs.uploads import UploadStore
 from docserve.api.jobs.worker import JobWorkers
-from docserve.api.pipelines import PipelineCatalog
 from docserve.api.settings import Settings
 from docserve.api.step_repair import StepRepair
-from docserve.api.triton_client import TritonClient
+from docserve.inference.pipelines import PipelineCatalog
+from docserve.inference.triton_client import TritonClient
 
 
 def get_settings(request: Request) -> Settings:

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.types import Message
 
-from docserve.api.errors import DocumentError, DocumentTooLargeError, MalformedBodyError
+from docserve.contract.errors import DocumentError, DocumentTooLargeError, MalformedBodyError
 
 Model = TypeVar("Model", bound=BaseModel)
 # Multipart framing and the small form fields, on top of the document itself.

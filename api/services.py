@@ -13,10 +13,10 @@ from docserve.api.jobs.store import JobStore
 from docserve.api.jobs.uploads import UploadStore
 from docserve.api.jobs.worker import JobWorkers
 from docserve.api.metrics import GatewayMetrics
-from docserve.api.pipelines import PipelineCatalog
 from docserve.api.settings import Settings
 from docserve.api.step_repair import StepRepair
-from docserve.api.triton_client import TritonClient
+from docserve.inference.pipelines import PipelineCatalog
+from docserve.inference.triton_client import TritonClient
 
 
 @dataclass

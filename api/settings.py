@@ -10,30 +10,9 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-# The source checkout this package runs from (an editable install or a clone on sys.path). In a
-# regular ``pip install .`` this is site-packages/docserve, which holds no model repository.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-REPOSITORY_NAMES = ("model_repository", "ensembles")
-
-
-class ModelRepositoriesNotFoundError(RuntimeError):
-    """Neither the settings nor the usual places name the model repositories to serve."""
-
-
-def find_model_repositories(start: Path | None = None) -> list[Path]:
-    """``model_repository/`` and ``ensembles/`` of the source checkout, else of ``start`` (the
-    current directory): where an editable install, a clone and the docker images keep them."""
-    bases = [PROJECT_ROOT, (start or Path.cwd()).resolve()]
-    for base in bases:
-        candidates = [base / name for name in REPOSITORY_NAMES]
-        if all(candidate.is_dir() for candidate in candidates):
-            return candidates
-    raise ModelRepositoriesNotFoundError(
-        f"no model repositories found (looked for {' and '.join(REPOSITORY_NAMES)} in "
-        f"{' and '.join(str(base) for base in dict.fromkeys(bases))}): set "
-        "DOCSERVE_MODEL_REPOSITORIES='[\"/path/model_repository\", \"/path/ensembles\"]' or pass "
-        "--model-repository (repeat it)"
-    )
+from docserve.contract.model_repositories import find_model_repositories
+from docserve.processing.document_pages import DEFAULT_MAX_PAGES, DEFAULT_PDF_DPI
+from docserve.processing.page_image import DEFAULT_MAX_PAGE_PIXELS
 
 
 class Settings(BaseSettings):
@@ -98,9 +77,11 @@ class Settings(BaseSettings):
         default=False, description="Allow http(s) locations on loopback/private/link-local addresses"
     )
     max_document_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
-    max_pages: int = Field(default=50, ge=1, description="Pages analysed per document")
-    max_page_pixels: int = Field(default=40_000_000, ge=1, description="Decompression-bomb guard")
-    pdf_dpi: int = Field(default=150, ge=36, le=600)
+    max_pages: int = Field(default=DEFAULT_MAX_PAGES, ge=1, description="Pages analysed per document")
+    max_page_pixels: int = Field(
+        default=DEFAULT_MAX_PAGE_PIXELS, ge=1, description="Decompression-bomb guard"
+    )
+    pdf_dpi: int = Field(default=DEFAULT_PDF_DPI, ge=36, le=600)
     max_sync_document_pixels: int = Field(
         default=120_000_000, ge=1, description="Pixels of all pages of one synchronous prediction"
     )

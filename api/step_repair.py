@@ -23,10 +23,10 @@ from functools import cache
 from loguru import logger
 from PIL import Image
 
-from docserve.api.errors import DocserveError, StepDownError
 from docserve.api.metrics import GatewayMetrics
-from docserve.api.pipelines import PipelineCatalog, analyze_page
-from docserve.api.triton_client import TritonClient
+from docserve.contract.errors import DocserveError, StepDownError
+from docserve.inference.pipelines import PipelineCatalog, analyze_page
+from docserve.inference.triton_client import TritonClient
 
 REPAIR_ATTEMPTS = 5
 REPAIR_BACKOFF_S = 0.5

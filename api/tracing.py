@@ -15,26 +15,16 @@ exporter is configured; ``DOCSERVE_OTEL_EXPORTER=otlp`` (with the standard
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
-from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from docserve.api.settings import Settings
+from docserve.inference.trace_context import tracer
 
-TRACER_NAME = "docserve"
 TRACE_HEADER = "X-Trace-ID"
-_PROPAGATOR = TraceContextTextMapPropagator()
-
-
-def tracer() -> trace.Tracer:
-    return trace.get_tracer(TRACER_NAME)
 
 
 def configure_tracing(settings: Settings) -> None:
@@ -56,33 +46,6 @@ def _exporter(kind: str) -> SpanExporter | None:
 
         return OTLPSpanExporter()
     return None
-
-
-def propagation_headers() -> dict[str, str]:
-    """The current span as W3C trace-context headers (``traceparent``), for Triton's gRPC metadata."""
-    carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier)
-    return carrier
-
-
-def current_traceparent() -> str | None:
-    """The W3C ``traceparent`` of the current span, to continue its trace elsewhere."""
-    return propagation_headers().get("traceparent")
-
-
-def trace_id_of(traceparent: str | None) -> str | None:
-    """The 32-hex trace id inside a ``traceparent`` (``00-<trace id>-<span id>-<flags>``)."""
-    return traceparent.split("-")[1] if traceparent and traceparent.count("-") == 3 else None
-
-
-@contextlib.contextmanager
-def continued(traceparent: str | None) -> Iterator[None]:
-    """Make ``traceparent`` the parent of the spans started inside (a job's submission)."""
-    token = otel_context.attach(_PROPAGATOR.extract({"traceparent": traceparent} if traceparent else {}))
-    try:
-        yield
-    finally:
-        otel_context.detach(token)
 
 
 class TracingMiddleware:

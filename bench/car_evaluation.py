@@ -25,8 +25,9 @@ import uvicorn
 
 from docserve.api.app import create_app
 from docserve.api.embedded_triton import EmbeddedTriton, TritonOptions, TritonPorts, free_port
-from docserve.api.settings import PROJECT_ROOT, Settings
-from docserve.export.processing.car_features import ATTRIBUTES, encode_records, labels_for
+from docserve.api.settings import Settings
+from docserve.contract.model_repositories import PROJECT_ROOT
+from docserve.processing.car_features import ATTRIBUTES, encode_records, labels_for
 
 CAR = {"buying": "low", "maint": "low", "doors": "4", "persons": "more", "lug_boot": "big", "safety": "high"}
 

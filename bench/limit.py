@@ -22,10 +22,10 @@ from pathlib import Path
 
 from harness import Docserve, Load, document_pages, start_docserve
 
-from docserve.api.jobs.store import JobStatus
-from docserve.api.settings import PROJECT_ROOT
 from docserve.client.rest import AsyncDocServeClient
 from docserve.client.triton import TritonPipelineClient
+from docserve.contract.jobs import JobStatus
+from docserve.contract.model_repositories import PROJECT_ROOT
 from docserve.export.reference_pipelines import PIPELINES, ReferencePipelines
 
 REPOSITORY = PROJECT_ROOT / "model_repository"

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, File, HTTPException, UploadFile
 
-from docserve.api.settings import PROJECT_ROOT
+from docserve.contract.model_repositories import PROJECT_ROOT
 from docserve.export.reference_pipelines import PIPELINES, ReferencePipelines
 
 pipelines = ReferencePipelines(PROJECT_ROOT / "model_repository", threads=2)

@@ -33,9 +33,9 @@ import tritonclient.grpc as grpcclient
 from rapidocr import RapidOCR
 
 from docserve.api.embedded_triton import EmbeddedTriton, TritonOptions, TritonPorts, free_port
-from docserve.api.settings import PROJECT_ROOT
+from docserve.contract.model_repositories import PROJECT_ROOT
 from docserve.export.ocr import RAPIDOCR_VERSION
-from docserve.export.processing.ocr_pipeline import InProcessOcr
+from docserve.export.reference_ocr import InProcessOcr
 from docserve.export.synthetic_text_pages import TextPage, render_text_page
 from docserve.export.text_accuracy import edit_distance, normalize_whitespace
 

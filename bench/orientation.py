@@ -28,9 +28,9 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from docserve.api.settings import PROJECT_ROOT
-from docserve.export.processing.page_image import decode_page_gray
-from docserve.export.processing.page_orientation import (
+from docserve.contract.model_repositories import PROJECT_ROOT
+from docserve.processing.page_image import decode_page_gray
+from docserve.processing.page_orientation import (
     ORIENTATIONS,
     orientation_input,
     read_orientation,

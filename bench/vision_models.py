@@ -23,12 +23,9 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import np_to_triton_dtype
 
 from docserve.api.embedded_triton import EmbeddedTriton, TritonOptions, TritonPorts, free_port
-from docserve.api.settings import PROJECT_ROOT
+from docserve.contract.model_repositories import PROJECT_ROOT
 from docserve.export.documents.dataset import HELD_OUT_FIRST_SEED
 from docserve.export.documents.generator import generate_page
-from docserve.export.processing.checkboxes import crop_candidates, find_candidates
-from docserve.export.processing.page_image import decode_page_gray
-from docserve.export.processing.page_thumbnail import page_thumbnail
 from docserve.export.vision.reference import (
     CHECKBOX,
     DESKEW,
@@ -36,6 +33,9 @@ from docserve.export.vision.reference import (
     SIGNATURE,
     VisionModels,
 )
+from docserve.processing.checkboxes import crop_candidates, find_candidates
+from docserve.processing.page_image import decode_page_gray
+from docserve.processing.page_thumbnail import page_thumbnail
 
 Call = Callable[[np.ndarray, bytes], object]
 

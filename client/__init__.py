@@ -4,6 +4,6 @@
 docserve puts on every result callback when ``DOCSERVE_CALLBACK_SECRET`` is set.
 """
 
-from docserve.api.jobs.callback_signature import InvalidCallbackSignature, verify_callback
+from docserve.contract.callback_signature import InvalidCallbackSignature, verify_callback
 
 __all__ = ["InvalidCallbackSignature", "verify_callback"]

@@ -21,12 +21,12 @@ from typing import Any, TextIO
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from docserve.api.documents.pages import PageLimits, split_pages
-from docserve.api.errors import DocserveError
-from docserve.api.jobs.store import JobStatus
 from docserve.client.rest import AsyncDocServeClient, DocServeError, JobDocument
 from docserve.client.triton import TritonPipelineClient
-from docserve.export.processing.page_result import DocumentResult, PageEntry
+from docserve.contract.errors import DocserveError
+from docserve.contract.jobs import JobStatus
+from docserve.contract.page_result import DocumentResult, PageEntry
+from docserve.processing.document_pages import PageLimits, split_pages
 
 DOCUMENT_SUFFIXES = {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 

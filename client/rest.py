@@ -21,8 +21,8 @@ from typing import Any
 
 import httpx
 
-from docserve.api.schemas.jobs import JobView
-from docserve.export.processing.page_result import DocumentResult
+from docserve.contract.jobs import JobView
+from docserve.contract.page_result import DocumentResult
 
 
 class DocServeError(Exception):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import tritonclient.utils.shared_memory as system_shm
 
-from docserve.api.triton_client import TritonClient
+from docserve.inference.triton_client import TritonClient
 
 
 @dataclass(frozen=True)

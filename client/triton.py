@@ -2,7 +2,7 @@
 
 Services that process many pages skip the gateway and its queue: they send encoded pages
 straight to a pipeline's ensemble and get the same page result the gateway would return
-(:class:`~docserve.export.processing.page_result.PageResult`), with the pipeline's step
+(:class:`~docserve.contract.page_result.PageResult`), with the pipeline's step
 parameters (e.g. form_intake's ``expected_document_types``) sent along::
 
     async with TritonPipelineClient("localhost:8001") as triton:
@@ -22,10 +22,17 @@ from collections.abc import AsyncIterator, Sequence
 import tritonclient.grpc.aio as grpcclient
 from tritonclient.utils import serialize_byte_tensor, serialized_byte_size
 
-from docserve.api.pipelines import PAGE_INPUT, Pipeline, PipelineCatalog, analyze_page, page_array, run_page
-from docserve.api.triton_client import TritonClient
 from docserve.client.shared_memory import SharedMemoryPages
-from docserve.export.processing.page_result import PageResult
+from docserve.contract.page_result import PageResult
+from docserve.inference.pipelines import (
+    PAGE_INPUT,
+    Pipeline,
+    PipelineCatalog,
+    analyze_page,
+    page_array,
+    run_page,
+)
+from docserve.inference.triton_client import TritonClient
 
 
 class TritonPipelineClient:

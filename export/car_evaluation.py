@@ -1,6 +1,6 @@
 """Train the car evaluation classifier on the UCI data and write it into the model repository.
 
-A small MLP over one-hot features (see :mod:`docserve.export.processing.car_features`), trained
+A small MLP over one-hot features (see :mod:`docserve.processing.car_features`), trained
 with a fixed seed on a stratified 80/20 split; the exported ONNX ends in a softmax so Triton
 returns probabilities. Run it with ``docserve export car``.
 """
@@ -19,7 +19,7 @@ from torch import nn
 
 from docserve.export.model_card import write_model_card
 from docserve.export.onnx_export import ExportReport, export_checked
-from docserve.export.processing.car_features import (
+from docserve.processing.car_features import (
     ATTRIBUTES,
     CLASS_LABELS,
     FEATURE_COUNT,
@@ -179,7 +179,7 @@ Served through the `car_evaluation` ensemble: `car_evaluation_preprocess` (strin
 | `car_features` | FP32 | [batch, {FEATURE_COUNT}] | one-hot attributes (table below, in order) |
 | `class_probabilities` | FP32 | [batch, {len(CLASS_LABELS)}] | softmax over {", ".join(CLASS_LABELS)} |
 
-One-hot order: `docserve.export.processing.car_features.ATTRIBUTES`, shared with serving.
+One-hot order: `docserve.processing.car_features.ATTRIBUTES`, shared with serving.
 
 | attribute | values (one-hot order) |
 | --- | --- |

@@ -10,10 +10,14 @@ from typing import Annotated
 
 import typer
 
-from docserve.api.settings import PROJECT_ROOT, ModelRepositoriesNotFoundError, find_model_repositories
+from docserve.contract.model_repositories import (
+    PROJECT_ROOT,
+    ModelRepositoriesNotFoundError,
+    find_model_repositories,
+)
 
 export_app = typer.Typer(
-    help="Train/export models into the model repository (needs the [export] extra).",
+    help="Train/export models into the model repository (training needs the export extra).",
     invoke_without_command=True,
     no_args_is_help=False,
 )

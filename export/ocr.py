@@ -182,7 +182,7 @@ def detection_card() -> str:
 PP-OCR text detector (DB, Differentiable Binarization): for every pixel of a page, the probability
 that it lies inside a line of text. Served in the `ocr` ensemble between
 `text_detection_preprocess` (decode, resize, normalize) and `ocr_lines` (DB post-processing:
-probability map -> line polygons; see `docserve.export.processing.text_detection`).
+probability map -> line polygons; see `docserve.processing.text_detection`).
 
 ## Tensors
 | name | type | shape | meaning |
@@ -207,7 +207,7 @@ def recognition_card(character_count: int) -> str:
 PP-OCR text recognizer (CTC head): reads a rectified line image as a sequence of steps (one per
 8 pixel columns, rounded up) and returns, per step, the most probable character class and its
 probability. `ocr_lines` (a python BLS model) calls it with batches of crops of similar aspect
-ratio and does the CTC greedy decoding (`docserve.export.processing.text_recognition`).
+ratio and does the CTC greedy decoding (`docserve.processing.text_recognition`).
 
 ## Tensors
 | name | type | shape | meaning |

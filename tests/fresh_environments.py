@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from docserve.api.settings import PROJECT_ROOT
+from docserve.contract.model_repositories import PROJECT_ROOT
 
 
 def build_wheel(out: Path) -> Path:

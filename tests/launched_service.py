@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from docserve.api.embedded_triton import TritonOptions, TritonPorts, free_port
-from docserve.api.settings import PROJECT_ROOT
 from docserve.api.triton_reaper import SHM_DIR
+from docserve.contract.model_repositories import PROJECT_ROOT
 
 CAR_MODELS = ("car_evaluation_preprocess", "car_evaluation_model", "car_evaluation_postprocess")
 
@@ -59,7 +59,7 @@ def start_command(command: str, data_dir: Path, *args: str, env: dict[str, str] 
                   ) -> subprocess.Popen:
     """``docserve COMMAND ARGS`` with its state in ``data_dir``, output on a pipe."""
     return subprocess.Popen(
-        [sys.executable, "-m", "docserve.client.cli", command, *args],
+        [sys.executable, "-m", "docserve.cli.main", command, *args],
         env={**os.environ, "DOCSERVE_DATA_DIR": str(data_dir), "DOCSERVE_LOG_JSON": "false",
              **(env or {})},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

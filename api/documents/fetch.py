@@ -21,7 +21,8 @@ import httpx
 
 from docserve.api.documents.locations import Location, parse_location, resolve_file
 from docserve.api.documents.network import GuardedTransport
-from docserve.api.errors import (
+from docserve.api.settings import Settings
+from docserve.contract.errors import (
     DocserveError,
     DocumentError,
     DocumentNotFoundError,
@@ -29,7 +30,6 @@ from docserve.api.errors import (
     FetchFailedError,
     LocationRefusedError,
 )
-from docserve.api.settings import Settings
 
 MAX_REDIRECTS = 5
 _CHUNK = 64 * 1024

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from docserve.api.errors import DocumentError, DocumentNotFoundError, LocationRefusedError
+from docserve.contract.errors import DocumentError, DocumentNotFoundError, LocationRefusedError
 
 SCHEMES = ("file", "http", "https", "s3")
 # S3's bucket naming rules; a name outside them is refused by S3 itself (and never will not be).

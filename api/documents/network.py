@@ -16,7 +16,7 @@ import httpcore
 import httpx
 
 from docserve.api.documents.locations import check_address
-from docserve.api.errors import FetchFailedError
+from docserve.contract.errors import FetchFailedError
 
 
 class _GuardedNetworkBackend(httpcore.AsyncNetworkBackend):

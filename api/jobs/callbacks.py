@@ -16,11 +16,11 @@ import httpx
 from loguru import logger
 
 from docserve.api.documents.network import GuardedTransport
-from docserve.api.errors import DocserveError
-from docserve.api.jobs.callback_signature import signature_headers
 from docserve.api.jobs.store import JobStore
-from docserve.api.schemas.jobs import JobView
+from docserve.api.schemas.jobs import job_view
 from docserve.api.settings import Settings
+from docserve.contract.callback_signature import signature_headers
+from docserve.contract.errors import DocserveError
 
 REDELIVERY_INTERVAL_S = 30.0
 
@@ -54,7 +54,7 @@ class CallbackSender:
         job = await asyncio.to_thread(self.store.get, request_id)
         if not job.callback_url:
             return False
-        body = JobView.of(job).model_dump_json().encode()
+        body = job_view(job).model_dump_json().encode()
         log = logger.bind(request_id=request_id)
         for attempt in range(1, self.settings.callback_attempts + 1):
             try:

@@ -20,11 +20,11 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from docserve.api.errors import ConflictError, NotFoundError, QueueFullError
+from docserve.contract.errors import ConflictError, NotFoundError, QueueFullError
+from docserve.contract.jobs import JobStatus
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -54,18 +54,6 @@ CREATE INDEX IF NOT EXISTS jobs_claimable ON jobs (status, available_at);
 # Columns added after the first release: (name, declaration), added to older databases on open.
 ADDED_COLUMNS = (("owner", "TEXT"), ("trace_parent", "TEXT"))
 PACE_WINDOW_S = 60.0  # the workers' recent pace, for Retry-After when the queue is full
-
-
-class JobStatus(str, Enum):
-    QUEUED = "queued"
-    PROCESSING = "processing"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def final(self) -> bool:
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 @dataclass(frozen=True)

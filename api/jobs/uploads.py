@@ -26,8 +26,13 @@ from typing import BinaryIO
 
 from loguru import logger
 
-from docserve.api.errors import DocumentError, DocumentNotFoundError, DocumentTooLargeError, NotFoundError
 from docserve.api.jobs.store import Job, JobStore
+from docserve.contract.errors import (
+    DocumentError,
+    DocumentNotFoundError,
+    DocumentTooLargeError,
+    NotFoundError,
+)
 
 LOCATION_PREFIX = "upload:sha256:"
 _SUFFIX = ".document"

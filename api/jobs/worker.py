@@ -20,16 +20,16 @@ from loguru import logger
 
 from docserve.api.analysis import analyze_document
 from docserve.api.documents.fetch import DocumentFetcher
-from docserve.api.errors import DocserveError
 from docserve.api.jobs.callbacks import CallbackSender
 from docserve.api.jobs.store import Job, JobStore
 from docserve.api.jobs.uploads import UploadStore, is_upload
 from docserve.api.metrics import GatewayMetrics
-from docserve.api.pipelines import PipelineCatalog
 from docserve.api.settings import Settings
-from docserve.api.tracing import continued, tracer
-from docserve.api.triton_client import TritonClient
-from docserve.export.processing.page_result import DocumentResult
+from docserve.contract.errors import DocserveError
+from docserve.contract.page_result import DocumentResult
+from docserve.inference.pipelines import PipelineCatalog
+from docserve.inference.trace_context import continued, tracer
+from docserve.inference.triton_client import TritonClient
 
 IDLE_POLL_S = 1.0
 UPLOAD_SWEEP_S = 60.0

@@ -8,9 +8,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from docserve.api import API_VERSION
 from docserve.api.dependencies import SettingsDep, StepRepairDep, TritonDep, authenticate
-from docserve.api.errors import TritonUnavailableError
 from docserve.api.schemas.errors import error_responses
 from docserve.api.schemas.health import Health, ModelHealth
+from docserve.contract.errors import TritonUnavailableError
 
 router = APIRouter(tags=["health"])
 

@@ -21,16 +21,17 @@ from docserve.api.dependencies import (
 )
 from docserve.api.documents.fetch import DocumentFetcher
 from docserve.api.documents.locations import parse_location
-from docserve.api.documents.pages import check_document
-from docserve.api.errors import DocumentError, NotFoundError, UnsupportedMediaTypeError
-from docserve.api.jobs.store import Job, JobRequest, JobStatus, JobStore
+from docserve.api.jobs.store import Job, JobRequest, JobStore
 from docserve.api.jobs.uploads import UploadStore
-from docserve.api.pipelines import Pipeline, PipelineCatalog
 from docserve.api.request_bodies import parse_body, read_multipart
 from docserve.api.schemas.errors import error_responses
-from docserve.api.schemas.jobs import JobList, JobSubmission, JobUpload, JobView
+from docserve.api.schemas.jobs import JobUpload, job_view
 from docserve.api.settings import Settings
-from docserve.api.tracing import current_traceparent
+from docserve.contract.errors import DocumentError, NotFoundError, UnsupportedMediaTypeError
+from docserve.contract.jobs import JobList, JobStatus, JobSubmission, JobView
+from docserve.inference.pipelines import Pipeline, PipelineCatalog
+from docserve.inference.trace_context import current_traceparent
+from docserve.processing.document_pages import check_document
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
@@ -90,7 +91,7 @@ async def submit_job(
         workers.notify()
     response.status_code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
     response.headers["Location"] = f"{router.prefix}/{job.request_id}"
-    return JobView.of(job)
+    return job_view(job)
 
 
 async def _check_submission(body: JobSubmission | JobUpload, catalog: PipelineCatalog,
@@ -168,8 +169,8 @@ async def get_job(
         await asyncio.sleep(min(LONG_POLL_INTERVAL_S, left))
         current = await asyncio.to_thread(store.get, request_id)
         if current.status != job.status:
-            return JobView.of(current)
-    return JobView.of(job)
+            return job_view(current)
+    return job_view(job)
 
 
 @router.get("", response_model=JobList, responses=error_responses(422))
@@ -182,7 +183,7 @@ async def list_jobs(
     owner = client.name if client else None
     jobs = await asyncio.to_thread(store.list, status_filter, limit, owner)
     counts = await asyncio.to_thread(store.counts, owner)
-    return JobList(jobs=[JobView.of(job) for job in jobs], counts=counts)
+    return JobList(jobs=[job_view(job) for job in jobs], counts=counts)
 
 
 @router.delete("/{request_id}", response_model=JobView,
@@ -192,4 +193,4 @@ async def cancel_job(request_id: str, store: StoreDep, uploads: UploadsDep, clie
     await _own_job(store, request_id, client)
     job = await asyncio.to_thread(store.cancel, request_id)
     uploads.delete(job.request_id, job.location)
-    return JobView.of(job)
+    return job_view(job)

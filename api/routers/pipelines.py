@@ -6,12 +6,12 @@ from fastapi import APIRouter, Request
 
 from docserve.api.analysis import analyze_document
 from docserve.api.dependencies import CatalogDep, FetcherDep, SettingsDep, TritonDep
-from docserve.api.errors import DocumentError, UnsupportedMediaTypeError
 from docserve.api.logs import request_id_var
 from docserve.api.request_bodies import parse_body, read_multipart, upload_too_large
 from docserve.api.schemas.errors import error_responses
 from docserve.api.schemas.pipelines import DocumentLocation, PipelineView
-from docserve.export.processing.page_result import DocumentResult
+from docserve.contract.errors import DocumentError, UnsupportedMediaTypeError
+from docserve.contract.page_result import DocumentResult
 
 router = APIRouter(prefix="/api/v1/pipelines", tags=["pipelines"])
 

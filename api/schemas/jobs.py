@@ -7,66 +7,15 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from docserve.api.jobs.store import Job, JobStatus
+from docserve.api.jobs.store import Job
 from docserve.api.request_bodies import body_validation_error
-from docserve.api.tracing import trace_id_of
-from docserve.export.processing.page_result import DocumentResult
-
-# A request id is the last segment of the job's URL (/api/v1/jobs/{request_id}), so it must come
-# back from a URL unchanged: unreserved characters only (nothing to percent-encode), and not
-# only dots: "." and ".." are path steps that clients and proxies normalize away.
-REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]*[A-Za-z0-9_:-][A-Za-z0-9._:-]*$"
-REQUEST_ID_GRAMMAR = (
-    "1 to 128 characters from A-Z a-z 0-9 . _ : - , not only dots (so '.' and '..', which "
-    "URL normalization removes, are refused)"
-)
+from docserve.contract.jobs import JobErrorView, JobFields, JobStatus, JobSubmission, JobView
+from docserve.inference.trace_context import trace_id_of
 
 
-class JobOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    pages: list[int] | None = Field(
-        default=None, min_length=1, max_length=1000,
-        description="1-based page numbers to analyse (default: every page)",
-    )
-
-
-class _JobFields(BaseModel):
-    """What every job submission says, whether it names a location or uploads the document."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    request_id: str = Field(
-        min_length=1, max_length=128, pattern=REQUEST_ID_PATTERN,
-        description="Your id for this job; sending it again with the same body returns the same job. "
-                    + REQUEST_ID_GRAMMAR,
-    )
-    pipeline: str = Field(min_length=1, max_length=128, description="A pipeline of GET /api/v1/pipelines")
-    options: JobOptions = Field(default_factory=JobOptions)
-    callback_url: str | None = Field(
-        default=None, max_length=4096, description="POSTed the final job (with retries) when it ends"
-    )
-
-
-class JobSubmission(_JobFields):
-    """A job on a document the workers fetch (JSON body)."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{
-            "request_id": "invoice-2026-0001", "pipeline": "ocr",
-            "location": "file:///srv/docserve/inbox/invoice-0001.pdf",
-        }]},
-    )
-
-    location: str = Field(
-        min_length=1, max_length=4096, description="file:///path, http(s)://host/path or s3://bucket/key"
-    )
-
-
-class JobUpload(_JobFields):
+class JobUpload(JobFields):
     """A job on an uploaded document (multipart body: these fields + the ``document`` file)."""
 
     FIELDS: ClassVar[tuple[str, ...]] = ("request_id", "pipeline", "options", "callback_url")
@@ -106,42 +55,21 @@ class JobUpload(_JobFields):
         }
 
 
-class JobErrorView(BaseModel):
-    code: str
-    message: str
-
 
 def _timestamp(value: float | None) -> datetime | None:
     return datetime.fromtimestamp(value, tz=timezone.utc) if value is not None else None
 
 
-class JobView(BaseModel):
-    request_id: str
-    pipeline: str
-    location: str
-    status: JobStatus
-    attempts: int
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    result: DocumentResult | None = None
-    error: JobErrorView | None = None
-    trace_id: str | None = Field(default=None, description="OpenTelemetry trace of the job (X-Trace-ID)")
-
-    @classmethod
-    def of(cls, job: Job) -> JobView:
-        """A job as clients see it; an error shows only once the job has failed for good."""
-        error = None
-        if job.status == JobStatus.FAILED and job.error_code:
-            error = JobErrorView(code=job.error_code, message=job.error_message or "")
-        return cls(
-            request_id=job.request_id, pipeline=job.pipeline, location=job.location,
-            status=job.status, attempts=job.attempts, created_at=_timestamp(job.created_at),
-            started_at=_timestamp(job.started_at), finished_at=_timestamp(job.finished_at),
-            result=job.result, error=error, trace_id=trace_id_of(job.trace_parent),
-        )
+def job_view(job: Job) -> JobView:
+    """A job as clients see it; an error shows only once the job has failed for good."""
+    error = None
+    if job.status == JobStatus.FAILED and job.error_code:
+        error = JobErrorView(code=job.error_code, message=job.error_message or "")
+    return JobView(
+        request_id=job.request_id, pipeline=job.pipeline, location=job.location,
+        status=job.status, attempts=job.attempts, created_at=_timestamp(job.created_at),
+        started_at=_timestamp(job.started_at), finished_at=_timestamp(job.finished_at),
+        result=job.result, error=error, trace_id=trace_id_of(job.trace_parent),
+    )
 
 
-class JobList(BaseModel):
-    jobs: list[JobView]
-    counts: dict[str, int] = Field(description="Jobs per status in the whole store")

@@ -10,15 +10,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from docserve.contract.document_types import DOCUMENT_TYPES
 from docserve.export.documents.canvas import PageCanvas
 from docserve.export.documents.ground_truth import (
-    DOCUMENT_TYPES,
     Box,
-    Checkbox,
+    CheckboxTruth,
     PageTruth,
     Polygon,
-    Signature,
-    TextLine,
+    SignatureTruth,
+    TextLineTruth,
 )
 from docserve.export.documents.layouts import LAYOUTS
 from docserve.export.documents.scan import (
@@ -60,7 +60,7 @@ def _truth(seed: int, document_type: str, skew: float, canvas: PageCanvas,
         return tuple((round(float(x), 2), round(float(y), 2)) for x, y in points)  # type: ignore[return-value]
 
     signature = (
-        Signature(True, polygon(canvas.signature_box)) if canvas.signature_box else Signature(False)
+        SignatureTruth(True, polygon(canvas.signature_box)) if canvas.signature_box else SignatureTruth(False)
     )
     return PageTruth(
         seed=seed,
@@ -68,7 +68,7 @@ def _truth(seed: int, document_type: str, skew: float, canvas: PageCanvas,
         width=geometry.width,
         height=geometry.height,
         skew_degrees=skew,
-        text_lines=[TextLine(t.text, polygon(t.box), t.handwritten) for t in canvas.texts],
-        checkboxes=[Checkbox(polygon(c.box), c.checked, c.mark) for c in canvas.checkboxes],
+        text_lines=[TextLineTruth(t.text, polygon(t.box), t.handwritten) for t in canvas.texts],
+        checkboxes=[CheckboxTruth(polygon(c.box), c.checked, c.mark) for c in canvas.checkboxes],
         signature=signature,
     )

@@ -13,7 +13,6 @@ Point = tuple[float, float]
 Polygon = tuple[Point, Point, Point, Point]
 Box = tuple[float, float, float, float]
 
-DOCUMENT_TYPES: tuple[str, ...] = ("application_form", "invoice", "letter", "receipt", "other")
 CHECK_MARKS: tuple[str, ...] = ("check", "cross", "fill")
 
 
@@ -23,14 +22,14 @@ def polygon_box(polygon: Polygon) -> Box:
 
 
 @dataclass(frozen=True)
-class TextLine:
+class TextLineTruth:
     text: str
     polygon: Polygon
     handwritten: bool = False
 
 
 @dataclass(frozen=True)
-class Checkbox:
+class CheckboxTruth:
     polygon: Polygon
     checked: bool
     mark: str | None  # one of CHECK_MARKS when checked
@@ -41,7 +40,7 @@ class Checkbox:
 
 
 @dataclass(frozen=True)
-class Signature:
+class SignatureTruth:
     present: bool
     polygon: Polygon | None = None
 
@@ -57,9 +56,9 @@ class PageTruth:
     width: int
     height: int
     skew_degrees: float  # counter-clockwise rotation of the content, as displayed (y down)
-    text_lines: list[TextLine] = field(default_factory=list)
-    checkboxes: list[Checkbox] = field(default_factory=list)
-    signature: Signature = field(default_factory=lambda: Signature(present=False))
+    text_lines: list[TextLineTruth] = field(default_factory=list)
+    checkboxes: list[CheckboxTruth] = field(default_factory=list)
+    signature: SignatureTruth = field(default_factory=lambda: SignatureTruth(present=False))
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -72,15 +71,15 @@ class PageTruth:
     def from_json(cls, text: str) -> PageTruth:
         data = json.loads(text)
         data["text_lines"] = [
-            TextLine(line["text"], _polygon(line["polygon"]), line["handwritten"])
+            TextLineTruth(line["text"], _polygon(line["polygon"]), line["handwritten"])
             for line in data["text_lines"]
         ]
         data["checkboxes"] = [
-            Checkbox(_polygon(box["polygon"]), box["checked"], box["mark"])
+            CheckboxTruth(_polygon(box["polygon"]), box["checked"], box["mark"])
             for box in data["checkboxes"]
         ]
         signature = data["signature"]
-        data["signature"] = Signature(
+        data["signature"] = SignatureTruth(
             signature["present"], _polygon(signature["polygon"]) if signature["polygon"] else None
         )
         return cls(**data)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from docserve.export.processing.checkboxes import STATE_LABELS
+from docserve.processing.checkboxes import STATE_LABELS
 
 
 class CheckboxClassifier(nn.Module):

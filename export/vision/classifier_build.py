@@ -20,12 +20,10 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from docserve.contract.document_types import DOCUMENT_TYPES
 from docserve.export.documents.dataset import TRAINING_FIRST_SEED, generate_pages, seeds
-from docserve.export.documents.ground_truth import DOCUMENT_TYPES
 from docserve.export.model_card import write_model_card
 from docserve.export.onnx_export import ExportReport
-from docserve.export.processing.document_labels import LABELS_FILE, read_labels, write_labels
-from docserve.export.processing.page_thumbnail import page_thumbnail
 from docserve.export.vision.classifier_card import classifier_card
 from docserve.export.vision.classifier_onnx import Backbone, join_classifier
 from docserve.export.vision.classifier_training import COPIES, page_features, train_head
@@ -40,6 +38,8 @@ from docserve.export.vision.labelled_pages import (
 )
 from docserve.export.vision.real_evaluation import TypeMetrics, synthetic_type_metrics, type_metrics
 from docserve.export.vision.reference import DOC_CLASSIFIER, newest_version
+from docserve.processing.document_labels import LABELS_FILE, read_labels, write_labels
+from docserve.processing.page_thumbnail import page_thumbnail
 
 SEED = 20261201
 SYNTHETIC_PAGES = 400

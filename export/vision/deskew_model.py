@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from docserve.export.processing.page_thumbnail import THUMBNAIL_SIZE
+from docserve.processing.page_thumbnail import THUMBNAIL_SIZE
 
 ANGLE_LIMIT_DEGREES = 16.0
 ANGLE_STEP_DEGREES = 0.25

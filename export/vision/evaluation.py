@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from docserve.contract.document_types import DOCUMENT_TYPES
 from docserve.export.documents.dataset import HELD_OUT_FIRST_SEED, generate_pages, seeds
 from docserve.export.documents.generator import GeneratedPage
-from docserve.export.documents.ground_truth import DOCUMENT_TYPES, PageTruth
-from docserve.export.processing.checkboxes import CheckboxDecision, box_iou
-from docserve.export.processing.page_thumbnail import page_thumbnail
-from docserve.export.processing.signature_heatmap import SignatureFinding
+from docserve.export.documents.ground_truth import PageTruth
 from docserve.export.vision.reference import VisionModels
+from docserve.processing.checkboxes import CheckboxDecision, box_iou
+from docserve.processing.page_thumbnail import page_thumbnail
+from docserve.processing.signature_heatmap import SignatureFinding
 
 MATCH_IOU = 0.5
 CHUNK = 50

@@ -19,9 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from docserve.export.documents.generator import generate_page
-from docserve.export.processing.checkboxes import STATE_LABELS, crop_candidates
-from docserve.export.processing.document_labels import read_labels
-from docserve.export.processing.page_thumbnail import page_thumbnail
 from docserve.export.vision.reference import (
     CHECKBOX,
     DESKEW,
@@ -29,6 +26,9 @@ from docserve.export.vision.reference import (
     TensorContract,
     newest_version,
 )
+from docserve.processing.checkboxes import STATE_LABELS, crop_candidates
+from docserve.processing.document_labels import read_labels
+from docserve.processing.page_thumbnail import page_thumbnail
 
 FIRST_SEED = 10_000_000  # the held-out range (tests and model cards use it too)
 PAGES = 12

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from docserve.export.documents.ground_truth import DOCUMENT_TYPES
-from docserve.export.processing.page_image import decode_page_gray
-from docserve.export.processing.page_thumbnail import page_thumbnail
+from docserve.contract.document_types import DOCUMENT_TYPES
+from docserve.processing.page_image import decode_page_gray
+from docserve.processing.page_thumbnail import page_thumbnail
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 PDF_DPI = 100

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from docserve.export.processing.checkboxes import STATE_LABELS
+from docserve.processing.checkboxes import STATE_LABELS
 
 if TYPE_CHECKING:
     from docserve.export.vision.build import BuildReport, TrainedModel
@@ -37,7 +37,7 @@ REAL_PAGES_NOTE = (
 
 THUMBNAIL_ROW = (
     "| `page_thumbnail` | FP32 | [batch, 1, 512, 512] | ink (1 = black) of the page, aspect kept, "
-    "centred; `docserve.export.processing.page_thumbnail.page_thumbnail` |"
+    "centred; `docserve.processing.page_thumbnail.page_thumbnail` |"
 )
 
 CARDS = {
@@ -64,7 +64,7 @@ CARDS = {
         "table: the `deskew` package (Hough transform on Canny edges) with 0.1 deg resolution "
         "and a +-16 deg range, on the full-resolution page.",
         "`page_decode` -> `page_thumbnail` -> `deskew` -> `deskew_apply` (rotates the page back "
-        "with `docserve.export.processing.page_rotation.deskew_page`).",
+        "with `docserve.processing.page_rotation.deskew_page`).",
         "Trained on synthetic scans only. Angles beyond +-16 degrees are clipped to the grid; "
         "pages upside down or rotated by 90 degrees are out of scope. The synthetic "
         "perspective (corners moved by up to 0.4%) tilts rows and columns by a few tenths of "
@@ -74,7 +74,7 @@ CARDS = {
     "checkbox": CardText(
         f"Says whether a candidate crop is {', '.join(STATE_LABELS)}.",
         "| `checkbox_crops` | FP32 | [batch, 1, 32, 32] | ink crops of candidates with 25% "
-        "context (`docserve.export.processing.checkboxes.crop_candidates`) |\n"
+        "context (`docserve.processing.checkboxes.crop_candidates`) |\n"
         "| `checkbox_state_probabilities` | FP32 | [batch, 3] | softmax over "
         f"{', '.join(STATE_LABELS)} (this order) |",
         "Candidates come from a classical finder (adaptive threshold, contours of 12-48 px "
@@ -83,7 +83,7 @@ CARDS = {
         "candidates of the training pages labelled by matching the ground truth (IoU >= 0.5) "
         "plus the true boxes. Cross-entropy, 4 epochs.",
         "`page_decode` -> `checkbox_candidates` (boxes + crops) -> `checkbox`; "
-        "`docserve.export.processing.checkboxes.decide` keeps boxes whose most probable state is "
+        "`docserve.processing.checkboxes.decide` keeps boxes whose most probable state is "
         "not `not_a_checkbox`.",
         "Checkboxes between ~2 and 8 mm at 150 dpi (12-48 px); round radio buttons and boxes "
         "whose outline touches other ink are not proposed by the finder. Ticks are synthetic "
@@ -97,7 +97,7 @@ CARDS = {
         "(dilations 1-16, ~250 px view: enough to see the signature line and its label), "
         "batch-norm + ReLU, 1x1 conv, sigmoid. Trained on 256 px crops (half around the "
         "signature) with cross-entropy + Dice against the signature polygon's cell coverage. "
-        "`docserve.export.processing.signature_heatmap.read_heatmap`: present if the map's "
+        "`docserve.processing.signature_heatmap.read_heatmap`: present if the map's "
         "maximum is >= 0.5; the signature is the region of cells >= 0.35 holding the most "
         "probability mass (plus a one-cell rim), and its box bounds the rectangle with that "
         "region's mass-weighted centre and covariance (a side of length L has variance "

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from docserve.contract.document_types import DOCUMENT_TYPES
 from docserve.export.documents.dataset import HELD_OUT_FIRST_SEED, generate_pages, seeds
-from docserve.export.documents.ground_truth import DOCUMENT_TYPES
-from docserve.export.processing.page_rotation import deskew_page
-from docserve.export.processing.page_thumbnail import page_thumbnail
 from docserve.export.vision.labelled_pages import LabelledThumbnails
 from docserve.export.vision.reference import DESKEW, DOC_CLASSIFIER
+from docserve.processing.page_rotation import deskew_page
+from docserve.processing.page_thumbnail import page_thumbnail
 
 BATCH = 16
 SKEW_LIMIT = 15.0

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from docserve.export.processing.document_labels import read_labels
 from docserve.export.vision.labelled_pages import page_files, page_gray, split_by_source, thumbnails
 from docserve.export.vision.real_evaluation import (
     SKEW_HEADER,
@@ -22,6 +21,7 @@ from docserve.export.vision.real_evaluation import (
     type_metrics,
 )
 from docserve.export.vision.reference import DESKEW, DOC_CLASSIFIER, newest_version
+from docserve.processing.document_labels import read_labels
 
 SEED = 20261201
 TURNS_PER_PAGE = 2

@@ -1,6 +1,6 @@
 """The four vision models in-process: shared processing + onnxruntime, exactly as Triton runs them.
 
-Triton's python models call the same ``docserve.export.processing`` functions and its onnxruntime
+Triton's python models call the same ``docserve.processing`` functions and its onnxruntime
 backend runs the same ``model.onnx`` files, so metrics measured here are the served models'
 metrics (tests check the two agree on sample pages). No torch here.
 """
@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from docserve.export.processing.checkboxes import (
+from docserve.processing.checkboxes import (
     CheckboxDecision,
     crop_candidates,
     decide,
     find_candidates,
 )
-from docserve.export.processing.signature_heatmap import SignatureFinding, read_heatmap
+from docserve.processing.signature_heatmap import SignatureFinding, read_heatmap
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from docserve.export.processing.signature_heatmap import HEATMAP_STRIDE
+from docserve.processing.signature_heatmap import HEATMAP_STRIDE
 
 CROP = 256
 DILATIONS = (1, 2, 4, 8, 16)

@@ -16,18 +16,18 @@ import numpy as np
 
 from docserve.export.documents.generator import generate_page
 from docserve.export.documents.ground_truth import PageTruth
-from docserve.export.processing.checkboxes import (
+from docserve.processing.checkboxes import (
     STATE_LABELS,
     box_iou,
     crop_candidates,
     find_candidates,
 )
-from docserve.export.processing.page_thumbnail import (
+from docserve.processing.page_thumbnail import (
     THUMBNAIL_SIZE,
     ThumbnailGeometry,
     page_thumbnail,
 )
-from docserve.export.processing.signature_heatmap import HEATMAP_SIZE
+from docserve.processing.signature_heatmap import HEATMAP_SIZE
 
 MATCH_IOU = 0.5
 NEGATIVE_CROPS_PER_PAGE = 16

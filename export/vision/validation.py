@@ -20,11 +20,11 @@ import torch
 from onnx import numpy_helper
 
 from docserve.export.documents.dataset import VALIDATION_FIRST_SEED, generate_pages, seeds
-from docserve.export.processing.checkboxes import box_iou
-from docserve.export.processing.page_thumbnail import page_thumbnail
-from docserve.export.processing.signature_heatmap import read_heatmap
 from docserve.export.vision.deskew_model import SkewEstimator, skew_angle_grid, soft_angle
 from docserve.export.vision.reference import SIGNATURE, VisionModels
+from docserve.processing.checkboxes import box_iou
+from docserve.processing.page_thumbnail import page_thumbnail
+from docserve.processing.signature_heatmap import read_heatmap
 
 VALIDATION_PAGES = 2000
 CHUNK = 50

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from docserve.api.api_keys import KeysFile
 from docserve.api.app import create_app
-from docserve.client.cli import app as cli
+from docserve.cli.main import app as cli
 
 PIPELINE = "page_probe_pipeline"
 

@@ -12,8 +12,8 @@ from PIL import Image
 
 from docserve.api.app import create_app
 from docserve.client.triton import TritonPipelineClient
+from docserve.contract.page_result import DocumentResult
 from docserve.export.documents.generator import GeneratedPage, generate_page
-from docserve.export.processing.page_result import DocumentResult
 
 DOCUMENT_PIPELINES = {"form_intake", "checkbox_form", "signature_check", "document_full", "ocr"}
 

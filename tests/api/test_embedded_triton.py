@@ -60,7 +60,7 @@ def test_cli_busy_port_exits_2_with_the_reason(tmp_path):
         squatter.listen()
         busy = squatter.getsockname()[1]
         completed = subprocess.run(
-            [sys.executable, "-m", "docserve.client.cli", "triton", "--triton-http-port", str(busy),
+            [sys.executable, "-m", "docserve.cli.main", "triton", "--triton-http-port", str(busy),
              "--triton-grpc-port", str(free_port()), "--triton-metrics-port", str(free_port())],
             capture_output=True, text=True, timeout=60,
             env={**os.environ, "DOCSERVE_DATA_DIR": str(tmp_path)},

@@ -66,7 +66,7 @@ def test_worker_process_killed_mid_job(jobs_settings, probe_pipeline, document_s
     with TestClient(create_app(settings)) as client:
         _submit(client, "killed-1", f"{base}/slow/slow-doc.png")  # the server waits 3 s
         worker = subprocess.Popen(
-            [sys.executable, "-m", "docserve.client.cli", "worker"], env=env,
+            [sys.executable, "-m", "docserve.cli.main", "worker"], env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         try:
@@ -153,4 +153,4 @@ def _no_stray_workers() -> None:
     """Each test above owns its processes; none may survive it."""
     yield
     listing = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
-    assert "docserve.client.cli worker" not in listing
+    assert "docserve.cli.main worker" not in listing

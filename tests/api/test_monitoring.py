@@ -20,7 +20,7 @@ from job_polling import wait_for_job
 from sample_documents import png_page
 
 from docserve.api.app import create_app
-from docserve.api.settings import PROJECT_ROOT
+from docserve.contract.model_repositories import PROJECT_ROOT
 
 DOCKER = PROJECT_ROOT / "docker"
 METRIC = re.compile(r"\b((?:docserve|nv)_[a-z_]+)\b")

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from sample_documents import FIXTURE_REPOSITORY, pdf_document, png_page
 
 from docserve.api.app import create_app
-from docserve.api.errors import InferenceError
-from docserve.api.pipelines import Pipeline, analyze_page
+from docserve.contract.errors import InferenceError
+from docserve.inference.pipelines import Pipeline, analyze_page
 
 
 @pytest.fixture

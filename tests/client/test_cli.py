@@ -8,7 +8,7 @@ from pathlib import Path
 from sample_documents import pdf_document, png_page
 from typer.testing import CliRunner
 
-from docserve.client.cli import app
+from docserve.cli.main import app
 
 runner = CliRunner()
 

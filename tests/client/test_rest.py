@@ -7,7 +7,6 @@ import asyncio
 import pytest
 from sample_documents import pdf_document, png_page
 
-from docserve.api.jobs.store import JobStatus
 from docserve.client.rest import (
     AsyncDocServeClient,
     ClientError,
@@ -17,6 +16,7 @@ from docserve.client.rest import (
     NotFound,
     WaitTimeout,
 )
+from docserve.contract.jobs import JobStatus
 
 
 def test_send_receive_wait(live_gateway):

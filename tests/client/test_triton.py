@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sample_documents import png_page
 
-from docserve.api.errors import InvalidInputError, NotFoundError
 from docserve.client.triton import TritonPipelineClient
+from docserve.contract.errors import InvalidInputError, NotFoundError
 
 
 def test_analyze_and_analyze_many(triton, probe_pipeline):

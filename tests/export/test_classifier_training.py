@@ -10,14 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from docserve.export.documents.ground_truth import DOCUMENT_TYPES
-from docserve.export.processing.document_gate import GateConfigurationError, parse_expected_types
-from docserve.export.processing.document_labels import (
-    LABELS_FILE,
-    ServedLabels,
-    read_labels,
-    write_labels,
-)
+from docserve.contract.document_types import DOCUMENT_TYPES
 from docserve.export.vision.classifier_onnx import Backbone, join_classifier
 from docserve.export.vision.doc_classifier_model import ClassifierHead, augment_scans, training_inputs
 from docserve.export.vision.labelled_pages import (
@@ -26,6 +19,13 @@ from docserve.export.vision.labelled_pages import (
     page_files,
     split_by_source,
     thumbnails,
+)
+from docserve.processing.document_gate import GateConfigurationError, parse_expected_types
+from docserve.processing.document_labels import (
+    LABELS_FILE,
+    ServedLabels,
+    read_labels,
+    write_labels,
 )
 
 

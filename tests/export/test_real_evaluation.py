@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from docserve.api.settings import PROJECT_ROOT
+from docserve.contract.model_repositories import PROJECT_ROOT
 from docserve.export.documents.generator import generate_page
 from docserve.export.vision.real_evaluation import TypeMetrics, model_skew, skew_metrics
 from docserve.export.vision.real_report import real_report

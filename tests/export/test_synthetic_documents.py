@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from docserve.client.cli import app
+from docserve.cli.main import app
+from docserve.contract.document_types import DOCUMENT_TYPES
 from docserve.export.documents import fonts
 from docserve.export.documents.dataset import read_dataset
 from docserve.export.documents.generator import MAX_SKEW_DEGREES, generate_page
-from docserve.export.documents.ground_truth import DOCUMENT_TYPES, PageTruth
+from docserve.export.documents.ground_truth import PageTruth
 
 SEEDS = range(7000, 7012)
 

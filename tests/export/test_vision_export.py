@@ -14,7 +14,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from docserve.api.settings import PROJECT_ROOT
+from docserve.contract.model_repositories import PROJECT_ROOT
 from docserve.export.onnx_export import export_checked
 from docserve.export.vision.checkbox_model import CheckboxClassifier
 from docserve.export.vision.deskew_model import SkewEstimator, skew_angle_grid, soft_angle

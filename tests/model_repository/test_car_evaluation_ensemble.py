@@ -11,7 +11,7 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException
 
 from docserve.export.car_evaluation import load_dataset
-from docserve.export.processing.car_features import ATTRIBUTES, CLASS_LABELS
+from docserve.processing.car_features import ATTRIBUTES, CLASS_LABELS
 
 
 def _inputs(module, records: list[dict[str, str]]):

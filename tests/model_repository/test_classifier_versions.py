@@ -14,12 +14,12 @@ from PIL import Image
 from tritonclient.utils import InferenceServerException
 
 from docserve.api.embedded_triton import EmbeddedTriton
-from docserve.api.settings import PROJECT_ROOT
+from docserve.contract.model_repositories import PROJECT_ROOT
+from docserve.contract.page_result import PageResult
 from docserve.export.documents.generator import generate_page
-from docserve.export.processing.document_labels import read_labels
-from docserve.export.processing.page_result import PageResult
 from docserve.export.vision.classifier_build import build_classifier
 from docserve.export.vision.reference import newest_version
+from docserve.processing.document_labels import read_labels
 
 MODEL_DIR = PROJECT_ROOT / "model_repository" / "doc_classifier"
 NEW_TYPES = {"receipt": "till_slip", "letter": "correspondence"}  # factory type -> user's name

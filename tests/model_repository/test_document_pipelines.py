@@ -18,13 +18,13 @@ from PIL import Image
 from tritonclient.utils import InferenceServerException
 
 from docserve.api.embedded_triton import EmbeddedTriton
-from docserve.api.settings import PROJECT_ROOT
+from docserve.contract.model_repositories import PROJECT_ROOT
+from docserve.contract.page_result import PageResult
 from docserve.export.documents.generator import GeneratedPage, generate_page
-from docserve.export.processing.checkboxes import box_iou
-from docserve.export.processing.page_result import PageResult
-from docserve.export.processing.page_rotation import box_corners
 from docserve.export.reference_pipelines import PIPELINES, ReferencePipelines
 from docserve.export.text_accuracy import character_error_rate
+from docserve.processing.checkboxes import box_iou
+from docserve.processing.page_rotation import box_corners
 
 FIRST_SEED = 10_000_000  # the held-out range: pages no model was trained or tuned on
 FORM_EXPECTED = {"expected_document_types": "application_form"}

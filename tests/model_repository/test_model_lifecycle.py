@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 
 from docserve.api.app import create_app
 from docserve.api.model_lifecycle import ModelLifecycle, ModelLifecycleError
-from docserve.api.settings import PROJECT_ROOT
-from docserve.client.cli import app as cli
+from docserve.cli.main import app as cli
+from docserve.contract.model_repositories import PROJECT_ROOT
 from docserve.export import car_evaluation
 from docserve.export.onnx_export import export_checked
 

@@ -18,9 +18,9 @@ import tritonclient.grpc as grpcclient
 from fresh_environments import build_wheel, create_venv
 
 from docserve.api.embedded_triton import EmbeddedTriton, TritonOptions, TritonPorts, free_port
-from docserve.api.settings import PROJECT_ROOT
+from docserve.contract.model_repositories import PROJECT_ROOT
+from docserve.contract.page_result import PageResult
 from docserve.export.documents.generator import generate_page
-from docserve.export.processing.page_result import PageResult
 
 REQUIREMENTS = PROJECT_ROOT / "model_repository" / "requirements.txt"
 DOCKERFILE = PROJECT_ROOT / "docker" / "triton.Dockerfile"

@@ -21,8 +21,8 @@ from PIL import Image
 from tritonclient.utils import InferenceServerException
 
 from docserve.api.embedded_triton import EmbeddedTriton
-from docserve.api.settings import PROJECT_ROOT
-from docserve.export.processing.ocr_pipeline import InProcessOcr
+from docserve.contract.model_repositories import PROJECT_ROOT
+from docserve.export.reference_ocr import InProcessOcr
 from docserve.export.synthetic_text_pages import render_text_page
 from docserve.export.text_accuracy import character_error_rate
 

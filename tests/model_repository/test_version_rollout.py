@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import tritonclient.http as httpclient
 
-from docserve.api.settings import PROJECT_ROOT
+from docserve.contract.model_repositories import PROJECT_ROOT
 from docserve.export import car_evaluation
 from docserve.export.onnx_export import export_checked
 

@@ -17,13 +17,13 @@ import tritonclient.grpc as grpcclient
 from PIL import Image
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
-from docserve.api.settings import PROJECT_ROOT
+from docserve.contract.document_types import DOCUMENT_TYPES
+from docserve.contract.model_repositories import PROJECT_ROOT
 from docserve.export.documents.dataset import HELD_OUT_FIRST_SEED
 from docserve.export.documents.generator import GeneratedPage, generate_page
-from docserve.export.documents.ground_truth import DOCUMENT_TYPES
-from docserve.export.processing.checkboxes import box_iou
-from docserve.export.processing.page_thumbnail import page_thumbnail
 from docserve.export.vision.reference import VisionModels
+from docserve.processing.checkboxes import box_iou
+from docserve.processing.page_thumbnail import page_thumbnail
 
 # Held-out seeds past the 500 evaluation pages: every document type, 6 signed pages, 35 checkboxes.
 PAGE_SEEDS = range(HELD_OUT_FIRST_SEED + 900, HELD_OUT_FIRST_SEED + 916)

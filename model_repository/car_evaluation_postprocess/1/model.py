@@ -3,7 +3,7 @@
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from docserve.export.processing.car_features import labels_for
+from docserve.processing.car_features import labels_for
 
 
 class TritonPythonModel:

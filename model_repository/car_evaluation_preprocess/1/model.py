@@ -4,7 +4,7 @@ import json
 
 import triton_python_backend_utils as pb_utils
 
-from docserve.export.processing.car_features import ATTRIBUTES, UnknownCategoryError, encode_columns
+from docserve.processing.car_features import ATTRIBUTES, UnknownCategoryError, encode_columns
 
 
 class TritonPythonModel:

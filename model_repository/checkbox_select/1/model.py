@@ -2,7 +2,7 @@
 
 import triton_python_backend_utils as pb_utils
 
-from docserve.export.processing.checkboxes import decide
+from docserve.processing.checkboxes import decide
 
 
 class TritonPythonModel:

@@ -2,9 +2,9 @@
 
 import triton_python_backend_utils as pb_utils
 
-from docserve.export.processing.page_image import InvalidImageError, check_page_array
-from docserve.export.processing.page_rotation import deskew_page
-from docserve.export.processing.step_timing import StepClock
+from docserve.processing.page_image import InvalidImageError, check_page_array
+from docserve.processing.page_rotation import deskew_page
+from docserve.processing.step_timing import StepClock
 
 
 class TritonPythonModel:

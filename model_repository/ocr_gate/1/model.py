@@ -1,6 +1,6 @@
 """OCR only for the pipeline's expected document types (BLS to ``page_ocr``), else a skip note.
 
-The decision is ``docserve.export.processing.document_gate``, shared with the in-process
+The decision is ``docserve.processing.document_gate``, shared with the in-process
 reference pipeline. A skipped page costs no OCR at all: ``page_ocr`` is never called.
 """
 
@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from docserve.export.processing.document_gate import (
+from docserve.processing.document_gate import (
     EXPECTED_TYPES_PARAMETER,
     GateConfigurationError,
     parse_expected_types,
     skip_for_type,
 )
-from docserve.export.processing.document_labels import ServedLabels
+from docserve.processing.document_labels import ServedLabels
 
 PASSED_THROUGH = ["line_texts", "line_confidences", "line_polygons",
                   "text_detection_preprocess_ms", "text_lines_ms"]

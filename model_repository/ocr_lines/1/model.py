@@ -1,6 +1,6 @@
 """Text probability map + page -> recognized lines, calling ``text_recognition`` through BLS.
 
-All processing is ``docserve.export.processing.ocr_pipeline.read_lines``; this model only
+All processing is ``docserve.processing.ocr_pipeline.read_lines``; this model only
 supplies the recognizer (a BLS request per batch of crops) and returns the lines as typed
 tensors (``page_result`` turns them into the page result JSON). A page without text gives
 empty outputs.
@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from docserve.export.processing.ocr_pipeline import OcrSettings, read_lines
-from docserve.export.processing.step_timing import StepClock
-from docserve.export.processing.text_recognition import load_characters
+from docserve.processing.ocr_pipeline import OcrSettings, read_lines
+from docserve.processing.step_timing import StepClock
+from docserve.processing.text_recognition import load_characters
 
 RECOGNITION_MODEL = "text_recognition"
 RECOGNITION_OUTPUTS = ["best_character_ids", "best_character_probabilities"]

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from docserve.export.processing.page_image import InvalidImageError, decode_page_gray
-from docserve.export.processing.step_timing import StepClock
+from docserve.processing.page_image import InvalidImageError, decode_page_gray
+from docserve.processing.step_timing import StepClock
 
 
 class TritonPythonModel:

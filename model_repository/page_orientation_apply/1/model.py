@@ -4,9 +4,9 @@
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from docserve.export.processing.page_image import InvalidImageError, check_page_array
-from docserve.export.processing.page_orientation import read_orientation, turn_upright
-from docserve.export.processing.step_timing import StepClock
+from docserve.processing.page_image import InvalidImageError, check_page_array
+from docserve.processing.page_orientation import read_orientation, turn_upright
+from docserve.processing.step_timing import StepClock
 
 
 class TritonPythonModel:

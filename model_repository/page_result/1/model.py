@@ -1,7 +1,7 @@
-"""A page's model outputs -> ``page_result_json`` (docserve.export.processing.page_result).
+"""A page's model outputs -> ``page_result_json`` (docserve.contract.page_result).
 
 The assembling itself (parts, coordinate mapping back to the page as sent) is
-``docserve.export.processing.page_assembly``, shared with the in-process reference pipeline;
+``docserve.processing.page_assembly``, shared with the in-process reference pipeline;
 this model reads the tensors a pipeline mapped and names the model versions behind each part.
 """
 
@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from docserve.export.processing.document_labels import ServedLabels, newest_ready_version
-from docserve.export.processing.page_assembly import (
+from docserve.contract.page_result import ModelVersion, SkippedStep
+from docserve.processing.document_labels import ServedLabels, newest_ready_version
+from docserve.processing.page_assembly import (
     CheckboxOutputs,
     PageOutputs,
     SignatureOutputs,
@@ -21,8 +22,7 @@ from docserve.export.processing.page_assembly import (
     assemble_page_result,
     typed_outputs,
 )
-from docserve.export.processing.page_orientation import PageOrientation
-from docserve.export.processing.page_result import ModelVersion, SkippedStep
+from docserve.processing.page_orientation import PageOrientation
 
 VERSIONS_TTL_S = 2.0  # a rolled model version shows up in results within this time
 

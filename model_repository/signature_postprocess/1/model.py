@@ -3,7 +3,7 @@
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from docserve.export.processing.signature_heatmap import read_heatmap
+from docserve.processing.signature_heatmap import read_heatmap
 
 
 class TritonPythonModel:

@@ -1,7 +1,7 @@
 """A page (``page_image_bytes`` or decoded ``page``) -> ``normalized_page`` (detector input),
 ``page_pixels_bgr``, its size and the step's ``elapsed_ms``.
 
-Decoding and sizing live in ``docserve.export.processing.ocr_pipeline``, shared with the
+Decoding and sizing live in ``docserve.processing.ocr_pipeline``, shared with the
 in-process reference pipeline. Bytes that are no image, or an image over the configured pixel
 limit, fail only their own request, with INVALID_ARG and the reason.
 """
@@ -10,9 +10,9 @@ import json
 
 import triton_python_backend_utils as pb_utils
 
-from docserve.export.processing.ocr_pipeline import OcrSettings, prepare_page, prepare_page_pixels
-from docserve.export.processing.page_image import InvalidImageError, check_page_array
-from docserve.export.processing.step_timing import StepClock
+from docserve.processing.ocr_pipeline import OcrSettings, prepare_page, prepare_page_pixels
+from docserve.processing.page_image import InvalidImageError, check_page_array
+from docserve.processing.step_timing import StepClock
 
 
 class TritonPythonModel:

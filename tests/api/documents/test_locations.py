@@ -8,8 +8,8 @@ import pytest
 
 from docserve.api.documents.fetch import DocumentFetcher
 from docserve.api.documents.locations import is_forbidden_address, parse_location
-from docserve.api.errors import DocumentError, LocationRefusedError
 from docserve.api.settings import Settings
+from docserve.contract.errors import DocumentError, LocationRefusedError
 
 
 @pytest.mark.parametrize(

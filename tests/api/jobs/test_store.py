@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from docserve.api.errors import ConflictError, QueueFullError
-from docserve.api.jobs.store import JobRequest, JobStatus, JobStore
+from docserve.api.jobs.store import JobRequest, JobStore
+from docserve.contract.errors import ConflictError, QueueFullError
+from docserve.contract.jobs import JobStatus
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from docserve.export.processing.text_detection import (
+from docserve.processing.text_detection import (
     DetectionSettings,
     bound_page,
     detection_input,

@@ -2,7 +2,7 @@
 
 A *document pipeline* is any ensemble with the documented page contract: input
 ``page_image_bytes`` (one encoded PNG/JPEG/TIFF page) and output ``page_result_json`` (the page's
-result as UTF-8 JSON, :class:`~docserve.export.processing.page_result.PageResult`). Adding a
+result as UTF-8 JSON, :class:`~docserve.contract.page_result.PageResult`). Adding a
 pipeline is adding such an ensemble directory: the gateway finds it on its next look at the index
 (cached for ``ttl_s`` seconds), with no gateway code.
 
@@ -23,10 +23,10 @@ from loguru import logger
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
-from docserve.api.errors import InferenceError, NotFoundError, TritonUnavailableError
-from docserve.api.tracing import propagation_headers, tracer
-from docserve.api.triton_client import TritonClient
-from docserve.export.processing.page_result import PageResult
+from docserve.contract.errors import InferenceError, NotFoundError, TritonUnavailableError
+from docserve.contract.page_result import PageResult
+from docserve.inference.trace_context import propagation_headers, tracer
+from docserve.inference.triton_client import TritonClient
 
 PAGE_INPUT = "page_image_bytes"
 RESULT_OUTPUT = "page_result_json"

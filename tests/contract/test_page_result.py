@@ -7,21 +7,21 @@ import json
 import numpy as np
 import pytest
 
-from docserve.api.settings import PROJECT_ROOT
-from docserve.export.processing.document_gate import (
+from docserve.contract.model_repositories import PROJECT_ROOT
+from docserve.contract.page_result import DocumentResult, ModelVersion, PageResult
+from docserve.processing.document_gate import (
     GateConfigurationError,
     parse_expected_types,
     skip_for_type,
 )
-from docserve.export.processing.page_assembly import (
+from docserve.processing.page_assembly import (
     CheckboxOutputs,
     PageOutputs,
     SignatureOutputs,
     TextOutputs,
     assemble_page_result,
 )
-from docserve.export.processing.page_result import DocumentResult, ModelVersion, PageResult
-from docserve.export.processing.page_rotation import box_corners, deskew_page, deskew_transform, undo_deskew
+from docserve.processing.page_rotation import box_corners, deskew_page, deskew_transform, undo_deskew
 
 SCHEMA_FILE = PROJECT_ROOT / "docs" / "page-result.schema.json"
 
@@ -87,4 +87,4 @@ def test_the_documented_json_schema_is_current():
     schema = {"page_result": PageResult.model_json_schema(),
               "document_result": DocumentResult.model_json_schema()}
     assert json.loads(SCHEMA_FILE.read_text()) == schema, (
-        "regenerate: python -m docserve.export.processing.page_result docs/page-result.schema.json")
+        "regenerate: python -m docserve.contract.page_result docs/page-result.schema.json")

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from docserve.export.documents.ground_truth import DOCUMENT_TYPES
+from docserve.contract.document_types import DOCUMENT_TYPES
 
 LABELS_FILE = "labels.txt"
 

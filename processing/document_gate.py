@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from docserve.export.documents.ground_truth import DOCUMENT_TYPES
-from docserve.export.processing.page_assembly import document_type_label
-from docserve.export.processing.page_result import SkippedStep
+from docserve.contract.document_types import DOCUMENT_TYPES
+from docserve.contract.page_result import SkippedStep
+from docserve.processing.page_assembly import document_type_label
 
 EXPECTED_TYPES_PARAMETER = "expected_document_types"
 UNEXPECTED_TYPE = "unexpected document type"

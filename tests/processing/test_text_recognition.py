@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from docserve.export.processing.text_recognition import (
+from docserve.processing.text_recognition import (
     LINE_HEIGHT,
     MIN_LINE_WIDTH,
     crop_line,

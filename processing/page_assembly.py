@@ -14,13 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from docserve.export.documents.ground_truth import DOCUMENT_TYPES
-from docserve.export.processing.page_orientation import (
-    PageOrientation,
-    orientation_transform,
-    upright_size,
-)
-from docserve.export.processing.page_result import (
+from docserve.contract.document_types import DOCUMENT_TYPES
+from docserve.contract.page_result import (
     Checkbox,
     Checkboxes,
     DocumentType,
@@ -34,7 +29,12 @@ from docserve.export.processing.page_result import (
     Text,
     TextLine,
 )
-from docserve.export.processing.page_rotation import box_corners, undo_deskew
+from docserve.processing.page_orientation import (
+    PageOrientation,
+    orientation_transform,
+    upright_size,
+)
+from docserve.processing.page_rotation import box_corners, undo_deskew
 
 Models = Mapping[str, Sequence[ModelVersion]]  # result part -> the models behind it
 

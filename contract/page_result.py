@@ -6,7 +6,7 @@ classes. A part a pipeline does not run is ``null``. Every coordinate is in pixe
 as the client sent it (``page.width`` x ``page.height``), whatever the pipeline straightened
 internally, so results can be drawn straight onto the original image.
 
-``python -m docserve.export.processing.page_result OUT.json`` writes the JSON Schema
+``python -m docserve.contract.page_result OUT.json`` writes the JSON Schema
 (docs/page-result.schema.json is generated that way; a test keeps it current).
 """
 

@@ -17,7 +17,7 @@ import tritonclient.grpc.aio as grpcclient
 from loguru import logger
 from tritonclient.utils import InferenceServerException
 
-from docserve.api.errors import (
+from docserve.contract.errors import (
     InferenceError,
     InvalidInputError,
     NotFoundError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from docserve.export.processing.car_features import (
+from docserve.processing.car_features import (
     FEATURE_COUNT,
     UnknownCategoryError,
     encode_columns,

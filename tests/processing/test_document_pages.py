@@ -7,8 +7,8 @@ import io
 import pytest
 from PIL import Image
 
-from docserve.api.documents.pages import PageLimits, sniff, split_pages
-from docserve.api.errors import DocumentError, DocumentTooLargeError, UnsupportedDocumentError
+from docserve.contract.errors import DocumentError, DocumentTooLargeError, UnsupportedDocumentError
+from docserve.processing.document_pages import PageLimits, sniff, split_pages
 
 LIMITS = PageLimits(max_pages=5, max_page_pixels=4_000_000, pdf_dpi=100)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from docserve.export.processing.page_image import (
+from docserve.processing.page_image import (
     ImageTooLargeError,
     InvalidImageError,
     check_page_array,

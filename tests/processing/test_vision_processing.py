@@ -8,21 +8,21 @@ import pytest
 import torch
 
 from docserve.export.documents.generator import generate_page
-from docserve.export.processing.checkboxes import (
+from docserve.export.vision.deskew_model import RowAndColumnFeatures, skew_angle_grid
+from docserve.processing.checkboxes import (
     CROP_SIZE,
     STATE_LABELS,
     crop_candidates,
     decide,
     find_candidates,
 )
-from docserve.export.processing.page_rotation import deskew_page
-from docserve.export.processing.page_thumbnail import (
+from docserve.processing.page_rotation import deskew_page
+from docserve.processing.page_thumbnail import (
     THUMBNAIL_SIZE,
     ThumbnailGeometry,
     page_thumbnail,
 )
-from docserve.export.processing.signature_heatmap import HEATMAP_SIZE, read_heatmap
-from docserve.export.vision.deskew_model import RowAndColumnFeatures, skew_angle_grid
+from docserve.processing.signature_heatmap import HEATMAP_SIZE, read_heatmap
 
 COLUMN_LAG_1 = 4  # RowAndColumnFeatures: 4 row features, then the same 4 for columns
 

@@ -1,34 +1,32 @@
 """The OCR pipeline's steps composed: page bytes -> detector input -> lines of text.
 
 Triton runs these steps as models of the ``ocr`` ensemble (``text_detection_preprocess``,
-``text_detection``, ``ocr_lines`` calling ``text_recognition``); :class:`InProcessOcr` runs the
-very same functions with two onnxruntime sessions and no server, as the benchmark's reference
-for what serving costs. Only the model calls differ, so the two cannot drift apart.
+``text_detection``, ``ocr_lines`` calling ``text_recognition``);
+:class:`docserve.export.reference_ocr.InProcessOcr` runs the very same functions with two
+onnxruntime sessions and no server, as the benchmarks' reference for what serving costs. Only
+the model calls differ, so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
-from docserve.export.processing.page_image import DEFAULT_MAX_PAGE_PIXELS, decode_page
-from docserve.export.processing.text_detection import (
+from docserve.processing.page_image import DEFAULT_MAX_PAGE_PIXELS, decode_page
+from docserve.processing.text_detection import (
     DetectionSettings,
     bound_page,
     detection_input,
     reading_order,
     text_line_boxes,
 )
-from docserve.export.processing.text_recognition import (
+from docserve.processing.text_recognition import (
     RecognizedLine,
     crop_line,
     ctc_greedy_decode,
-    load_characters,
     recognition_batches,
 )
 
@@ -127,46 +125,3 @@ def recognize_crops(
         for index, line in zip(indices, decoded, strict=True):
             recognized[index] = line
     return [line for line in recognized if line is not None]
-
-
-class InProcessOcr:
-    """The whole pipeline in this process: the serving-free reference for benchmarks."""
-
-    def __init__(
-        self,
-        detection_model: Path,
-        recognition_model: Path,
-        character_set: Path,
-        threads: int = 2,
-        settings: OcrSettings | None = None,
-    ):
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        providers = ["CPUExecutionProvider"]
-        self.detector = ort.InferenceSession(str(detection_model), options, providers=providers)
-        self.recognizer = ort.InferenceSession(str(recognition_model), options, providers=providers)
-        self.characters = load_characters(character_set)
-        self.settings = settings or OcrSettings()
-
-    def _recognize(self, line_images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ids, probabilities = self.recognizer.run(None, {"line_images": line_images})
-        return ids, probabilities
-
-    def __call__(self, page_image_bytes: bytes) -> list[OcrLine]:
-        return self.read(prepare_page(page_image_bytes, self.settings))
-
-    def read_pixels(self, page: np.ndarray) -> list[OcrLine]:
-        """Lines of an already decoded page (RGB or grayscale), polygons in its pixels."""
-        return self.read(prepare_page_pixels(page, self.settings))
-
-    def read(self, page: PreparedPage) -> list[OcrLine]:
-        (probability_map,) = self.detector.run(None, {"normalized_page": page.detection_input})
-        return read_lines(
-            page.page_bgr,
-            probability_map[0, 0],
-            page.original_size,
-            self._recognize,
-            self.characters,
-            self.settings,
-        )

@@ -21,11 +21,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from docserve.api.errors import DocumentError, DocumentTooLargeError, UnsupportedDocumentError
-from docserve.export.processing.page_image import to_8_bit
-from docserve.export.processing.page_rotation import MAX_SKEW_DEGREES, deskew_canvas_pixels
+from docserve.contract.errors import DocumentError, DocumentTooLargeError, UnsupportedDocumentError
+from docserve.processing.page_image import DEFAULT_MAX_PAGE_PIXELS, to_8_bit
+from docserve.processing.page_rotation import MAX_SKEW_DEGREES, deskew_canvas_pixels
 
 Result = TypeVar("Result")
+
+DEFAULT_MAX_PAGES = 50  # pages analysed per document
+DEFAULT_PDF_DPI = 150  # PDF pages are rasterized at this resolution
 
 _SIGNATURES = {
     b"%PDF-": "application/pdf",
@@ -38,9 +41,11 @@ _SIGNATURES = {
 
 @dataclass(frozen=True)
 class PageLimits:
-    max_pages: int
-    max_page_pixels: int
-    pdf_dpi: int
+    """What one document may cost; the defaults are the gateway's (its settings can change them)."""
+
+    max_pages: int = DEFAULT_MAX_PAGES
+    max_page_pixels: int = DEFAULT_MAX_PAGE_PIXELS
+    pdf_dpi: int = DEFAULT_PDF_DPI
     max_document_pixels: int | None = None  # all selected pages together
     rasterize_timeout_s: float | None = None
     deskew: bool = False  # the pipeline deskews: its canvas must fit max_page_pixels too

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from docserve.export.processing.page_thumbnail import THUMBNAIL_SIZE, ThumbnailGeometry
+from docserve.processing.page_thumbnail import THUMBNAIL_SIZE, ThumbnailGeometry
 
 HEATMAP_STRIDE = 4
 HEATMAP_SIZE = THUMBNAIL_SIZE // HEATMAP_STRIDE

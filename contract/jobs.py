@@ -1,0 +1,101 @@
+"""What the jobs API says about a job: the submission body, the job as clients see it, statuses.
+
+The gateway answers with these and the Python clients parse them, so both read one definition.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from docserve.contract.page_result import DocumentResult
+
+
+class JobStatus(str, Enum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+# A request id is the last segment of the job's URL (/api/v1/jobs/{request_id}), so it must come
+# back from a URL unchanged: unreserved characters only (nothing to percent-encode), and not
+# only dots: "." and ".." are path steps that clients and proxies normalize away.
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]*[A-Za-z0-9_:-][A-Za-z0-9._:-]*$"
+REQUEST_ID_GRAMMAR = (
+    "1 to 128 characters from A-Z a-z 0-9 . _ : - , not only dots (so '.' and '..', which "
+    "URL normalization removes, are refused)"
+)
+
+
+class JobOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pages: list[int] | None = Field(
+        default=None, min_length=1, max_length=1000,
+        description="1-based page numbers to analyse (default: every page)",
+    )
+
+
+class JobFields(BaseModel):
+    """What every job submission says, whether it names a location or uploads the document."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str = Field(
+        min_length=1, max_length=128, pattern=REQUEST_ID_PATTERN,
+        description="Your id for this job; sending it again with the same body returns the same job. "
+                    + REQUEST_ID_GRAMMAR,
+    )
+    pipeline: str = Field(min_length=1, max_length=128, description="A pipeline of GET /api/v1/pipelines")
+    options: JobOptions = Field(default_factory=JobOptions)
+    callback_url: str | None = Field(
+        default=None, max_length=4096, description="POSTed the final job (with retries) when it ends"
+    )
+
+
+class JobSubmission(JobFields):
+    """A job on a document the workers fetch (JSON body)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{
+            "request_id": "invoice-2026-0001", "pipeline": "ocr",
+            "location": "file:///srv/docserve/inbox/invoice-0001.pdf",
+        }]},
+    )
+
+    location: str = Field(
+        min_length=1, max_length=4096, description="file:///path, http(s)://host/path or s3://bucket/key"
+    )
+
+
+class JobErrorView(BaseModel):
+    code: str
+    message: str
+
+
+class JobView(BaseModel):
+    request_id: str
+    pipeline: str
+    location: str
+    status: JobStatus
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    result: DocumentResult | None = None
+    error: JobErrorView | None = None
+    trace_id: str | None = Field(default=None, description="OpenTelemetry trace of the job (X-Trace-ID)")
+
+
+class JobList(BaseModel):
+    jobs: list[JobView]
+    counts: dict[str, int] = Field(description="Jobs per status in the whole store")
