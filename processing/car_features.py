@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from docserve.processing.step_errors import StepInputError
+
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "buying": ("vhigh", "high", "med", "low"),
     "maint": ("vhigh", "high", "med", "low"),
@@ -26,7 +28,7 @@ _OFFSETS = dict(zip(ATTRIBUTES, np.cumsum([0, *[len(v) for v in ATTRIBUTES.value
 _INDEX = {name: {value: i for i, value in enumerate(values)} for name, values in ATTRIBUTES.items()}
 
 
-class UnknownCategoryError(ValueError):
+class UnknownCategoryError(StepInputError):
     """A record holds a value outside its attribute's vocabulary (or misses an attribute)."""
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from docserve.processing.step_errors import StepInputError
+
 CROP_SIZE = 32
 CROP_CONTEXT = 0.25  # margin around a candidate, as a fraction of its side, seen by the classifier
 STATE_LABELS: tuple[str, ...] = ("not_a_checkbox", "unchecked", "checked")
@@ -97,6 +99,10 @@ def crop_candidates(page: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 def decide(boxes: np.ndarray, state_probabilities: np.ndarray) -> CheckboxDecision:
     """Keep the candidates the classifier calls a checkbox, with their checked state."""
+    if len(boxes) != len(state_probabilities):
+        raise StepInputError(
+            f"{len(boxes)} candidate boxes but {len(state_probabilities)} state probability rows"
+        )
     state = np.argmax(state_probabilities, axis=1)
     keep = state != STATE_LABELS.index("not_a_checkbox")
     return CheckboxDecision(

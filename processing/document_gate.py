@@ -12,12 +12,13 @@ import numpy as np
 from docserve.contract.document_types import DOCUMENT_TYPES
 from docserve.contract.page_result import SkippedStep
 from docserve.processing.page_assembly import document_type_label
+from docserve.processing.step_errors import StepInputError
 
 EXPECTED_TYPES_PARAMETER = "expected_document_types"
 UNEXPECTED_TYPE = "unexpected document type"
 
 
-class GateConfigurationError(ValueError):
+class GateConfigurationError(StepInputError):
     """The expected document types are missing or name a type the classifier does not know."""
 
 

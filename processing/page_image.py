@@ -17,13 +17,15 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from docserve.processing.step_errors import StepInputError
+
 # An A4 page scanned at 600 dpi is 35 Mpx; anything bigger is no single page we serve.
 DEFAULT_MAX_PAGE_PIXELS = 40_000_000
 # The vision models read a 512 px thumbnail: below this a page holds nothing they can see.
 MIN_SIDE_PX = 64
 
 
-class InvalidImageError(ValueError):
+class InvalidImageError(StepInputError):
     """The bytes are not an image we can decode (the client's fault: INVALID_ARG)."""
 
 
@@ -49,13 +51,15 @@ def decode_page_gray(
     return _decode(data, max_pixels, min_side, mode="L")
 
 
-def check_page_array(page: np.ndarray, min_side: int = MIN_SIDE_PX) -> None:
-    """Refuse a ``page`` tensor sent directly (not as bytes) that no model can read."""
+def check_page_array(page: np.ndarray, min_side: int = MIN_SIDE_PX) -> np.ndarray:
+    """Refuse a ``page`` tensor sent directly (not as bytes) that no model can read; the page
+    itself when one can, so a step reads and checks its input in one expression."""
     if page.ndim != 2 or page.dtype != np.uint8:
         raise InvalidImageError(
             f"'page' must be a uint8 [height, width] array, got {page.dtype} {list(page.shape)}"
         )
     _check_min_side(page.shape[1], page.shape[0], min_side)
+    return page
 
 
 def _decode(data: bytes, max_pixels: int, min_side: int, mode: str) -> np.ndarray:

@@ -23,6 +23,7 @@ from docserve.processing.page_thumbnail import (
     page_thumbnail,
 )
 from docserve.processing.signature_heatmap import HEATMAP_SIZE, read_heatmap
+from docserve.processing.step_errors import StepInputError
 
 COLUMN_LAG_1 = 4  # RowAndColumnFeatures: 4 row features, then the same 4 for columns
 
@@ -131,3 +132,9 @@ def test_decide_keeps_checkboxes_with_their_state():
     np.testing.assert_array_equal(decision.boxes, boxes[1:])
     assert decision.checked.tolist() == [True, False]
     assert decide(boxes[:0], probabilities[:0]).boxes.shape == (0, 4)
+
+
+def test_decide_refuses_boxes_and_probabilities_that_do_not_pair_up():
+    boxes = np.zeros((3, 4), dtype=np.float32)
+    with pytest.raises(StepInputError, match="3 candidate boxes but 2 state probability rows"):
+        decide(boxes, np.zeros((2, len(STATE_LABELS)), dtype=np.float32))
