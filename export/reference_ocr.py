@@ -7,6 +7,7 @@ ensemble, so the two cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,9 +44,8 @@ class InProcessOcr:
         self.characters = load_characters(character_set)
         self.settings = settings or OcrSettings()
 
-    def _recognize(self, line_images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ids, probabilities = self.recognizer.run(None, {"line_images": line_images})
-        return ids, probabilities
+    def _recognize(self, batches: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [tuple(self.recognizer.run(None, {"line_images": images})) for images in batches]
 
     def __call__(self, page_image_bytes: bytes) -> list[OcrLine]:
         return self.read(prepare_page(page_image_bytes, self.settings))

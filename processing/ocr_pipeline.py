@@ -30,8 +30,9 @@ from docserve.processing.text_recognition import (
     recognition_batches,
 )
 
-# line_images [n, 3, 48, W] -> (best_character_ids [n, steps], best_character_probabilities)
-Recognizer = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+# Every batch of line_images [n, 3, 48, W] of a page -> for each, in order, (best_character_ids
+# [n, steps], best_character_probabilities): all at once, so a server may run them concurrently.
+Recognizer = Callable[[Sequence[np.ndarray]], Sequence[tuple[np.ndarray, np.ndarray]]]
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,9 @@ def recognize_crops(
 ) -> list[RecognizedLine]:
     """Read every crop, in batches of similar width; results in the order of ``crops``."""
     recognized: list[RecognizedLine | None] = [None] * len(crops)
-    for indices, images in recognition_batches(crops, batch_size):
-        ids, probabilities = recognize(images)
+    batches = list(recognition_batches(crops, batch_size))
+    answers = recognize([images for _, images in batches])
+    for (indices, _), (ids, probabilities) in zip(batches, answers, strict=True):
         decoded = ctc_greedy_decode(ids, probabilities, characters)
         for index, line in zip(indices, decoded, strict=True):
             recognized[index] = line

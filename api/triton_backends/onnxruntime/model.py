@@ -7,7 +7,8 @@ ignores this file and uses its native backend: the model repository is the same 
 
 Requests that arrive together (dynamic batching) are concatenated along the batch axis and run in
 one onnxruntime call; each request still gets exactly one response, and a request with bad inputs
-gets its own error without failing the others.
+gets its own error without failing the others. It is a :class:`TritonStep` that answers a whole
+batch at once (``execute``) instead of one request at a time (``run``).
 
 Config parameters understood (``parameters { key: ... value { string_value: ... } }``):
   ``intra_op_thread_count`` threads of each instance (default 1: instances x threads <= cores).
@@ -15,93 +16,72 @@ Config parameters understood (``parameters { key: ... value { string_value: ... 
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import onnxruntime as ort
-import triton_python_backend_utils as pb_utils
+
+from docserve.processing.step_config import StepConfig
+from docserve.processing.step_errors import StepInputError
+from docserve.processing.triton_step import StepRequest, TritonStep
+
+Feeds = dict[str, np.ndarray]
 
 
-class TritonPythonModel:
-    def initialize(self, args: dict[str, str]) -> None:
-        config = json.loads(args["model_config"])
-        model_file = config.get("default_model_filename") or "model.onnx"
-        path = Path(args["model_repository"]) / args["model_version"] / model_file
-        parameters = {key: value["string_value"] for key, value in config.get("parameters", {}).items()}
+class TritonPythonModel(TritonStep):
+    def setup(self, config: StepConfig) -> None:
+        model_file = config.model_config.get("default_model_filename") or "model.onnx"
         options = ort.SessionOptions()
-        options.intra_op_num_threads = int(parameters.get("intra_op_thread_count", "1"))
+        options.intra_op_num_threads = config.int_parameter("intra_op_thread_count", default=1)
         options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.batched = int(config.get("max_batch_size", 0)) > 0
-        self.input_names = [tensor["name"] for tensor in config["input"]]
-        self.output_names = [tensor["name"] for tensor in config["output"]]
-        self.input_dtypes = {
-            tensor["name"]: pb_utils.triton_string_to_numpy(tensor["data_type"])
-            for tensor in config["input"]
-        }
-
-    def _inputs(self, request) -> dict[str, np.ndarray]:
-        feeds = {}
-        for name in self.input_names:
-            tensor = pb_utils.get_input_tensor_by_name(request, name)
-            if tensor is None:
-                raise ValueError(f"missing input tensor '{name}'")
-            feeds[name] = tensor.as_numpy().astype(self.input_dtypes[name], copy=False)
-        return feeds
-
-    def _run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        return self.session.run(self.output_names, feeds)
-
-    def _response(self, outputs: list[np.ndarray]):
-        return pb_utils.InferenceResponse(
-            [pb_utils.Tensor(name, value) for name, value in zip(self.output_names, outputs, strict=False)]
-        )
+        self.session = ort.InferenceSession(str(config.version_dir / model_file), options,
+                                            providers=["CPUExecutionProvider"])
+        self.batched = int(config.model_config.get("max_batch_size", 0)) > 0
 
     def execute(self, requests):
         responses: list = [None] * len(requests)
-        ready: list[tuple[int, dict[str, np.ndarray]]] = []
-        for index, request in enumerate(requests):
+        ready: list[tuple[int, StepRequest, Feeds]] = []
+        for index, request in enumerate(map(StepRequest, requests)):
             try:
-                ready.append((index, self._inputs(request)))
-            except ValueError as error:
-                responses[index] = pb_utils.InferenceResponse(
-                    error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG)
-                )
+                ready.append((index, request, self._inputs(request)))
+            except StepInputError as error:
+                responses[index] = self.refuse(request, error)
         if self.batched and len(ready) > 1 and self._same_item_shapes(ready):
             self._run_together(ready, responses)
         else:
-            for index, feeds in ready:
-                responses[index] = self._run_alone(feeds)
+            for index, request, feeds in ready:
+                responses[index] = self._run_alone(request, feeds)
         return responses
+
+    def _inputs(self, request: StepRequest) -> Feeds:
+        return {name: request.input(name).astype(dtype, copy=False)
+                for name, dtype in self.config.input_dtypes.items()}
+
+    def _run(self, feeds: Feeds) -> dict[str, np.ndarray]:
+        outputs = self.config.output_dtypes
+        return dict(zip(outputs, self.session.run(list(outputs), feeds), strict=True))
 
     @staticmethod
     def _same_item_shapes(ready) -> bool:
-        first = ready[0][1]
+        first = ready[0][2]
         return all(
-            feeds[name].shape[1:] == first[name].shape[1:] for _, feeds in ready for name in first
+            feeds[name].shape[1:] == first[name].shape[1:] for _, _, feeds in ready for name in first
         )
 
     def _run_together(self, ready, responses) -> None:
-        sizes = [next(iter(feeds.values())).shape[0] for _, feeds in ready]
-        joined = {name: np.concatenate([feeds[name] for _, feeds in ready]) for name in ready[0][1]}
+        sizes = [next(iter(feeds.values())).shape[0] for _, _, feeds in ready]
+        joined = {name: np.concatenate([feeds[name] for _, _, feeds in ready]) for name in ready[0][2]}
         try:
             outputs = self._run(joined)
         except Exception:  # one bad request must not fail its neighbours: retry them one by one
-            for index, feeds in ready:
-                responses[index] = self._run_alone(feeds)
+            for index, request, feeds in ready:
+                responses[index] = self._run_alone(request, feeds)
             return
         bounds = np.cumsum(sizes)[:-1]
-        parts = [np.split(output, bounds) for output in outputs]
-        for position, (index, _) in enumerate(ready):
-            responses[index] = self._response([part[position] for part in parts])
+        parts = {name: np.split(output, bounds) for name, output in outputs.items()}
+        for position, (index, request, _) in enumerate(ready):
+            responses[index] = self.respond(request, {name: part[position] for name, part in parts.items()})
 
-    def _run_alone(self, feeds: dict[str, np.ndarray]):
+    def _run_alone(self, request: StepRequest, feeds: Feeds):
         try:
-            return self._response(self._run(feeds))
+            return self.respond(request, self._run(feeds))
         except Exception as error:  # onnxruntime reports shape/type problems of this request
-            return pb_utils.InferenceResponse(
-                error=pb_utils.TritonError(
-                    f"onnxruntime rejected the request: {error}", pb_utils.TritonError.INVALID_ARG
-                )
-            )
+            return self.refuse(request, StepInputError(f"onnxruntime rejected the request: {error}"))

@@ -4,82 +4,35 @@ The decision is ``docserve.processing.document_gate``, shared with the in-proces
 reference pipeline. A skipped page costs no OCR at all: ``page_ocr`` is never called.
 """
 
-import json
-from pathlib import Path
-
 import numpy as np
-import triton_python_backend_utils as pb_utils
 
 from docserve.processing.document_gate import (
     EXPECTED_TYPES_PARAMETER,
-    GateConfigurationError,
     parse_expected_types,
     skip_for_type,
 )
 from docserve.processing.document_labels import ServedLabels
+from docserve.processing.triton_step import TritonStep
 
 PASSED_THROUGH = ["line_texts", "line_confidences", "line_polygons",
                   "text_detection_preprocess_ms", "text_lines_ms"]
+NO_TEXT = {"line_texts": [], "line_confidences": [], "line_polygons": np.zeros((0, 4, 2)),
+           "text_detection_preprocess_ms": [0.0], "text_lines_ms": [0.0]}
 
 
-class TritonPythonModel:
-    def initialize(self, args):
-        config = json.loads(args["model_config"])
-        self.ocr_model = config["parameters"]["ocr_model"]["string_value"]
-        classifier = config["parameters"]["classifier_model"]["string_value"]
+class TritonPythonModel(TritonStep):
+    def setup(self, config):
+        self.ocr_model = config.str_parameter("ocr_model")
         # The known types are those of the classifier version being served (its labels.txt).
-        self.labels = ServedLabels(Path(args["model_repository"]).parent / classifier,
-                                   pb_utils.is_model_ready)
-        self.output_dtypes = {
-            output["name"]: pb_utils.triton_string_to_numpy(output["data_type"])
-            for output in config["output"]
-        }
+        self.labels = ServedLabels(config.repository / config.str_parameter("classifier_model"),
+                                   self.is_model_ready)
 
-    def execute(self, requests):
-        return [self._gate(request) for request in requests]
-
-    def _gate(self, request):
-        probabilities = pb_utils.get_input_tensor_by_name(
-            request, "document_type_probabilities").as_numpy().reshape(-1)
+    def run(self, request):
+        probabilities = request.input("document_type_probabilities").reshape(-1)
         labels = self.labels.current(len(probabilities))
-        try:
-            expected = parse_expected_types(
-                json.loads(request.parameters() or "{}").get(EXPECTED_TYPES_PARAMETER), labels)
-        except GateConfigurationError as error:
-            return _error(str(error), pb_utils.TritonError.INVALID_ARG)
+        expected = parse_expected_types(request.parameters().get(EXPECTED_TYPES_PARAMETER), labels)
         skipped = skip_for_type(probabilities, expected, labels)
         if skipped is not None:
-            return self._respond(_no_text(), skipped.model_dump_json().encode("utf-8"))
-        page = pb_utils.get_input_tensor_by_name(request, "deskewed_page").as_numpy()
-        response = pb_utils.InferenceRequest(
-            model_name=self.ocr_model,
-            requested_output_names=PASSED_THROUGH,
-            inputs=[pb_utils.Tensor("page", page)],
-        ).exec()
-        if response.has_error():
-            error = response.error()
-            return _error(f"{self.ocr_model}: {error.message()}", error.code())
-        text = {name: pb_utils.get_output_tensor_by_name(response, name).as_numpy()
-                for name in PASSED_THROUGH}
-        return self._respond(text, b"")
-
-    def _respond(self, text, skipped_json):
-        outputs = {**text, "text_skipped_json": np.array([skipped_json], dtype=np.object_)}
-        return pb_utils.InferenceResponse([
-            pb_utils.Tensor(name, np.asarray(value).astype(self.output_dtypes[name], copy=False))
-            for name, value in outputs.items()
-        ])
-
-
-def _no_text():
-    return {
-        "line_texts": np.zeros(0, dtype=np.object_),
-        "line_confidences": np.zeros(0, dtype=np.float32),
-        "line_polygons": np.zeros((0, 4, 2), dtype=np.float32),
-        "text_detection_preprocess_ms": np.zeros(1, dtype=np.float32),
-        "text_lines_ms": np.zeros(1, dtype=np.float32),
-    }
-
-
-def _error(message, code):
-    return pb_utils.InferenceResponse(error=pb_utils.TritonError(message, code))
+            return {**NO_TEXT, "text_skipped_json": [skipped.model_dump_json().encode("utf-8")]}
+        text = self.call(self.ocr_model, {"page": request.input("deskewed_page")}, PASSED_THROUGH)
+        return {**text, "text_skipped_json": [b""]}

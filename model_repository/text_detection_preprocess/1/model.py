@@ -6,60 +6,27 @@ in-process reference pipeline. Bytes that are no image, or an image over the con
 limit, fail only their own request, with INVALID_ARG and the reason.
 """
 
-import json
-
-import triton_python_backend_utils as pb_utils
-
 from docserve.processing.ocr_pipeline import OcrSettings, prepare_page, prepare_page_pixels
 from docserve.processing.page_image import InvalidImageError, check_page_array
-from docserve.processing.step_timing import StepClock
+from docserve.processing.triton_step import TritonStep
 
 
-class TritonPythonModel:
-    def initialize(self, args):
-        config = json.loads(args["model_config"])
-        parameters = {key: value["string_value"] for key, value in config["parameters"].items()}
-        self.settings = OcrSettings(max_page_pixels=int(parameters["max_page_pixels"]))
-        self.output_dtypes = {
-            output["name"]: pb_utils.triton_string_to_numpy(output["data_type"])
-            for output in config["output"]
-        }
+class TritonPythonModel(TritonStep):
+    def setup(self, config):
+        self.settings = OcrSettings(max_page_pixels=config.int_parameter("max_page_pixels"))
 
-    def execute(self, requests):
-        return [self._prepare(request) for request in requests]
+    def run(self, request):
+        page = self._page(request.optional_input("page_image_bytes"), request.optional_input("page"))
+        return {"normalized_page": page.detection_input, "page_pixels_bgr": page.page_bgr,
+                "original_page_size": page.original_size}
 
-    def _prepare(self, request):
-        clock = StepClock()
-        try:
-            page = self._page(request)
-        except InvalidImageError as error:
-            return pb_utils.InferenceResponse(
-                error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG)
-            )
-        outputs = {
-            "normalized_page": page.detection_input,
-            "page_pixels_bgr": page.page_bgr,
-            "original_page_size": page.original_size,
-            "elapsed_ms": clock.elapsed_ms(),
-        }
-        return pb_utils.InferenceResponse(
-            [
-                pb_utils.Tensor(name, value.astype(self.output_dtypes[name], copy=False))
-                for name, value in outputs.items()
-            ]
-        )
-
-    def _page(self, request):
-        encoded = pb_utils.get_input_tensor_by_name(request, "page_image_bytes")
-        decoded = pb_utils.get_input_tensor_by_name(request, "page")
+    def _page(self, encoded, decoded):
         if (encoded is None) == (decoded is None):
             raise InvalidImageError("send exactly one of 'page_image_bytes' and 'page'")
         if decoded is not None:
-            check_page_array(decoded.as_numpy())
-            if decoded.as_numpy().size > self.settings.max_page_pixels:
+            if check_page_array(decoded).size > self.settings.max_page_pixels:
                 raise InvalidImageError(f"page is over {self.settings.max_page_pixels} pixels")
-            return prepare_page_pixels(decoded.as_numpy(), self.settings)
-        encoded = encoded.as_numpy()
+            return prepare_page_pixels(decoded, self.settings)
         if encoded.size != 1:
             raise InvalidImageError(f"expected one page per request, got {encoded.size}")
         return prepare_page(encoded.reshape(-1)[0], self.settings)
