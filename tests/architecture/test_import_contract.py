@@ -53,7 +53,7 @@ def test_an_import_across_the_layers_breaks_the_contract(tmp_path: Path) -> None
     assert "1 broken" in checked.stdout
 
 
-def _docserve_imports(path: Path) -> set[str]:
+def _imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     modules = set()
     for node in ast.walk(tree):
@@ -61,7 +61,11 @@ def _docserve_imports(path: Path) -> set[str]:
             modules.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             modules.add(node.module)
-    return {module for module in modules if module.split(".")[0] == "docserve"}
+    return modules
+
+
+def _docserve_imports(path: Path) -> set[str]:
+    return {module for module in _imports(path) if module.split(".")[0] == "docserve"}
 
 
 TRITON_MODEL_FILES = sorted(
@@ -76,6 +80,14 @@ def test_triton_python_models_import_only_the_contract_and_processing(model_file
     outside = {module for module in _docserve_imports(model_file)
                if not module.startswith(TRITON_MODEL_IMPORTS)}
     assert not outside, f"{model_file.name} imports {sorted(outside)}; allowed: {TRITON_MODEL_IMPORTS}"
+
+
+@pytest.mark.parametrize("model_file", TRITON_MODEL_FILES,
+                         ids=lambda path: str(path.relative_to(PROJECT_ROOT)))
+def test_triton_python_models_reach_triton_only_through_the_step_base(model_file: Path) -> None:
+    """pb_utils is docserve.processing.triton_step's alone (lint-imports checks the packages)."""
+    assert "triton_python_backend_utils" not in _imports(model_file)
+    assert "docserve.processing.triton_step" in _imports(model_file)
 
 
 def test_the_model_import_check_sees_a_forbidden_import(tmp_path: Path) -> None:
