@@ -1,7 +1,7 @@
 """Wall time of one pipeline step, as the ``elapsed_ms`` tensor the page result reports.
 
-Every python step of the document pipelines measures itself the same way (``page_result`` turns
-the tensors into ``timings_ms``), so the measurement lives here once.
+Every python step of the document pipelines is measured the same way, by the step base for each
+request (``page_result`` turns the tensors into ``timings_ms``), so the measurement lives here once.
 """
 
 from __future__ import annotations
