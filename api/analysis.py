@@ -1,7 +1,8 @@
 """Analyse one document with one pipeline: pages out of the document, each through Triton.
 
 The same function serves job workers and synchronous predictions, so both return the same
-result for the same document.
+result for the same document, and the same error: a page a pipeline step refuses (Triton's
+INVALID_ARGUMENT) is ``invalid_document``, as when the gateway's own checks refuse it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 from collections.abc import Sequence
 
 from docserve.api.settings import Settings
+from docserve.contract.errors import DocumentError, InvalidInputError
 from docserve.contract.page_result import DocumentResult, PageEntry
 from docserve.inference.pipelines import Pipeline, analyze_page
 from docserve.inference.triton_client import TritonClient
@@ -53,7 +55,10 @@ async def analyze_document(
     async def one(index: int, image: bytes) -> PageEntry:
         async with in_flight:
             page_started = time.perf_counter()
-            result = await analyze_page(triton, pipeline, image, request_id)
+            try:
+                result = await analyze_page(triton, pipeline, image, request_id)
+            except InvalidInputError as refused:
+                raise DocumentError(f"page {index + 1}: {refused.message}") from refused
             return PageEntry(page=index + 1, seconds=round(time.perf_counter() - page_started, 4),
                              result=result)
 

@@ -4,7 +4,9 @@
 A job's lease is renewed while it runs; if this process dies, the lease runs out and another
 worker (or this one after a restart) takes the job again. Errors marked ``transient`` (Triton
 unavailable, a fetch that timed out) are retried with exponential backoff; the others fail the
-job at once with their error code.
+job at once with their error code. A job's attempts are its only retry loop: the Triton calls
+made inside one are tried once each (:func:`retried_by_caller`), so a job makes at most
+``job_max_attempts`` calls per page to an unavailable Triton.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from docserve.api.jobs.store import Job, JobStore
 from docserve.api.jobs.uploads import UploadStore, is_upload
 from docserve.api.metrics import GatewayMetrics
 from docserve.api.settings import Settings
-from docserve.contract.errors import DocserveError
+from docserve.contract.errors import AttemptsExhaustedError, DocserveError
 from docserve.contract.page_result import DocumentResult
 from docserve.inference.pipelines import PipelineCatalog
+from docserve.inference.retry_policy import RetryPolicy
 from docserve.inference.trace_context import continued, tracer
-from docserve.inference.triton_client import TritonClient
+from docserve.inference.triton_client import TritonClient, retried_by_caller
 
 IDLE_POLL_S = 1.0
 UPLOAD_SWEEP_S = 60.0
@@ -57,6 +60,7 @@ class JobWorkers:
         self.fetcher = fetcher
         self.callbacks = callbacks
         self.metrics = metrics
+        self.retry = RetryPolicy(attempts=settings.job_max_attempts, backoff_s=settings.job_retry_base_s)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -107,8 +111,8 @@ class JobWorkers:
 
     async def _run_job(self, job: Job) -> None:
         log = logger.bind(request_id=job.request_id)
-        if job.attempts > self.settings.job_max_attempts:
-            await self._fail(job, "attempts_exhausted",
+        if job.attempts > self.retry.attempts:
+            await self._fail(job, AttemptsExhaustedError.code,
                              f"gave up after {job.attempts - 1} attempts; last: {job.error_message}")
             return
         log.info("job {} attempt {} ({} on {})", job.request_id, job.attempts, job.pipeline, job.location)
@@ -121,7 +125,7 @@ class JobWorkers:
             await self._on_error(job, error)
         except Exception as error:  # a bug: keep the job, retry it, and say what happened
             log.exception("job {} failed unexpectedly", job.request_id)
-            await self._on_error(job, _Unexpected(f"{type(error).__name__}: {error}"))
+            await self._on_error(job, DocserveError(f"{type(error).__name__}: {error}"))
         else:
             with tracer().start_as_current_span("store.write"):
                 stored = await asyncio.to_thread(self.store.succeed, job, self.worker_id,
@@ -137,15 +141,15 @@ class JobWorkers:
                 document = await asyncio.to_thread(self.uploads.read, job)
             else:
                 document = await self.fetcher.fetch(job.location)
-        with tracer().start_as_current_span("document.analyze"):
+        with tracer().start_as_current_span("document.analyze"), retried_by_caller():
             return await analyze_document(
                 self.triton, pipeline, document, self.settings,
                 pages=job.options.get("pages"), request_id=job.request_id,
             )
 
     async def _on_error(self, job: Job, error: DocserveError) -> None:
-        if error.transient and job.attempts < self.settings.job_max_attempts:
-            delay = self.settings.job_retry_base_s * 2 ** (job.attempts - 1)
+        if error.transient and not self.retry.exhausted(job.attempts):
+            delay = self.retry.delay_s(job.attempts)
             logger.bind(request_id=job.request_id).warning(
                 "job {} attempt {} failed ({}: {}); retry in {:.1f}s",
                 job.request_id, job.attempts, error.code, error.message, delay,
@@ -200,8 +204,3 @@ def _queue_wait_span(job: Job) -> None:
     assert job.started_at is not None
     span = tracer().start_span("job.queue_wait", start_time=int(job.created_at * 1e9))
     span.end(end_time=int(job.started_at * 1e9))
-
-
-class _Unexpected(DocserveError):
-    code = "internal_error"
-    transient = True

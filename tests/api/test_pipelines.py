@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tritonclient.http as httpclient
 from fastapi.testclient import TestClient
+from job_polling import wait_for_job
 from sample_documents import FIXTURE_REPOSITORY, pdf_document, png_page
 
 from docserve.api.app import create_app
@@ -102,6 +103,24 @@ def test_bad_requests_get_typed_errors(pipelines_api, kwargs, status, code):
     response = pipelines_api.post("/api/v1/pipelines/page_probe_pipeline/predict", **kwargs)
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
+
+
+def test_a_page_a_step_refuses_is_invalid_document_as_when_the_gateway_refuses_it(jobs_settings, inbox):
+    """The gateway reads a page's header only; page_decode decodes it and refuses one too small
+    to read (Triton's INVALID_ARGUMENT): the same 422 invalid_document, predicted or as a job."""
+    tiny = png_page(30, 30)
+    (inbox / "tiny.png").write_bytes(tiny)
+    with TestClient(create_app(jobs_settings)) as client:
+        response = client.post("/api/v1/pipelines/signature_check/predict",
+                               files={"document": ("tiny.png", tiny)})
+        client.post("/api/v1/jobs", json={"request_id": "tiny-1", "pipeline": "signature_check",
+                                          "location": f"file://{inbox}/tiny.png"})
+        job = wait_for_job(client, "tiny-1")
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_document"
+    assert error["message"].startswith("page 1: ") and "too small" in error["message"]
+    assert (job["status"], job["error"]["code"], job["attempts"]) == ("failed", "invalid_document", 1)
 
 
 def test_unknown_pipeline_is_404(pipelines_api):
