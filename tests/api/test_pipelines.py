@@ -29,6 +29,7 @@ def pipelines_api(jobs_settings, probe_pipeline):
 def test_lists_document_pipelines_only(pipelines_api):
     pipelines = {p["name"]: p for p in pipelines_api.get("/api/v1/pipelines").json()}
     assert "car_evaluation" not in pipelines  # not a document pipeline
+    assert "page_ocr" not in pipelines  # an ensemble of ensembles/, but it takes a decoded page
     probe = pipelines["page_probe_pipeline"]
     assert probe["description"] == "test pipeline: page size and checksum"
     assert probe["inputs"] == [{"name": "page_image_bytes", "datatype": "STRING", "dims": ["1"]}]
