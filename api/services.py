@@ -56,6 +56,7 @@ class Services:
             settings, on_failure=lambda scheme, error: metrics.fetch_failures.labels(scheme, error.code).inc()
         )
         documents = DocumentService(settings, triton, catalog, fetcher)
+        jobs = JobService(store, queue, uploads, documents, allow_private_hosts=settings.allow_private_hosts)
         callbacks = CallbackSender(settings, store)
         workers = None
         if run_workers:
@@ -65,9 +66,8 @@ class Services:
             settings=settings, triton=triton,
             car_evaluation=CarEvaluationService(triton, settings.car_pipeline, settings.car_model),
             store=store, queue=queue, uploads=uploads, catalog=catalog, fetcher=fetcher,
-            documents=documents, jobs=JobService(store, queue, uploads, documents), callbacks=callbacks,
-            workers=workers, keys=KeyRing(settings.api_keys_file) if settings.api_keys_file else None,
-            step_repair=step_repair,
+            documents=documents, jobs=jobs, callbacks=callbacks, workers=workers,
+            keys=KeyRing(settings.api_keys_file) if settings.api_keys_file else None, step_repair=step_repair,
         )
 
     async def close(self) -> None:

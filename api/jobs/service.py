@@ -29,11 +29,15 @@ LONG_POLL_INTERVAL_S = 0.05
 
 
 class JobService:
-    def __init__(self, store: JobStore, queue: JobQueue, uploads: UploadStore, documents: DocumentService):
+    """The jobs of one gateway process, over whichever job store and queue it was given."""
+
+    def __init__(self, store: JobStore, queue: JobQueue, uploads: UploadStore, documents: DocumentService,
+                 allow_private_hosts: bool):
         self.store = store
         self.queue = queue
         self.uploads = uploads
         self.documents = documents
+        self.allow_private_hosts = allow_private_hosts  # callback URLs obey the locations' rule
 
     async def submit(self, submission: JobSubmission, owner: str | None) -> tuple[Job, bool]:
         """Queue the analysis of the document at ``submission.location``: ``(job, created)``,
@@ -105,8 +109,7 @@ class JobService:
         return pipeline
 
     def _check_callback_url(self, url: str) -> None:
-        location = parse_location(url, file_roots=[],
-                                  allow_private_hosts=self.documents.settings.allow_private_hosts)
+        location = parse_location(url, file_roots=[], allow_private_hosts=self.allow_private_hosts)
         if location.scheme not in ("http", "https"):
             raise DocumentError(f"callback_url must be http(s), got {url!r}")
 
