@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from sample_documents import png_page
 
 from docserve.api.app import create_app
 from docserve.api.embedded_triton import EmbeddedTriton
-from docserve.api.jobs.store import JobStore
+from docserve.api.jobs.sqlite_jobs import SqliteJobs
 
 
 def _submit(client, request_id, location):
@@ -35,9 +36,13 @@ def test_restart_with_queued_and_in_flight_jobs(jobs_settings, probe_pipeline, i
         for index in range(5):
             _submit(client, f"restart-{index}", f"file://{inbox}/p{index}.png")
     # A worker that took restart-0 and died with the gateway: its lease will run out.
-    store = JobStore(jobs_settings.jobs_database, max_queue=100)
-    in_flight = store.claim("worker-that-died", lease_s=1.0)
-    store.close()
+    async def claim_and_die():
+        store = SqliteJobs(jobs_settings.jobs_database, max_queue=100)
+        in_flight = await store.claim("worker-that-died", lease_s=1.0, wait_s=0)
+        await store.close()
+        return in_flight
+
+    in_flight = asyncio.run(claim_and_die())
     assert in_flight is not None and in_flight.request_id == "restart-0"
 
     with TestClient(create_app(jobs_settings)) as client:
