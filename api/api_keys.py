@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import secrets
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from docserve.contract.errors import KeyRevokedError, RateLimitedError, UnauthorizedError
+from docserve.contract.errors import KeyRevokedError, RateLimitedError, UnauthorizedError, retry_after
 
 KEY_PREFIX = "dsk_"
 RELOAD_CHECK_S = 1.0
@@ -150,7 +149,7 @@ class KeyRing:
         if wait_s > 0:
             raise RateLimitedError(
                 f"the API key {entry.name!r} is over its {entry.rate_per_minute} requests per minute",
-                retry_after_s=max(1, math.ceil(wait_s)),
+                retry_after_s=retry_after(wait_s),
             )
         return ApiClient(entry.name)
 

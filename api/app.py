@@ -5,27 +5,26 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from docserve.api import API_VERSION
 from docserve.api.body_limit import BodyLimitMiddleware, BodyLimits
-from docserve.api.dependencies import authenticate
 from docserve.api.errors import ErrorBoundaryMiddleware, install_error_handlers
 from docserve.api.logs import configure_logging
 from docserve.api.metrics import GatewayMetrics, MetricsMiddleware
 from docserve.api.request_bodies import publish_body_schemas
 from docserve.api.request_id import RequestIdMiddleware
-from docserve.api.routers import health, home, jobs, pipelines, predict
-from docserve.api.schemas.errors import error_responses
+from docserve.api.routers import home, probes
+from docserve.api.routers.versioned import api_router
 from docserve.api.services import Services
-from docserve.api.settings import Settings, get_settings
+from docserve.api.settings import Settings
 from docserve.api.tracing import TracingMiddleware, configure_tracing
 from docserve.contract.jobs import JobSubmission
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    settings = settings or Settings()
     configure_logging(settings)
     configure_tracing(settings)
 
@@ -62,10 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(TracingMiddleware)  # outermost: the request's span covers everything
     app.state.metrics = metrics
     install_error_handlers(app)
-    for router in (home.router, health.router):
+    for router in (home.router, api_router, probes.router):
         app.include_router(router)
-    for router in (predict.router, pipelines.router, jobs.router):  # /api/*: a key when keys are set
-        app.include_router(router, dependencies=[Depends(authenticate)],
-                           responses=error_responses(401, 403, 429))
     publish_body_schemas(app, JobSubmission)
     return app

@@ -1,4 +1,8 @@
-"""Injected dependencies: routers declare what they need with these ``Annotated`` aliases."""
+"""Injected dependencies: routers declare what they need with these ``Annotated`` aliases.
+
+Everything comes from the process's :class:`~docserve.api.services.Services`; ``get_settings``
+is the one way a route reads the settings (the app's own, not a fresh read of the environment).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,8 @@ from fastapi import Depends, Request
 
 from docserve.api.api_keys import ApiClient
 from docserve.api.car_evaluation import CarEvaluationService
-from docserve.api.documents.fetch import DocumentFetcher
-from docserve.api.jobs.store import JobStore
-from docserve.api.jobs.uploads import UploadStore
-from docserve.api.jobs.worker import JobWorkers
+from docserve.api.documents.service import DocumentService
+from docserve.api.jobs.service import JobService
 from docserve.api.settings import Settings
 from docserve.api.step_repair import StepRepair
 from docserve.inference.pipelines import PipelineCatalog
@@ -30,28 +32,20 @@ def get_car_evaluation(request: Request) -> CarEvaluationService:
     return request.app.state.services.car_evaluation
 
 
-def get_store(request: Request) -> JobStore:
-    return request.app.state.services.store
-
-
-def get_uploads(request: Request) -> UploadStore:
-    return request.app.state.services.uploads
-
-
 def get_catalog(request: Request) -> PipelineCatalog:
     return request.app.state.services.catalog
 
 
-def get_fetcher(request: Request) -> DocumentFetcher:
-    return request.app.state.services.fetcher
+def get_documents(request: Request) -> DocumentService:
+    return request.app.state.services.documents
+
+
+def get_jobs(request: Request) -> JobService:
+    return request.app.state.services.jobs
 
 
 def get_step_repair(request: Request) -> StepRepair:
     return request.app.state.services.step_repair
-
-
-def get_workers(request: Request) -> JobWorkers | None:
-    return request.app.state.services.workers
 
 
 def authenticate(request: Request) -> ApiClient | None:
@@ -66,13 +60,19 @@ def authenticate(request: Request) -> ApiClient | None:
     return client
 
 
+ClientDep = Annotated[ApiClient | None, Depends(authenticate)]
+
+
+def job_owner(client: ClientDep) -> str | None:
+    """Who owns the jobs a request submits and may see: its API key's name; None when the API is open."""
+    return client.name if client else None
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TritonDep = Annotated[TritonClient, Depends(get_triton)]
 CarEvaluationDep = Annotated[CarEvaluationService, Depends(get_car_evaluation)]
-StoreDep = Annotated[JobStore, Depends(get_store)]
-UploadsDep = Annotated[UploadStore, Depends(get_uploads)]
 CatalogDep = Annotated[PipelineCatalog, Depends(get_catalog)]
-FetcherDep = Annotated[DocumentFetcher, Depends(get_fetcher)]
-ClientDep = Annotated[ApiClient | None, Depends(authenticate)]
+DocumentsDep = Annotated[DocumentService, Depends(get_documents)]
+JobsDep = Annotated[JobService, Depends(get_jobs)]
+OwnerDep = Annotated[str | None, Depends(job_owner)]
 StepRepairDep = Annotated[StepRepair, Depends(get_step_repair)]
-WorkersDep = Annotated[JobWorkers | None, Depends(get_workers)]

@@ -1,7 +1,9 @@
 """The gateway's HTTP answers for errors: one handler for every :mod:`docserve.contract.errors`
-error, the envelope for FastAPI's and Starlette's own errors, and a boundary for the unexpected.
+error, FastAPI's and Starlette's own errors as the contract errors of their codes, and a boundary
+for the unexpected.
 
-Routers and services raise contract errors; nothing else decides status codes.
+Routers and services raise contract errors; every answer's status is its code's row of the error
+table (nothing here decides one).
 """
 
 from __future__ import annotations
@@ -14,13 +16,28 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from docserve.contract.errors import DocserveError
+from docserve.contract.errors import (
+    BadRequestError,
+    DocserveError,
+    HttpError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+    ValidationFailedError,
+)
 
 
 async def _docserve_error(request: Request, error: DocserveError) -> JSONResponse:
+    return _answer(request, error)
+
+
+def _answer(request: Request, error: DocserveError, headers: dict[str, str] | None = None) -> JSONResponse:
     log = logger.warning if error.status_code < 500 else logger.error
-    log("{} {} -> {} {}: {}", request.method, request.url.path, error.status_code, error.code, error.message)
-    headers = dict(error.headers or {})
+    details = "" if error.details is None else f" {error.details}"
+    log("{} {} -> {} {}: {}{}", request.method, request.url.path, error.status_code, error.code,
+        error.message, details)
+    headers = {**(error.headers or {}), **(headers or {})}
     if error.retry_after_s is not None:
         headers["Retry-After"] = str(error.retry_after_s)
     return JSONResponse(error.body(), status_code=error.status_code, headers=headers or None)
@@ -31,28 +48,31 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
         {"location": list(item["loc"]), "message": item["msg"], "type": item["type"]}
         for item in error.errors()
     ]
-    logger.warning("{} {} -> 422 validation: {}", request.method, request.url.path, details)
-    body = {"error": {"code": "validation_error", "message": "request body is invalid", "details": details}}
-    return JSONResponse(body, status_code=422)
+    return _answer(request, ValidationFailedError("request body is invalid", details=details))
 
 
 # Starlette's own errors (no route, wrong method, unparsable multipart body) by status.
-_HTTP_CODES = {
-    400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
-    415: "unsupported_media_type",
+_FRAMEWORK_ERRORS: dict[int, type[DocserveError]] = {
+    400: BadRequestError, 404: NotFoundError, 405: MethodNotAllowedError, 413: PayloadTooLargeError,
+    415: UnsupportedMediaTypeError,
 }
 
 
 async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
     """Routing and body-parsing errors in the project's envelope, keeping headers such as ``Allow``."""
-    code = _HTTP_CODES.get(error.status_code, "http_error")
-    logger.warning("{} {} -> {} {}: {}", request.method, request.url.path, error.status_code, code,
-                   error.detail)
-    body = {"error": {"code": code, "message": str(error.detail)}}
+    kind = _FRAMEWORK_ERRORS.get(error.status_code)
+    answered = kind(str(error.detail)) if kind else _http_error_of(error)
     headers = dict(error.headers or {})
     if error.status_code == 405:
         headers["Allow"] = ", ".join(_allowed_methods(request))
-    return JSONResponse(body, status_code=error.status_code, headers=headers or None)
+    return _answer(request, answered, headers)
+
+
+def _http_error_of(error: HTTPException) -> HttpError:
+    """A framework error of a status no code has: ``http_error``, with the framework's status."""
+    answered = HttpError(str(error.detail))
+    answered.status_code = error.status_code
+    return answered
 
 
 _METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
@@ -67,7 +87,7 @@ def _allowed_methods(request: Request) -> list[str]:
     ]
 
 
-INTERNAL_ERROR_BODY = {"error": {"code": "internal_error", "message": "internal error; see the gateway log"}}
+INTERNAL_ERROR_BODY = DocserveError("internal error; see the gateway log").body()
 
 
 class ErrorBoundaryMiddleware:

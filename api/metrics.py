@@ -9,11 +9,11 @@ scrapes both (``docker/prometheus/``), and the alert rules and dashboard there u
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from docserve.api.jobs.protocols import JobStore
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 JOB_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
@@ -54,31 +54,29 @@ class GatewayMetrics:
             "docserve_fetch_failures", "Documents that could not be fetched, by scheme and error code",
             ["scheme", "code"], registry=self.registry,
         )
-
-    def watch_queue(self, counts: Callable[[], dict[str, int]],
-                    oldest_queued_age_s: Callable[[], float | None]) -> None:
-        """Report jobs per status and the age of the oldest queued job, read at scrape time."""
-        self.registry.register(_QueueCollector(counts, oldest_queued_age_s))
-
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)
-
-
-class _QueueCollector:
-    def __init__(self, counts: Callable[[], dict[str, int]], oldest_queued_age_s: Callable[[], float | None]):
-        self._counts = counts
-        self._oldest_queued_age_s = oldest_queued_age_s
-
-    def collect(self):
-        family = GaugeMetricFamily("docserve_jobs", "Jobs in the store by status", labels=["status"])
-        for status, count in sorted(self._counts().items()):
-            family.add_metric([status], count)
-        yield family
-        yield GaugeMetricFamily(
+        self.jobs = Gauge("docserve_jobs", "Jobs in the store by status", ["status"], registry=self.registry)
+        self.oldest_queued_job_age_seconds = Gauge(
             "docserve_oldest_queued_job_age_seconds",
             "How long the oldest queued job has waited (0 when none waits): a stuck queue grows it",
-            value=self._oldest_queued_age_s() or 0.0,
+            registry=self.registry,
         )
+        self._store: JobStore | None = None
+
+    def watch_jobs(self, store: JobStore) -> None:
+        """Report jobs per status and the age of the oldest queued job, read at scrape time."""
+        self._store = store
+
+    async def exposition(self) -> bytes:
+        if self._store is not None:
+            await self._read_job_gauges(self._store)
+        return generate_latest(self.registry)
+
+    async def _read_job_gauges(self, store: JobStore) -> None:
+        counts = await store.counts()
+        self.jobs.clear()  # a status no job is in any more is not reported, as before
+        for status, count in sorted(counts.items()):
+            self.jobs.labels(status).set(count)
+        self.oldest_queued_job_age_seconds.set(await store.oldest_queued_age_s() or 0.0)
 
 
 class MetricsMiddleware:

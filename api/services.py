@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from docserve.api.api_keys import KeyRing
 from docserve.api.car_evaluation import CarEvaluationService
 from docserve.api.documents.fetch import DocumentFetcher
+from docserve.api.documents.service import DocumentService
 from docserve.api.jobs.callbacks import CallbackSender
-from docserve.api.jobs.store import JobStore
+from docserve.api.jobs.protocols import JobQueue, JobStore
+from docserve.api.jobs.service import JobService
+from docserve.api.jobs.sqlite_jobs import SqliteJobs
 from docserve.api.jobs.uploads import UploadStore
 from docserve.api.jobs.worker import JobWorkers
 from docserve.api.metrics import GatewayMetrics
@@ -25,9 +27,12 @@ class Services:
     triton: TritonClient
     car_evaluation: CarEvaluationService
     store: JobStore
+    queue: JobQueue
     uploads: UploadStore
     catalog: PipelineCatalog
     fetcher: DocumentFetcher
+    documents: DocumentService
+    jobs: JobService
     callbacks: CallbackSender
     workers: JobWorkers | None
     keys: KeyRing | None  # None: no keys file, the API is open (loopback only, see `docserve serve`)
@@ -40,8 +45,9 @@ class Services:
             settings.triton_grpc_url, timeout_s=settings.triton_timeout_s, retries=settings.triton_retries,
             on_inference=lambda model, seconds: metrics.triton_seconds.labels(model).observe(seconds),
         )
-        store = JobStore(settings.jobs_database, max_queue=settings.max_queue)
-        metrics.watch_queue(store.counts, store.oldest_queued_age_s)
+        # The embedded job backend: one SQLite file is both the store and the queue.
+        store = queue = SqliteJobs(settings.jobs_database, max_queue=settings.max_queue)
+        metrics.watch_jobs(store)
         uploads = UploadStore(settings.uploads_dir, settings.max_document_bytes, settings.upload_retention_s)
         catalog = PipelineCatalog(triton, ttl_s=settings.pipeline_cache_ttl_s)
         step_repair = StepRepair(triton, catalog, metrics, probe_interval_s=settings.step_probe_interval_s)
@@ -49,18 +55,19 @@ class Services:
         fetcher = DocumentFetcher(
             settings, on_failure=lambda scheme, error: metrics.fetch_failures.labels(scheme, error.code).inc()
         )
+        documents = DocumentService(settings, triton, catalog, fetcher)
+        jobs = JobService(store, queue, uploads, documents, allow_private_hosts=settings.allow_private_hosts)
         callbacks = CallbackSender(settings, store)
         workers = None
         if run_workers:
-            workers = JobWorkers(settings, store, uploads, triton, catalog, fetcher, callbacks, metrics)
-        if workers is not None:
+            workers = JobWorkers(settings, queue, store, uploads, documents, callbacks, metrics)
             workers.start()
         return cls(
             settings=settings, triton=triton,
             car_evaluation=CarEvaluationService(triton, settings.car_pipeline, settings.car_model),
-            store=store, uploads=uploads, catalog=catalog, fetcher=fetcher, callbacks=callbacks,
-            workers=workers, keys=KeyRing(settings.api_keys_file) if settings.api_keys_file else None,
-            step_repair=step_repair,
+            store=store, queue=queue, uploads=uploads, catalog=catalog, fetcher=fetcher,
+            documents=documents, jobs=jobs, callbacks=callbacks, workers=workers,
+            keys=KeyRing(settings.api_keys_file) if settings.api_keys_file else None, step_repair=step_repair,
         )
 
     async def close(self) -> None:
@@ -70,4 +77,5 @@ class Services:
         await self.callbacks.close()
         await self.fetcher.close()
         await self.triton.close()
-        await asyncio.to_thread(self.store.close)
+        await self.queue.close()
+        await self.store.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
@@ -145,9 +144,3 @@ class Settings(BaseSettings):
     @property
     def triton_grpc_url(self) -> str:
         return f"{self.triton_host}:{self.triton_grpc_port}"
-
-
-@lru_cache
-def get_settings() -> Settings:
-    """The process-wide settings (tests build their own ``Settings`` and pass them explicitly)."""
-    return Settings()

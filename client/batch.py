@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from docserve.client.rest import AsyncDocServeClient, DocServeError, JobDocument
+from docserve.client.rest import AsyncDocServeClient, JobDocument
 from docserve.client.triton import TritonPipelineClient
 from docserve.contract.errors import DocserveError
 from docserve.contract.jobs import JobStatus
@@ -102,7 +102,7 @@ async def via_rest(sources: list[str], pipeline: str, base_url: str, concurrency
     async with AsyncDocServeClient(base_url, api_key=api_key) as client:
         jobs = [(request_id, document) for request_id, (_, document) in documents.items()]
         async for item in client.submit_many(jobs, pipeline, concurrency=concurrency):
-            if isinstance(item, DocServeError):
+            if isinstance(item, DocserveError):
                 source = documents[item.request_id][0]  # type: ignore[attr-defined]
                 outcomes.append(Outcome(source, ok=False, error=f"{item.code}: {item.message}"))
             else:

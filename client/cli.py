@@ -15,7 +15,12 @@ client_app = typer.Typer()
 
 
 def _fail(error: Exception) -> typer.Exit:
-    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+    from docserve.contract.errors import DocserveError
+
+    text = str(error)
+    if isinstance(error, DocserveError):  # the gateway's answer: its status and code too
+        text = f"{error.status_code} {error.code}: {error.message}"
+    typer.secho(f"error: {text}", fg=typer.colors.RED, err=True)
     return typer.Exit(code=2)
 
 
@@ -80,24 +85,26 @@ def predict(
     api_key: ApiKeyOption = None,
 ) -> None:
     """Analyse one document synchronously and print the JSON result."""
-    from docserve.client.rest import DocServeClient, DocServeError
+    from docserve.client.rest import DocServeClient
+    from docserve.contract.errors import DocserveError
 
     try:
         with DocServeClient(url, api_key=api_key) as client:
             typer.echo(client.predict(document, pipeline).model_dump_json(indent=2))
-    except DocServeError as error:
+    except DocserveError as error:
         raise _fail(error) from error
 
 
 @client_app.command()
 def pipelines(url: GatewayOption = "http://localhost:8080", api_key: ApiKeyOption = None) -> None:
     """List the document pipelines the gateway finds in Triton."""
-    from docserve.client.rest import DocServeClient, DocServeError
+    from docserve.client.rest import DocServeClient
+    from docserve.contract.errors import DocserveError
 
     try:
         with DocServeClient(url, api_key=api_key) as client:
             for pipeline in client.pipelines():
                 versions = ",".join(pipeline["versions"])
                 typer.echo(f"{pipeline['name']:<24} v{versions}  {pipeline['description']}")
-    except DocServeError as error:
+    except DocserveError as error:
         raise _fail(error) from error

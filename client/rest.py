@@ -1,13 +1,20 @@
 """REST client of the docserve gateway: send a job, receive it, wait for it, predict directly.
 
 Every call returns the gateway's own pydantic models (:class:`JobView`), and every error answer
-becomes a typed exception carrying the gateway's error code::
+raises the :mod:`docserve.contract.errors` class its code names, the one the gateway raised
+(:class:`NotFoundError`, :class:`ConflictError`, :class:`DocumentError`, ...; all are
+:class:`DocserveError`), with the answer's ``status_code``, ``code``, ``message``, ``details``
+and ``retry_after_s``::
 
     with DocServeClient("http://localhost:8080") as client:
         client.send("scan-1", "s3://inbox/scan-1.pdf", pipeline="ocr")    # a location, or
         client.upload("scan-2", Path("scan-2.pdf"), pipeline="ocr")        # a local file
         job = client.wait("scan-1", timeout=120)
         print(job.status, job.result)
+
+A full queue (or a key over its rate) is waited out, the sync and the async client alike: a
+submission is sent again after each ``Retry-After``, for at most ``max_queue_wait_s`` seconds,
+after which the :class:`QueueFullError` (:class:`RateLimitedError`) is raised.
 """
 
 from __future__ import annotations
@@ -21,40 +28,18 @@ from typing import Any
 
 import httpx
 
+from docserve.contract.errors import (
+    DocserveError,
+    HttpError,
+    QueueFullError,
+    RateLimitedError,
+    error_from_answer,
+)
 from docserve.contract.jobs import JobView
 from docserve.contract.page_result import DocumentResult
 
-
-class DocServeError(Exception):
-    """The gateway answered with an error (``status``, ``code``, ``message`` from its body)."""
-
-    def __init__(self, status: int, code: str, message: str, details: Any = None):
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message, self.details = status, code, message, details
-
-
-class ClientError(DocServeError):
-    """4xx: the request must change before it can succeed."""
-
-
-class NotFound(ClientError):
-    pass
-
-
-class Conflict(ClientError):
-    pass
-
-
-class QueueFull(ClientError):
-    """429: come back after ``retry_after`` seconds."""
-
-    def __init__(self, *args, retry_after: float = 5.0):
-        super().__init__(*args)
-        self.retry_after = retry_after
-
-
-class ServerError(DocServeError):
-    """5xx: the service (or Triton behind it) failed; retrying later may help."""
+MAX_QUEUE_WAIT_S = 300.0  # how long a submission waits out a full queue, by default
+_COME_BACK_LATER = (QueueFullError, RateLimitedError)  # the gateway asks to resubmit after Retry-After
 
 
 class WaitTimeout(TimeoutError):
@@ -68,15 +53,25 @@ def _raise_for_error(response: httpx.Response) -> None:
         error = response.json()["error"]
         code, message, details = error["code"], error["message"], error.get("details")
     except (ValueError, KeyError, TypeError):
-        code, message, details = "http_error", response.text[:500], None
-    args = (response.status_code, code, message, details)
-    if response.status_code == 404:
-        raise NotFound(*args)
-    if response.status_code == 409:
-        raise Conflict(*args)
-    if response.status_code == 429:
-        raise QueueFull(*args, retry_after=float(response.headers.get("retry-after", 5)))
-    raise (ClientError if response.status_code < 500 else ServerError)(*args)
+        code, message, details = HttpError.code, response.text[:500], None
+    raise error_from_answer(response.status_code, code, message, details,
+                            _retry_after_s(response.headers.get("retry-after")))
+
+
+def _retry_after_s(header: str | None) -> int | None:
+    """The gateway's ``Retry-After`` (whole seconds); None when absent or not a number."""
+    try:
+        return int(header) if header is not None else None
+    except ValueError:
+        return None
+
+
+def _queue_wait_s(busy: DocserveError, deadline: float) -> float:
+    """How long to wait before submitting again; re-raises ``busy`` when the gateway gave no
+    ``Retry-After`` or the wait would pass ``deadline``."""
+    if busy.retry_after_s is None or time.monotonic() + busy.retry_after_s > deadline:
+        raise busy
+    return busy.retry_after_s
 
 
 def _job_body(request_id: str, location: str, pipeline: str, pages: list[int] | None,
@@ -139,9 +134,11 @@ class DocServeClient:
     """Synchronous client (httpx). Use as a context manager or call :meth:`close`."""
 
     def __init__(self, base_url: str = "http://localhost:8080", timeout: float = 60.0,
-                 transport: httpx.BaseTransport | None = None, api_key: str | None = None):
+                 transport: httpx.BaseTransport | None = None, api_key: str | None = None,
+                 max_queue_wait_s: float = MAX_QUEUE_WAIT_S):
         self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport,
                                   headers=_auth_headers(api_key))
+        self.max_queue_wait_s = max_queue_wait_s
 
     def __enter__(self) -> DocServeClient:
         return self
@@ -155,20 +152,29 @@ class DocServeClient:
     def send(self, request_id: str, location: str, pipeline: str, pages: list[int] | None = None,
              callback_url: str | None = None) -> JobView:
         """Queue a job (idempotent on ``request_id``)."""
-        response = self._http.post("/api/v1/jobs", json=_job_body(request_id, location, pipeline,
-                                                                   pages, callback_url))
-        _raise_for_error(response)
-        return JobView.model_validate(response.json())
+        body = _job_body(request_id, location, pipeline, pages, callback_url)
+        return self._submit(lambda: self._http.post("/api/v1/jobs", json=body))
 
     def upload(self, request_id: str, document: Path | bytes, pipeline: str,
                pages: list[int] | None = None, callback_url: str | None = None) -> JobView:
         """Queue a job on a local document, uploaded with it (idempotent on ``request_id``:
         the same bytes again are the same job)."""
         name, data = _document(document)
-        response = self._http.post("/api/v1/jobs", files={"document": (name, data)},
-                                   data=_upload_form(request_id, pipeline, pages, callback_url))
-        _raise_for_error(response)
-        return JobView.model_validate(response.json())
+        form = _upload_form(request_id, pipeline, pages, callback_url)
+        return self._submit(
+            lambda: self._http.post("/api/v1/jobs", files={"document": (name, data)}, data=form)
+        )
+
+    def _submit(self, post: Callable[[], httpx.Response]) -> JobView:
+        deadline = time.monotonic() + self.max_queue_wait_s
+        while True:
+            response = post()
+            try:
+                _raise_for_error(response)
+            except _COME_BACK_LATER as busy:
+                time.sleep(_queue_wait_s(busy, deadline))
+                continue
+            return JobView.model_validate(response.json())
 
     def receive(self, request_id: str, wait: float = 0) -> JobView:
         """The job now, or (``wait`` > 0, at most 30) as soon as its status changes."""
@@ -207,9 +213,11 @@ class AsyncDocServeClient:
     """The same API for asyncio programs, plus :meth:`submit_many`."""
 
     def __init__(self, base_url: str = "http://localhost:8080", timeout: float = 60.0,
-                 transport: httpx.AsyncBaseTransport | None = None, api_key: str | None = None):
+                 transport: httpx.AsyncBaseTransport | None = None, api_key: str | None = None,
+                 max_queue_wait_s: float = MAX_QUEUE_WAIT_S):
         self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport,
                                        headers=_auth_headers(api_key))
+        self.max_queue_wait_s = max_queue_wait_s
 
     async def __aenter__(self) -> AsyncDocServeClient:
         return self
@@ -234,12 +242,13 @@ class AsyncDocServeClient:
         )
 
     async def _submit(self, post: Callable[[], Awaitable[httpx.Response]]) -> JobView:
+        deadline = time.monotonic() + self.max_queue_wait_s
         while True:
             response = await post()
             try:
                 _raise_for_error(response)
-            except QueueFull as full:  # the queue drains: wait as the gateway asks
-                await asyncio.sleep(full.retry_after)
+            except _COME_BACK_LATER as busy:
+                await asyncio.sleep(_queue_wait_s(busy, deadline))
                 continue
             return JobView.model_validate(response.json())
 
@@ -270,12 +279,12 @@ class AsyncDocServeClient:
     async def submit_many(
         self, jobs: Iterable[tuple[str, JobDocument]], pipeline: str, concurrency: int = 8,
         timeout: float = 600.0,
-    ) -> AsyncIterator[JobView | DocServeError]:
+    ) -> AsyncIterator[JobView | DocserveError]:
         """Send ``(request_id, document)`` pairs — a location to fetch, or a local file or bytes
         to upload — at most ``concurrency`` in flight, and yield each final job (or the error that
         refused it) as soon as it is known."""
         pending = iter(jobs)
-        finished: asyncio.Queue[JobView | DocServeError] = asyncio.Queue()
+        finished: asyncio.Queue[JobView | DocserveError] = asyncio.Queue()
 
         async def one(request_id: str, document: JobDocument) -> None:
             try:
@@ -284,7 +293,7 @@ class AsyncDocServeClient:
                 else:
                     await self.upload(request_id, document, pipeline)
                 await finished.put(await self.wait(request_id, timeout=timeout))
-            except DocServeError as error:
+            except DocserveError as error:
                 error.request_id = request_id  # type: ignore[attr-defined]
                 await finished.put(error)
 

@@ -4,9 +4,13 @@ FROM python:3.11-slim
 
 WORKDIR /opt/docserve
 COPY pyproject.toml README.md ./
+COPY contract ./contract
+COPY processing ./processing
+COPY inference ./inference
 COPY api ./api
 COPY client ./client
 COPY export ./export
+COPY cli ./cli
 RUN pip install --no-cache-dir .
 
 ENV DOCSERVE_HOST=0.0.0.0 \

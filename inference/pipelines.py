@@ -4,7 +4,9 @@ A *document pipeline* is any ensemble with the documented page contract: input
 ``page_image_bytes`` (one encoded PNG/JPEG/TIFF page) and output ``page_result_json`` (the page's
 result as UTF-8 JSON, :class:`~docserve.contract.page_result.PageResult`). Adding a
 pipeline is adding such an ensemble directory: the gateway finds it on its next look at the index
-(cached for ``ttl_s`` seconds), with no gateway code.
+(cached for ``ttl_s`` seconds), with no gateway code. Each look reads the configs of the models
+that are new or changed (name, versions, state) since the last one, all at once; the others keep
+what their config said then.
 
 The ensemble config's ``parameters`` describe the pipeline (``description``) and configure its
 steps (e.g. form_intake's ``expected_document_types``): Triton has no per-step parameters in
@@ -13,6 +15,7 @@ ensembles but forwards request parameters to every step, so each page is sent wi
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +29,7 @@ from pydantic import ValidationError
 from docserve.contract.errors import InferenceError, NotFoundError, TritonUnavailableError
 from docserve.contract.page_result import PageResult
 from docserve.inference.trace_context import propagation_headers, tracer
-from docserve.inference.triton_client import TritonClient
+from docserve.inference.triton_client import ModelState, TritonClient
 
 PAGE_INPUT = "page_image_bytes"
 RESULT_OUTPUT = "page_result_json"
@@ -67,6 +70,36 @@ def _step_models(config: dict[str, Any]) -> set[str]:
     return {step["model_name"] for step in config.get("ensemble_scheduling", {}).get("step", [])}
 
 
+def _pipeline(state: ModelState, config: dict[str, Any]) -> Pipeline | None:
+    """The document pipeline a READY model's config describes; None for any other model."""
+    if not _is_document_pipeline(config):
+        return None
+    parameters = {key: value.get("string_value", "") for key, value in config.get("parameters", {}).items()}
+    description = parameters.pop(DESCRIPTION_PARAMETER, "")
+    return Pipeline(
+        name=state.name,
+        description=description,
+        versions=state.versions,
+        inputs=_tensors(config, "input"),
+        outputs=_tensors(config, "output"),
+        batched=int(config.get("max_batch_size", 0)) > 0,
+        parameters=parameters,
+        deskews=DESKEW_STEP in _step_models(config),
+    )
+
+
+@dataclass(frozen=True)
+class _Looked:
+    """What the catalog learnt of one READY model: as the index showed it, and its pipeline if any."""
+
+    seen_as: tuple[tuple[str, ...], str]  # (versions, state)
+    pipeline: Pipeline | None
+
+
+def _seen_as(state: ModelState) -> tuple[tuple[str, ...], str]:
+    return tuple(state.versions), state.state
+
+
 class PipelineCatalog:
     """The document pipelines Triton serves now, refreshed every ``ttl_s`` seconds."""
 
@@ -74,6 +107,7 @@ class PipelineCatalog:
         self.triton = triton
         self.ttl_s = ttl_s
         self._pipelines: dict[str, Pipeline] = {}
+        self._looked: dict[str, _Looked] = {}  # every READY model of the last look
         self._read_at = float("-inf")
 
     async def all(self) -> list[Pipeline]:
@@ -104,27 +138,20 @@ class PipelineCatalog:
         return pipelines[name]
 
     async def _discover(self) -> dict[str, Pipeline]:
-        found = {}
-        for state in await self.triton.model_states():
-            if state.state != "READY":
-                continue
-            config = await self.triton.model_config(state.name)
-            if not _is_document_pipeline(config):
-                continue
-            parameters = {key: value.get("string_value", "")
-                          for key, value in config.get("parameters", {}).items()}
-            description = parameters.pop(DESCRIPTION_PARAMETER, "")
-            found[state.name] = Pipeline(
-                name=state.name,
-                description=description,
-                versions=state.versions,
-                inputs=_tensors(config, "input"),
-                outputs=_tensors(config, "output"),
-                batched=int(config.get("max_batch_size", 0)) > 0,
-                parameters=parameters,
-                deskews=DESKEW_STEP in _step_models(config),
-            )
-        return found
+        """The pipelines among the READY models, in the index's order (by name); only the configs
+        of models new or changed since the last look are read, concurrently."""
+        ready = [state for state in await self.triton.model_states() if state.state == "READY"]
+        changed = [state for state in ready if self._changed(state)]
+        configs = await asyncio.gather(*(self.triton.model_config(state.name) for state in changed))
+        fresh = {state.name: _Looked(_seen_as(state), _pipeline(state, config))
+                 for state, config in zip(changed, configs, strict=True)}
+        self._looked = {state.name: fresh.get(state.name) or self._looked[state.name] for state in ready}
+        return {name: looked.pipeline for name, looked in self._looked.items() if looked.pipeline is not None}
+
+    def _changed(self, state: ModelState) -> bool:
+        """New since the last look, or loaded in other versions (or state) than then."""
+        looked = self._looked.get(state.name)
+        return looked is None or looked.seen_as != _seen_as(state)
 
 
 def page_array(pipeline: Pipeline, page: bytes) -> np.ndarray:

@@ -2,35 +2,83 @@
 
 Model-specific code (which tensors to send, how to read the answer) lives beside it in per-model
 interfaces such as :mod:`docserve.api.car_evaluation`; this module knows no model names.
+
+Triton's answers become the codes of :mod:`docserve.contract.errors` by their gRPC status
+(:data:`TRITON_STATUSES`); one answer is recognised by its message instead: a dead python stub
+(see :data:`_DEAD_STUB`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+import grpc
 import tritonclient.grpc.aio as grpcclient
 from loguru import logger
 from tritonclient.utils import InferenceServerException
 
 from docserve.contract.errors import (
+    DocserveError,
     InferenceError,
     InvalidInputError,
     NotFoundError,
     StepDownError,
     TritonUnavailableError,
+    retry_after,
 )
+from docserve.inference.retry_policy import SINGLE_TRY, RetryPolicy
 
-# Statuses worth another try: the server is starting, restarting, or momentarily overloaded.
-RETRYABLE = {"StatusCode.UNAVAILABLE", "StatusCode.RESOURCE_EXHAUSTED", "StatusCode.DEADLINE_EXCEEDED"}
-# What Triton's python backend answers for a model instance whose stub process died (it stays
-# READY in every index and health check, and never restarts the stub by itself). Instance names
-# are <model>_<group>_<index>.
+Result = TypeVar("Result")
+
+# What Triton's gRPC statuses mean for a caller; any other status is Triton failing to run the
+# model (inference_failed). The three transient ones: starting or restarting (or not there at
+# all), overloaded, too slow this time.
+TRITON_STATUSES: Mapping[grpc.StatusCode, type[DocserveError]] = {
+    grpc.StatusCode.UNAVAILABLE: TritonUnavailableError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: TritonUnavailableError,
+    grpc.StatusCode.DEADLINE_EXCEEDED: TritonUnavailableError,
+    grpc.StatusCode.NOT_FOUND: NotFoundError,
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidInputError,
+}
+# tritonclient reports a call's status as str(grpc.StatusCode member); this turns it back.
+_STATUS_NAMES = {str(status): status for status in grpc.StatusCode}
+
+# The one answer told apart by its message: Triton's python backend answers a request for an
+# instance whose stub process died with a plain INTERNAL, like any failing step, but unlike one
+# it will never recover by itself (the model stays READY in every index and health check, and
+# Triton never restarts the stub): only a reload helps, so it must be recognised. Its status
+# cannot tell; this message is the only mark. Instance names are <model>_<group>_<index>.
 _DEAD_STUB = re.compile(r"Stub process '(?P<model>[^']+?)_\d+_\d+' is not healthy")
+
+# A Triton that refuses calls is most often (re)starting, which takes seconds: the shortest wait
+# worth advising, however young the outage.
+MIN_TRITON_RETRY_AFTER_S = 5
+
+_caller_retries: ContextVar[bool] = ContextVar("docserve_triton_caller_retries", default=False)
+
+
+@contextlib.contextmanager
+def retried_by_caller() -> Iterator[None]:
+    """Within: every Triton call is tried once, and a transient failure goes straight to the
+    caller, whose own policy tries again (a job's attempts). Retrying here as well would multiply
+    the two policies' tries."""
+    token = _caller_retries.set(True)
+    try:
+        yield
+    finally:
+        _caller_retries.reset(token)
+
+
+def grpc_status(error: InferenceServerException) -> grpc.StatusCode:
+    """The gRPC status of a failed tritonclient call (UNKNOWN for one refused before the call)."""
+    return _STATUS_NAMES.get(error.status() or "", grpc.StatusCode.UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -43,21 +91,6 @@ class ModelState:
     reason: str = ""
 
 
-def _to_error(error: InferenceServerException, model: str) -> Exception:
-    status, message = str(error.status()), error.message() or str(error)
-    if dead := _DEAD_STUB.search(message):
-        step = dead.group("model")
-        return StepDownError(f"step '{step}' of '{model}' is down (its process died); it is being "
-                             "reloaded, retry shortly", model=step)
-    if status in RETRYABLE:
-        return TritonUnavailableError(f"Triton is unavailable: {message}")
-    if "unknown model" in message or status == "StatusCode.NOT_FOUND":
-        return NotFoundError(f"model '{model}' is not available in Triton: {message}")
-    if status == "StatusCode.INVALID_ARGUMENT":
-        return InvalidInputError(_strip_ensemble_prefix(message))
-    return InferenceError(f"Triton failed to run '{model}': {message}")
-
-
 def _strip_ensemble_prefix(message: str) -> str:
     """Triton prefixes step errors with "in ensemble 'x', "; the client needs the reason only."""
     head, sep, tail = message.partition("', ")
@@ -65,7 +98,14 @@ def _strip_ensemble_prefix(message: str) -> str:
 
 
 class TritonClient:
-    """Async gRPC access to one Triton server, shared by all requests of the gateway."""
+    """Async gRPC access to one Triton server, shared by all requests of the gateway.
+
+    A call that fails transiently is tried again by ``retries`` (with exponential backoff), unless
+    it runs inside :func:`retried_by_caller`. While Triton refuses calls, the client remembers
+    since when: the ``Retry-After`` of its :class:`TritonUnavailableError` is how long the outage
+    has lasted so far (from ``MIN_TRITON_RETRY_AFTER_S`` to a minute), an outage that has lasted a
+    while being likely to last a while more.
+    """
 
     def __init__(
         self,
@@ -77,26 +117,23 @@ class TritonClient:
     ):
         self.url = url
         self.on_inference = on_inference  # (model, seconds) of each successful call, for metrics
-        self.on_step_down: Callable[[StepDownError], None] | None = None  # set by StepRepair
+        # Set by StepRepair: told of each dead step, it answers the Retry-After of its reload.
+        self.on_step_down: Callable[[StepDownError], int] | None = None
         self.timeout_s = timeout_s
-        self.retries = retries
-        self.backoff_s = backoff_s
+        self.retry = RetryPolicy(attempts=retries + 1, backoff_s=backoff_s)
+        self._unavailable_since: float | None = None  # monotonic; None while Triton answers
         self._client = grpcclient.InferenceServerClient(url)
 
     async def close(self) -> None:
         await self._client.close()
 
     async def register_system_shared_memory(self, name: str, key: str, byte_size: int) -> None:
-        try:
-            await self._client.register_system_shared_memory(name, key, byte_size, client_timeout=5.0)
-        except InferenceServerException as error:
-            raise _to_error(error, "shared memory") from error
+        await self._call("shared memory", self._client.register_system_shared_memory(
+            name, key, byte_size, client_timeout=5.0))
 
     async def unregister_system_shared_memory(self, name: str) -> None:
-        try:
-            await self._client.unregister_system_shared_memory(name, client_timeout=5.0)
-        except InferenceServerException as error:
-            raise _to_error(error, "shared memory") from error
+        await self._call("shared memory", self._client.unregister_system_shared_memory(
+            name, client_timeout=5.0))
 
     async def infer(
         self,
@@ -113,68 +150,101 @@ class TritonClient:
         ``headers`` as gRPC metadata (the trace context, for Triton's own tracing).
         """
         requested = [grpcclient.InferRequestedOutput(name) for name in outputs]
-        for attempt in range(self.retries + 1):
+        policy = SINGLE_TRY if _caller_retries.get() else self.retry
+        tries = 0
+        while True:
+            tries += 1
             started = time.perf_counter()
             try:
-                result = await self._client.infer(
+                result = await self._call(model, self._client.infer(
                     model, list(inputs), outputs=requested, request_id=request_id,
                     client_timeout=self.timeout_s, parameters=dict(parameters) if parameters else None,
                     headers=dict(headers) if headers else None,
-                )
-            except InferenceServerException as error:
-                mapped = _to_error(error, model)
-                if isinstance(mapped, StepDownError) and self.on_step_down is not None:
-                    self.on_step_down(mapped)
-                if not isinstance(mapped, TritonUnavailableError) or attempt == self.retries:
-                    raise mapped from error
-                delay = self.backoff_s * 2**attempt
-                logger.warning(
-                    "Triton {} on {}: retry {} in {:.2f}s", error.status(), model, attempt + 1, delay
-                )
+                ))
+            except TritonUnavailableError as error:
+                if policy.exhausted(tries):
+                    raise
+                delay = policy.delay_s(tries)
+                logger.warning("Triton {} on {}: retry {} in {:.2f}s", error.code, model, tries, delay)
                 await asyncio.sleep(delay)
                 continue
             if self.on_inference is not None:
                 self.on_inference(model, time.perf_counter() - started)
             return result
-        raise AssertionError("unreachable")  # the loop either returns or raises
 
     async def load_model(self, model: str) -> None:
         """(Re)load ``model`` through the repository API: a loaded model gets fresh instances."""
-        try:
-            await self._client.load_model(model, client_timeout=self.timeout_s)
-        except InferenceServerException as error:
-            raise _to_error(error, model) from error
+        await self._call(model, self._client.load_model(model, client_timeout=self.timeout_s))
 
     async def is_ready(self) -> bool:
         try:
-            return bool(await self._client.is_server_ready(client_timeout=2.0))
-        except InferenceServerException:
+            return bool(await self._call("server", self._client.is_server_ready(client_timeout=2.0)))
+        except DocserveError:
             return False
 
     async def model_states(self) -> list[ModelState]:
         """Every model of the repository index, with its loaded versions (sorted by name)."""
         try:
-            index = await self._client.get_model_repository_index(as_json=True, client_timeout=5.0)
-        except InferenceServerException as error:
-            raise TritonUnavailableError(f"Triton is unavailable: {error.message()}") from error
+            index = await self._call("repository index", self._client.get_model_repository_index(
+                as_json=True, client_timeout=5.0))
+        except DocserveError as error:
+            raise self._unavailable(f"Triton is unavailable: {error.message}") from error
         grouped: dict[str, list[dict[str, Any]]] = {}
         for entry in index.get("models", []):
             grouped.setdefault(entry["name"], []).append(entry)
         return [_model_state(name, entries) for name, entries in sorted(grouped.items())]
 
     async def model_config(self, model: str) -> dict[str, Any]:
-        try:
-            response = await self._client.get_model_config(model, as_json=True, client_timeout=5.0)
-        except InferenceServerException as error:
-            raise _to_error(error, model) from error
+        response = await self._call(model, self._client.get_model_config(
+            model, as_json=True, client_timeout=5.0))
         return response["config"]
 
     async def model_versions(self, model: str) -> list[str]:
-        try:
-            metadata = await self._client.get_model_metadata(model, as_json=True, client_timeout=5.0)
-        except InferenceServerException as error:
-            raise _to_error(error, model) from error
+        metadata = await self._call(model, self._client.get_model_metadata(
+            model, as_json=True, client_timeout=5.0))
         return sorted(metadata.get("versions", []), key=int)
+
+    async def _call(self, model: str, call: Awaitable[Result]) -> Result:
+        """One call to Triton: its answer (Triton is up), or its error as a contract error."""
+        try:
+            result = await call
+        except InferenceServerException as error:
+            mapped = self._to_error(error, model)
+            if type(mapped) is not TritonUnavailableError:  # Triton answered: it is up
+                self._unavailable_since = None
+            raise mapped from error
+        self._unavailable_since = None
+        return result
+
+    def _to_error(self, error: InferenceServerException, model: str) -> DocserveError:
+        message = error.message() or str(error)
+        if dead := _DEAD_STUB.search(message):
+            return self._step_down(dead.group("model"), model)
+        mapped = TRITON_STATUSES.get(grpc_status(error), InferenceError)
+        if mapped is TritonUnavailableError:
+            return self._unavailable(f"Triton is unavailable: {message}")
+        if mapped is NotFoundError:
+            return NotFoundError(f"model '{model}' is not available in Triton: {message}")
+        if mapped is InvalidInputError:
+            return InvalidInputError(_strip_ensemble_prefix(message))
+        return InferenceError(f"Triton failed to run '{model}': {message}")
+
+    def _unavailable(self, message: str) -> TritonUnavailableError:
+        """Triton refused a call: the outage began now, or goes on."""
+        now = time.monotonic()
+        if self._unavailable_since is None:
+            self._unavailable_since = now
+        outage_s = now - self._unavailable_since
+        return TritonUnavailableError(
+            message, retry_after_s=max(MIN_TRITON_RETRY_AFTER_S, retry_after(outage_s)))
+
+    def _step_down(self, step: str, model: str) -> StepDownError:
+        """A dead step: reported to the repair (which says when to come back), if there is one."""
+        error = StepDownError(f"step '{step}' of '{model}' is down (its process died); it is being "
+                              "reloaded, retry shortly", model=step)
+        if self.on_step_down is not None:
+            error.retry_after_s = self.on_step_down(error)
+        return error
 
 
 def _model_state(name: str, entries: list[dict[str, Any]]) -> ModelState:

@@ -1,1 +1,2 @@
-"""Asynchronous jobs: the durable queue/store, the workers that drain it, result callbacks."""
+"""Asynchronous jobs: the store and queue interfaces and their SQLite implementation, the job
+service, the workers that drain the queue, uploads and result callbacks."""

@@ -16,7 +16,7 @@ import httpx
 from loguru import logger
 
 from docserve.api.documents.network import GuardedTransport
-from docserve.api.jobs.store import JobStore
+from docserve.api.jobs.protocols import JobStore
 from docserve.api.schemas.jobs import job_view
 from docserve.api.settings import Settings
 from docserve.contract.callback_signature import signature_headers
@@ -51,7 +51,7 @@ class CallbackSender:
             task.add_done_callback(lambda _: self._in_flight.pop(request_id, None))
 
     async def deliver(self, request_id: str) -> bool:
-        job = await asyncio.to_thread(self.store.get, request_id)
+        job = await self.store.get(request_id)
         if not job.callback_url:
             return False
         body = job_view(job).model_dump_json().encode()
@@ -60,7 +60,7 @@ class CallbackSender:
             try:
                 response = await self._http.post(job.callback_url, content=body, headers=self._headers(body))
                 if response.status_code < 300:
-                    await asyncio.to_thread(self.store.set_callback_state, request_id, "delivered")
+                    await self.store.set_callback_state(request_id, "delivered")
                     log.info("callback for {} delivered to {}", request_id, job.callback_url)
                     return True
                 reason = f"answered {response.status_code}"
@@ -70,7 +70,7 @@ class CallbackSender:
                     break  # a refused address stays refused
             log.warning("callback for {} attempt {} failed: {}", request_id, attempt, reason)
             await asyncio.sleep(self.settings.job_retry_base_s * 2 ** (attempt - 1))
-        await asyncio.to_thread(self.store.set_callback_state, request_id, "failed")
+        await self.store.set_callback_state(request_id, "failed")
         log.error("callback for {} to {} abandoned", request_id, job.callback_url)
         return False
 
@@ -83,6 +83,6 @@ class CallbackSender:
     async def redeliver_pending(self) -> None:
         """Forever: send callbacks left pending by an earlier process."""
         while True:
-            for job in await asyncio.to_thread(self.store.pending_callbacks):
+            for job in await self.store.pending_callbacks():
                 self.schedule(job.request_id)
             await asyncio.sleep(REDELIVERY_INTERVAL_S)

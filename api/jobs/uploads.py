@@ -15,6 +15,7 @@ still queued by then fails with ``document_not_found`` when it runs).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import os
@@ -26,7 +27,8 @@ from typing import BinaryIO
 
 from loguru import logger
 
-from docserve.api.jobs.store import Job, JobStore
+from docserve.api.jobs.protocols import JobStore
+from docserve.api.jobs.records import Job
 from docserve.contract.errors import (
     DocumentError,
     DocumentNotFoundError,
@@ -133,31 +135,37 @@ class UploadStore:
         if is_upload(location):
             self.path_of(request_id, location).unlink(missing_ok=True)
 
-    def sweep(self, store: JobStore, now: float | None = None) -> int:
+    async def sweep(self, store: JobStore, now: float | None = None) -> int:
         """Remove what no job needs any more (see the module docstring); how many files went."""
         now = time.time() if now is None else now
-        removed = 0
-        for path in self.root.glob(f"*{_SUFFIX}"):
-            if self._expendable(path, store, now):
-                path.unlink(missing_ok=True)
-                removed += 1
-        for path in (self.root / _INCOMING).iterdir():
-            if now - _mtime(path, now) > SWEEP_GRACE_S:
-                path.unlink(missing_ok=True)
-                removed += 1
+        expendable = []
+        for path, age in await asyncio.to_thread(self._documents_by_age, now):
+            if await self._expendable(path, age, store):
+                expendable.append(path)
+        removed = await asyncio.to_thread(self._remove, expendable, now)
         if removed:
             logger.info("upload sweep removed {} file(s)", removed)
         return removed
 
-    def _expendable(self, path: Path, store: JobStore, now: float) -> bool:
-        age = now - _mtime(path, now)
+    def _documents_by_age(self, now: float) -> list[tuple[Path, float]]:
+        return [(path, now - _mtime(path, now)) for path in self.root.glob(f"*{_SUFFIX}")]
+
+    def _remove(self, expendable: list[Path], now: float) -> int:
+        """The expendable documents and the half-received files left in the incoming folder."""
+        incoming = (self.root / _INCOMING).iterdir()
+        stale = [path for path in incoming if now - _mtime(path, now) > SWEEP_GRACE_S]
+        for path in (*expendable, *stale):
+            path.unlink(missing_ok=True)
+        return len(expendable) + len(stale)
+
+    async def _expendable(self, path: Path, age: float, store: JobStore) -> bool:
         if age > self.retention_s:
             return True
         if age < SWEEP_GRACE_S:
             return False
         request_id, digest = path.name.removesuffix(_SUFFIX).rsplit(".", 1)
         try:
-            job = store.get(request_id)
+            job = await store.get(request_id)
         except NotFoundError:
             return True
         return job.status.final or job.location != f"{LOCATION_PREFIX}{digest}"

@@ -1,10 +1,12 @@
-"""Workers: take jobs from the store, fetch and analyse the document, store the outcome.
+"""Workers: claim jobs from the queue, fetch and analyse the document, settle the attempt with its outcome.
 
 ``worker_concurrency`` jobs run at once per process: that bound is the throttle toward Triton.
 A job's lease is renewed while it runs; if this process dies, the lease runs out and another
 worker (or this one after a restart) takes the job again. Errors marked ``transient`` (Triton
 unavailable, a fetch that timed out) are retried with exponential backoff; the others fail the
-job at once with their error code.
+job at once with their error code. A job's attempts are its only retry loop: the Triton calls
+made inside one are tried once each (:func:`retried_by_caller`), so a job makes at most
+``job_max_attempts`` calls per page to an unavailable Triton.
 """
 
 from __future__ import annotations
@@ -18,53 +20,47 @@ import uuid
 
 from loguru import logger
 
-from docserve.api.analysis import analyze_document
-from docserve.api.documents.fetch import DocumentFetcher
+from docserve.api.documents.service import Budget, DocumentService
 from docserve.api.jobs.callbacks import CallbackSender
-from docserve.api.jobs.store import Job, JobStore
+from docserve.api.jobs.protocols import JobQueue, JobStore
+from docserve.api.jobs.records import Job
 from docserve.api.jobs.uploads import UploadStore, is_upload
 from docserve.api.metrics import GatewayMetrics
 from docserve.api.settings import Settings
-from docserve.contract.errors import DocserveError
+from docserve.contract.errors import AttemptsExhaustedError, DocserveError
 from docserve.contract.page_result import DocumentResult
-from docserve.inference.pipelines import PipelineCatalog
+from docserve.inference.retry_policy import RetryPolicy
 from docserve.inference.trace_context import continued, tracer
-from docserve.inference.triton_client import TritonClient
+from docserve.inference.triton_client import retried_by_caller
 
 IDLE_POLL_S = 1.0
 UPLOAD_SWEEP_S = 60.0
 
 
 class JobWorkers:
-    """A pool of ``worker_concurrency`` job loops sharing one store, fetcher and Triton client."""
+    """A pool of ``worker_concurrency`` job loops sharing one queue and one document service."""
 
     def __init__(
         self,
         settings: Settings,
-        store: JobStore,
+        queue: JobQueue,
+        store: JobStore,  # read by the upload sweep: which uploads a job still needs
         uploads: UploadStore,
-        triton: TritonClient,
-        catalog: PipelineCatalog,
-        fetcher: DocumentFetcher,
+        documents: DocumentService,
         callbacks: CallbackSender,
         metrics: GatewayMetrics,
     ):
         self.settings = settings
+        self.queue = queue
         self.store = store
         self.uploads = uploads
-        self.triton = triton
-        self.catalog = catalog
-        self.fetcher = fetcher
+        self.documents = documents
         self.callbacks = callbacks
         self.metrics = metrics
+        self.retry = RetryPolicy(attempts=settings.job_max_attempts, backoff_s=settings.job_retry_base_s)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-
-    def notify(self) -> None:
-        """A job was just queued in this process: do not wait for the next poll."""
-        self._wake.set()
 
     def start(self) -> None:
         self._tasks = [
@@ -78,7 +74,6 @@ class JobWorkers:
     async def stop(self) -> None:
         """Stop taking jobs; jobs in flight are abandoned to their lease (retaken after restart)."""
         self._stopping.set()
-        self._wake.set()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -88,13 +83,9 @@ class JobWorkers:
 
     async def _loop(self, slot: int) -> None:
         while not self._stopping.is_set():
-            job = await asyncio.to_thread(self.store.claim, self.worker_id, self.settings.job_lease_s)
-            if job is None:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
-                continue
-            await self.run_job(job)
+            job = await self.queue.claim(self.worker_id, self.settings.job_lease_s, wait_s=IDLE_POLL_S)
+            if job is not None:
+                await self.run_job(job)
 
     async def run_job(self, job: Job) -> None:
         """One attempt at ``job``, as a span of the trace its submission started."""
@@ -107,8 +98,8 @@ class JobWorkers:
 
     async def _run_job(self, job: Job) -> None:
         log = logger.bind(request_id=job.request_id)
-        if job.attempts > self.settings.job_max_attempts:
-            await self._fail(job, "attempts_exhausted",
+        if job.attempts > self.retry.attempts:
+            await self._fail(job, AttemptsExhaustedError.code,
                              f"gave up after {job.attempts - 1} attempts; last: {job.error_message}")
             return
         log.info("job {} attempt {} ({} on {})", job.request_id, job.attempts, job.pipeline, job.location)
@@ -121,45 +112,41 @@ class JobWorkers:
             await self._on_error(job, error)
         except Exception as error:  # a bug: keep the job, retry it, and say what happened
             log.exception("job {} failed unexpectedly", job.request_id)
-            await self._on_error(job, _Unexpected(f"{type(error).__name__}: {error}"))
+            await self._on_error(job, DocserveError(f"{type(error).__name__}: {error}"))
         else:
             with tracer().start_as_current_span("store.write"):
-                stored = await asyncio.to_thread(self.store.succeed, job, self.worker_id,
-                                                 result.model_dump(mode="json"))
+                stored = await self.queue.succeed(job, self.worker_id, result.model_dump(mode="json"))
             self._after_finish(job, stored, "succeeded")
         finally:
             heartbeat.cancel()
 
     async def _analyze(self, job: Job) -> DocumentResult:
-        pipeline = await self.catalog.get(job.pipeline)
+        pipeline = await self.documents.pipeline(job.pipeline)
         with tracer().start_as_current_span("document.fetch", attributes={"docserve.location": job.location}):
             if is_upload(job.location):
                 document = await asyncio.to_thread(self.uploads.read, job)
             else:
-                document = await self.fetcher.fetch(job.location)
-        with tracer().start_as_current_span("document.analyze"):
-            return await analyze_document(
-                self.triton, pipeline, document, self.settings,
-                pages=job.options.get("pages"), request_id=job.request_id,
+                document = await self.documents.fetch(job.location)
+        with tracer().start_as_current_span("document.analyze"), retried_by_caller():
+            return await self.documents.analyze(
+                pipeline, document, Budget.JOB, pages=job.options.get("pages"), request_id=job.request_id,
             )
 
     async def _on_error(self, job: Job, error: DocserveError) -> None:
-        if error.transient and job.attempts < self.settings.job_max_attempts:
-            delay = self.settings.job_retry_base_s * 2 ** (job.attempts - 1)
+        if error.transient and not self.retry.exhausted(job.attempts):
+            delay = self.retry.delay_s(job.attempts)
             logger.bind(request_id=job.request_id).warning(
                 "job {} attempt {} failed ({}: {}); retry in {:.1f}s",
                 job.request_id, job.attempts, error.code, error.message, delay,
             )
-            await asyncio.to_thread(
-                self.store.retry_later, job, self.worker_id, error.code, error.message, delay
-            )
+            await self.queue.retry_later(job, self.worker_id, error.code, error.message, delay)
             self.metrics.job_outcomes.labels(job.pipeline, "retried", error.code).inc()
             return
         await self._fail(job, error.code, error.message)
 
     async def _fail(self, job: Job, code: str, message: str) -> None:
         with tracer().start_as_current_span("store.write", attributes={"docserve.error_code": code}):
-            stored = await asyncio.to_thread(self.store.fail, job, self.worker_id, code, message)
+            stored = await self.queue.fail(job, self.worker_id, code, message)
         self._after_finish(job, stored, "failed", code, f"{code}: {message}")
 
     def _after_finish(self, job: Job, stored: bool, status: str, code: str = "", detail: str = "") -> None:
@@ -178,7 +165,7 @@ class JobWorkers:
         """Uploads no job needs any more, and those kept past their retention, go."""
         while True:
             try:
-                await asyncio.to_thread(self.uploads.sweep, self.store)
+                await self.uploads.sweep(self.store)
             except Exception:  # a failed sweep is retried at the next one; jobs carry on
                 logger.exception("upload sweep failed")
             await asyncio.sleep(UPLOAD_SWEEP_S)
@@ -187,9 +174,7 @@ class JobWorkers:
         interval = self.settings.job_lease_s / 3
         while True:
             await asyncio.sleep(interval)
-            kept = await asyncio.to_thread(
-                self.store.extend_lease, job, self.worker_id, self.settings.job_lease_s
-            )
+            kept = await self.queue.extend_lease(job, self.worker_id, self.settings.job_lease_s)
             if not kept:
                 logger.bind(request_id=job.request_id).warning("job {}: lease lost", job.request_id)
                 return
@@ -200,8 +185,3 @@ def _queue_wait_span(job: Job) -> None:
     assert job.started_at is not None
     span = tracer().start_span("job.queue_wait", start_time=int(job.created_at * 1e9))
     span.end(end_time=int(job.started_at * 1e9))
-
-
-class _Unexpected(DocserveError):
-    code = "internal_error"
-    transient = True

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from docserve.api.analysis import analyze_document
-from docserve.api.dependencies import CatalogDep, FetcherDep, SettingsDep, TritonDep
+from docserve.api import API_PREFIX
+from docserve.api.dependencies import CatalogDep, DocumentsDep, SettingsDep
+from docserve.api.documents.service import Budget
 from docserve.api.logs import request_id_var
 from docserve.api.request_bodies import parse_body, read_multipart, upload_too_large
 from docserve.api.schemas.errors import error_responses
@@ -13,7 +14,7 @@ from docserve.api.schemas.pipelines import DocumentLocation, PipelineView
 from docserve.contract.errors import DocumentError, UnsupportedMediaTypeError
 from docserve.contract.page_result import DocumentResult
 
-router = APIRouter(prefix="/api/v1/pipelines", tags=["pipelines"])
+router = APIRouter(prefix=f"{API_PREFIX}/pipelines", tags=["pipelines"])
 
 _RESPONSES = error_responses(
     400, 404, 413, 415, 422, 502, 503,
@@ -53,16 +54,14 @@ _PREDICT_BODY = {
 
 @router.post("/{name}/predict", response_model=DocumentResult, responses=_RESPONSES,
              openapi_extra=_PREDICT_BODY)
-async def predict(
-    name: str, request: Request, catalog: CatalogDep, fetcher: FetcherDep,
-    triton: TritonDep, settings: SettingsDep,
-) -> DocumentResult:
+async def predict(name: str, request: Request, documents: DocumentsDep,
+                  settings: SettingsDep) -> DocumentResult:
     """Analyse one small document and wait for the result: upload it (multipart field
     ``document``) or name its location (JSON ``{"location": ...}``).
 
     For large or many documents, submit a job (``POST /api/v1/jobs``) instead.
     """
-    pipeline = await catalog.get(name)
+    pipeline = await documents.pipeline(name)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         fields, upload = await read_multipart(request, settings.max_document_bytes, ("pages",))
@@ -72,15 +71,12 @@ async def predict(
         pages = _page_numbers(fields.get("pages"))
     elif content_type.startswith("application/json"):
         body = parse_body(DocumentLocation, await request.body())
-        document, pages = await fetcher.fetch(body.location), body.pages
+        document, pages = await documents.fetch(body.location), body.pages
     else:
         raise UnsupportedMediaTypeError(
             "send the document as multipart/form-data (field 'document') or its location as JSON"
         )
-    return await analyze_document(
-        triton, pipeline, document, settings, pages=pages, request_id=request_id_var.get(),
-        synchronous=True,
-    )
+    return await documents.analyze(pipeline, document, Budget.SYNCHRONOUS, pages, request_id_var.get())
 
 
 MAX_PAGE_NUMBERS = 1000  # as many as the JSON body's ``pages`` may list

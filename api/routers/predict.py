@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 from loguru import logger
 
+from docserve.api import API_PREFIX
 from docserve.api.dependencies import CarEvaluationDep, SettingsDep
 from docserve.api.logs import request_id_var
 from docserve.api.schemas.car_evaluation import CarPredictRequest, CarPredictResponse
 from docserve.api.schemas.errors import error_responses
 from docserve.contract.errors import PayloadTooLargeError
 
-router = APIRouter(prefix="/api/v1", tags=["car evaluation"])
+router = APIRouter(prefix=API_PREFIX, tags=["car evaluation"])
 
 
 @router.post(

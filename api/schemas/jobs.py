@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from docserve.api.jobs.store import Job
+from docserve.api.jobs.records import Job
 from docserve.api.request_bodies import body_validation_error
 from docserve.contract.jobs import JobErrorView, JobFields, JobStatus, JobSubmission, JobView
 from docserve.inference.trace_context import trace_id_of

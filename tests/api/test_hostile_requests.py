@@ -3,6 +3,7 @@ cost a 500, the connection, the request id, or memory the size of what the clien
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import json
 import select
@@ -17,7 +18,8 @@ from live_gateway import raw_request, read_response, serve
 
 from docserve.api.app import create_app
 from docserve.api.dependencies import get_catalog
-from docserve.api.jobs.store import JobRequest, JobStore
+from docserve.api.jobs.records import JobRequest
+from docserve.api.jobs.sqlite_jobs import SqliteJobs
 
 
 @pytest.fixture
@@ -264,11 +266,15 @@ def test_a_redirect_without_location_and_a_bad_bucket_are_permanent(jobs_setting
 
 def test_retry_after_of_a_full_queue_follows_the_workers_pace(jobs_settings, probe_pipeline, inbox):
     settings = jobs_settings.model_copy(update={"max_queue": 2, "run_workers": False})
-    store = JobStore(settings.jobs_database, max_queue=100)
-    for index in range(30):  # 30 jobs finished in the last minute: one every 2 s
-        store.submit(JobRequest(request_id=f"done-{index}", pipeline="p", location="file:///x"))
-        store.succeed(store.claim("w", lease_s=60), "w", {})
-    store.close()
+
+    async def finish_30_jobs():
+        store = SqliteJobs(settings.jobs_database, max_queue=100)
+        for index in range(30):  # 30 jobs finished in the last minute: one every 2 s
+            await store.submit(JobRequest(request_id=f"done-{index}", pipeline="p", location="file:///x"))
+            await store.succeed(await store.claim("w", lease_s=60, wait_s=0), "w", {})
+        await store.close()
+
+    asyncio.run(finish_30_jobs())
     (inbox / "a.png").write_bytes(b"")
     with TestClient(create_app(settings)) as client:
         for index in range(2):

@@ -5,6 +5,7 @@ The probe pipeline answers each page's size and sha256, so a result proves which
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
@@ -17,7 +18,8 @@ from job_polling import wait_for_job
 from sample_documents import pdf_document, png_page
 
 from docserve.api.app import create_app
-from docserve.api.jobs.store import JobRequest, JobStore
+from docserve.api.jobs.records import JobRequest
+from docserve.api.jobs.sqlite_jobs import SqliteJobs
 from docserve.api.jobs.uploads import SWEEP_GRACE_S, UploadStore
 
 PIPELINE = "page_probe_pipeline"
@@ -162,26 +164,30 @@ def test_the_openapi_shows_both_request_bodies(queue_only):
 
 
 def test_the_sweep_keeps_live_uploads_and_removes_the_rest(tmp_path):
-    store = JobStore(tmp_path / "jobs.sqlite3", max_queue=10)
     uploads = UploadStore(tmp_path / "uploads", max_bytes=10_000, retention_s=3600)
     now = time.time()
 
-    def upload(request_id: str, content: bytes, age_s: float, queue: bool) -> None:
-        staged = uploads.receive(io.BytesIO(content))
-        if queue:
-            store.submit(JobRequest(request_id, PIPELINE, staged.location))
-        uploads.commit(staged, request_id)
-        path = uploads.path_of(request_id, staged.location)
-        os.utime(path, (now - age_s, now - age_s))
+    async def scenario():
+        store = SqliteJobs(tmp_path / "jobs.sqlite3", max_queue=10)
 
-    upload("live", b"a", age_s=SWEEP_GRACE_S + 10, queue=True)        # queued: kept
-    upload("fresh-orphan", b"b", age_s=1, queue=False)                # may be mid-submit: kept
-    upload("orphan", b"c", age_s=SWEEP_GRACE_S + 10, queue=False)     # no job: removed
-    upload("expired", b"d", age_s=3601, queue=True)                   # past retention: removed
-    assert uploads.sweep(store, now=now) == 2
+        async def upload(request_id: str, content: bytes, age_s: float, queue: bool) -> None:
+            staged = uploads.receive(io.BytesIO(content))
+            if queue:
+                await store.submit(JobRequest(request_id, PIPELINE, staged.location))
+            uploads.commit(staged, request_id)
+            path = uploads.path_of(request_id, staged.location)
+            os.utime(path, (now - age_s, now - age_s))
+
+        await upload("live", b"a", age_s=SWEEP_GRACE_S + 10, queue=True)     # queued: kept
+        await upload("fresh-orphan", b"b", age_s=1, queue=False)             # may be mid-submit: kept
+        await upload("orphan", b"c", age_s=SWEEP_GRACE_S + 10, queue=False)  # no job: removed
+        await upload("expired", b"d", age_s=3601, queue=True)                # past retention: removed
+        assert await uploads.sweep(store, now=now) == 2
+        await store.close()
+
+    asyncio.run(scenario())
     assert sorted(path.name.split(".")[0] for path in uploads.root.glob("*.document")) == [
         "fresh-orphan", "live"]
-    store.close()
 
 
 def test_long_polling_answers_on_a_change_or_after_the_wait(queue_only, uploads_api):

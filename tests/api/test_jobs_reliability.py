@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 
 import pytest
+import tritonclient.grpc.aio as grpcclient
 from fastapi.testclient import TestClient
 from job_polling import wait_for_job
 from launched_service import probe_triton_options
@@ -16,7 +18,7 @@ from sample_documents import png_page
 
 from docserve.api.app import create_app
 from docserve.api.embedded_triton import EmbeddedTriton
-from docserve.api.jobs.store import JobStore
+from docserve.api.jobs.sqlite_jobs import SqliteJobs
 
 
 def _submit(client, request_id, location):
@@ -34,9 +36,13 @@ def test_restart_with_queued_and_in_flight_jobs(jobs_settings, probe_pipeline, i
         for index in range(5):
             _submit(client, f"restart-{index}", f"file://{inbox}/p{index}.png")
     # A worker that took restart-0 and died with the gateway: its lease will run out.
-    store = JobStore(jobs_settings.jobs_database, max_queue=100)
-    in_flight = store.claim("worker-that-died", lease_s=1.0)
-    store.close()
+    async def claim_and_die():
+        store = SqliteJobs(jobs_settings.jobs_database, max_queue=100)
+        in_flight = await store.claim("worker-that-died", lease_s=1.0, wait_s=0)
+        await store.close()
+        return in_flight
+
+    in_flight = asyncio.run(claim_and_die())
     assert in_flight is not None and in_flight.request_id == "restart-0"
 
     with TestClient(create_app(jobs_settings)) as client:
@@ -110,6 +116,39 @@ def test_triton_stopped_and_restarted_during_a_batch(jobs_settings, inbox, tmp_p
     assert [job["status"] for job in jobs] == ["succeeded"] * 6
     assert [job["result"]["pages"][0]["result"]["page"]["width"] for job in jobs] == list(range(200, 206))
     assert all(job["attempts"] >= 2 for job in jobs)
+
+
+def test_a_job_facing_a_stopped_triton_calls_it_once_per_attempt(jobs_settings, inbox, tmp_path,
+                                                                 monkeypatch):
+    """One retry policy per job: its attempts. The Triton client's own retries (3 here) do not
+    multiply them; before, this job made 3 x (1 + 3) = 12 calls."""
+    options = probe_triton_options(tmp_path)
+    settings = jobs_settings.model_copy(update={
+        "triton_grpc_port": options.ports.grpc, "triton_retries": 3,
+        "job_retry_base_s": 0.05, "job_max_attempts": 3,
+    })
+    calls: list[str] = []  # every real gRPC infer call of the job, counted on its way out
+    real_infer = grpcclient.InferenceServerClient.infer
+
+    async def counted(self, model_name, *args, **kwargs):
+        if kwargs.get("request_id") == "stopped-1":
+            calls.append(model_name)
+        return await real_infer(self, model_name, *args, **kwargs)
+
+    monkeypatch.setattr(grpcclient.InferenceServerClient, "infer", counted)
+    (inbox / "s.png").write_bytes(png_page(20, 10))
+    triton = EmbeddedTriton(options, log_sink=lambda line: None)
+    triton.start()
+    try:
+        with TestClient(create_app(settings)) as client:
+            assert [p["name"] for p in client.get("/api/v1/pipelines").json()] == ["page_probe_pipeline"]
+            triton.stop()
+            _submit(client, "stopped-1", f"file://{inbox}/s.png")
+            job = wait_for_job(client, "stopped-1", timeout_s=30)
+    finally:
+        triton.stop()
+    assert (job["status"], job["error"]["code"], job["attempts"]) == ("failed", "triton_unavailable", 3)
+    assert calls == ["page_probe_pipeline"] * 3
 
 
 def _attempted(client: TestClient, count: int) -> bool:

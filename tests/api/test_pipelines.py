@@ -8,13 +8,16 @@ import shutil
 
 import numpy as np
 import pytest
+import tritonclient.grpc.aio as grpcaio
 import tritonclient.http as httpclient
 from fastapi.testclient import TestClient
+from job_polling import wait_for_job
 from sample_documents import FIXTURE_REPOSITORY, pdf_document, png_page
 
 from docserve.api.app import create_app
-from docserve.contract.errors import InferenceError
-from docserve.inference.pipelines import Pipeline, analyze_page
+from docserve.contract.errors import InferenceError, TritonUnavailableError
+from docserve.inference.pipelines import Pipeline, PipelineCatalog, analyze_page
+from docserve.inference.triton_client import ModelState, TritonClient
 
 
 @pytest.fixture
@@ -27,6 +30,7 @@ def pipelines_api(jobs_settings, probe_pipeline):
 def test_lists_document_pipelines_only(pipelines_api):
     pipelines = {p["name"]: p for p in pipelines_api.get("/api/v1/pipelines").json()}
     assert "car_evaluation" not in pipelines  # not a document pipeline
+    assert "page_ocr" not in pipelines  # an ensemble of ensembles/, but it takes a decoded page
     probe = pipelines["page_probe_pipeline"]
     assert probe["description"] == "test pipeline: page size and checksum"
     assert probe["inputs"] == [{"name": "page_image_bytes", "datatype": "STRING", "dims": ["1"]}]
@@ -104,6 +108,24 @@ def test_bad_requests_get_typed_errors(pipelines_api, kwargs, status, code):
     assert response.json()["error"]["code"] == code
 
 
+def test_a_page_a_step_refuses_is_invalid_document_as_when_the_gateway_refuses_it(jobs_settings, inbox):
+    """The gateway reads a page's header only; page_decode decodes it and refuses one too small
+    to read (Triton's INVALID_ARGUMENT): the same 422 invalid_document, predicted or as a job."""
+    tiny = png_page(30, 30)
+    (inbox / "tiny.png").write_bytes(tiny)
+    with TestClient(create_app(jobs_settings)) as client:
+        response = client.post("/api/v1/pipelines/signature_check/predict",
+                               files={"document": ("tiny.png", tiny)})
+        client.post("/api/v1/jobs", json={"request_id": "tiny-1", "pipeline": "signature_check",
+                                          "location": f"file://{inbox}/tiny.png"})
+        job = wait_for_job(client, "tiny-1")
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "invalid_document"
+    assert error["message"].startswith("page 1: ") and "too small" in error["message"]
+    assert (job["status"], job["error"]["code"], job["attempts"]) == ("failed", "invalid_document", 1)
+
+
 def test_unknown_pipeline_is_404(pipelines_api):
     response = pipelines_api.post("/api/v1/pipelines/nope/predict", files={"document": ("a.png", png_page())})
     assert response.status_code == 404
@@ -145,3 +167,110 @@ def test_a_result_off_the_page_schema_is_an_inference_error(raw):
     pipeline = Pipeline(name="custom", description="", versions=["1"], inputs=[], outputs=[], batched=False)
     with pytest.raises(InferenceError, match="not a page result"):
         asyncio.run(analyze_page(_TritonAnswering(raw), pipeline, b"page"))
+
+
+# -- discovery: one concurrent look at the configs of what changed ---------------------------------
+
+
+class _CountingTriton:
+    """The real Triton client, counting the configs read and how many were read at once."""
+
+    def __init__(self, client: TritonClient):
+        self.client = client
+        self.configs: list[str] = []
+        self.in_flight = self.most_in_flight = 0
+
+    async def model_states(self):
+        return await self.client.model_states()
+
+    async def model_config(self, model: str):
+        self.configs.append(model)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return await self.client.model_config(model)
+        finally:
+            self.in_flight -= 1
+
+
+def test_discovery_reads_only_new_or_changed_configs_at_once(triton, probe_pipeline, scratch_repository):
+    config = (FIXTURE_REPOSITORY / "page_probe_pipeline" / "config.pbtxt").read_text()
+    target = scratch_repository / "page_probe_discovered"
+    shutil.copytree(FIXTURE_REPOSITORY / "page_probe_pipeline", target, dirs_exist_ok=True)
+    (target / "config.pbtxt").write_text(config.replace('"page_probe_pipeline"', '"page_probe_discovered"'))
+
+    async def scenario():
+        client, loader = TritonClient(triton.grpc_url), grpcaio.InferenceServerClient(triton.grpc_url)
+        counting = _CountingTriton(client)
+        catalog = PipelineCatalog(counting, ttl_s=0)
+        try:
+            first = [pipeline.name for pipeline in await catalog.all()]
+            ready = [state.name for state in await client.model_states() if state.state == "READY"]
+            assert sorted(counting.configs) == ready and counting.most_in_flight > 1  # all at once
+            assert first == sorted(first) and probe_pipeline in first
+
+            counting.configs.clear()
+            assert [pipeline.name for pipeline in await catalog.all()] == first
+            assert counting.configs == []  # nothing changed: no config read
+
+            await loader.load_model("page_probe_discovered")
+            discovered = {pipeline.name: pipeline for pipeline in await catalog.all()}
+            assert counting.configs == ["page_probe_discovered"]
+            assert discovered["page_probe_discovered"].description == "test pipeline: page size and checksum"
+
+            counting.configs.clear()
+            await loader.unload_model("page_probe_discovered")
+            assert [pipeline.name for pipeline in await catalog.all()] == first
+            assert counting.configs == []
+        finally:
+            await loader.unload_model("page_probe_discovered")
+            await loader.close()
+            await client.close()
+
+    asyncio.run(scenario())
+
+
+class _IndexOnly:
+    """Stands in for TritonClient: a repository index and configs the test changes, or an outage."""
+
+    def __init__(self, states: list[ModelState]):
+        self.states = states
+        self.configs: list[str] = []
+        self.down = False
+
+    async def model_states(self):
+        if self.down:
+            raise TritonUnavailableError("Triton is unavailable")
+        return self.states
+
+    async def model_config(self, model: str):
+        self.configs.append(model)
+        return {"platform": "ensemble", "max_batch_size": 0,
+                "input": [{"name": "page_image_bytes", "data_type": "TYPE_STRING", "dims": ["1"]}],
+                "output": [{"name": "page_result_json", "data_type": "TYPE_STRING", "dims": ["1"]}]}
+
+
+def test_a_model_in_other_versions_is_read_again_and_an_outage_keeps_the_last_pipelines():
+    triton = _IndexOnly([ModelState("a", ["1"], "READY"), ModelState("b", ["1"], "READY"),
+                         ModelState("c", [], "UNAVAILABLE")])
+    catalog = PipelineCatalog(triton, ttl_s=0)
+
+    async def names():
+        return [(pipeline.name, pipeline.versions) for pipeline in await catalog.all()]
+
+    assert asyncio.run(names()) == [("a", ["1"]), ("b", ["1"])]
+    assert triton.configs == ["a", "b"]  # not c: not READY
+    triton.states = [ModelState("a", ["1"], "READY"), ModelState("b", ["2"], "READY")]
+    assert asyncio.run(names()) == [("a", ["1"]), ("b", ["2"])]
+    assert triton.configs == ["a", "b", "b"]
+    triton.down = True
+    assert asyncio.run(names()) == [("a", ["1"]), ("b", ["2"])]  # the pipelines seen last
+
+
+def test_the_catalog_looks_again_only_after_its_ttl():
+    triton = _IndexOnly([ModelState("a", ["1"], "READY")])
+    catalog = PipelineCatalog(triton, ttl_s=60)
+    asyncio.run(catalog.all())
+    triton.states = [ModelState("a", ["1"], "READY"), ModelState("b", ["1"], "READY")]
+    assert [pipeline.name for pipeline in asyncio.run(catalog.all())] == ["a"]  # cached: no look
+    assert triton.configs == ["a"]

@@ -3,6 +3,7 @@ fails for it. Its own small Triton (the session's one must stay whole for the ot
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -16,7 +17,12 @@ from live_gateway import serve
 from sample_documents import png_page
 
 from docserve.api.app import create_app
-from docserve.api.embedded_triton import EmbeddedTriton
+from docserve.api.embedded_triton import EmbeddedTriton, free_port
+from docserve.api.metrics import GatewayMetrics
+from docserve.api.step_repair import StepRepair
+from docserve.contract.errors import StepDownError
+from docserve.inference.pipelines import PipelineCatalog
+from docserve.inference.triton_client import TritonClient
 
 JOBS = 40
 
@@ -102,3 +108,24 @@ def _kill_a_stub_during_jobs(triton: EmbeddedTriton, settings, inbox: Path):
         stop.set()
         watcher.join(timeout=10)
     return jobs, readiness, predict, health, metrics
+
+
+def test_the_retry_after_of_a_dead_step_follows_its_reload_schedule():
+    """Reloads that keep failing (here a closed port refuses them) back off, waiting about 0.5, 1,
+    2, then 4 s; a request meeting the step is told to come back when the next reload begins."""
+    async def scenario() -> tuple[int, int, dict[str, str]]:
+        triton = TritonClient(f"127.0.0.1:{free_port()}")
+        repair = StepRepair(triton, PipelineCatalog(triton), GatewayMetrics(), probe_interval_s=60)
+        down = StepDownError("step 'page_probe' is down", model="page_probe")
+        try:
+            first = repair.report(down)  # a reload begins now
+            await asyncio.sleep(5.0)  # four reloads failed (by 3.9 s): the fifth begins at 6.7 to 8.3 s
+            return first, repair.report(down), dict(repair.down)
+        finally:
+            await repair.close()
+            await triton.close()
+
+    first, later, down = asyncio.run(scenario())
+    assert first == 1
+    assert 2 <= later <= 4
+    assert down == {"page_probe": "step 'page_probe' is down"}

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
+import httpx
 import pytest
+from live_gateway import serve
 from sample_documents import pdf_document, png_page
 
-from docserve.client.rest import (
-    AsyncDocServeClient,
-    ClientError,
-    Conflict,
-    DocServeClient,
-    DocServeError,
-    NotFound,
-    WaitTimeout,
+from docserve.api.app import create_app
+from docserve.client.rest import AsyncDocServeClient, DocServeClient, WaitTimeout
+from docserve.contract.errors import (
+    ConflictError,
+    DocserveError,
+    DocumentError,
+    NotFoundError,
+    QueueFullError,
 )
-from docserve.contract.jobs import JobStatus
+from docserve.contract.jobs import JobStatus, JobView
 
 
 def test_send_receive_wait(live_gateway):
@@ -35,16 +39,16 @@ def test_typed_errors(live_gateway):
     base, inbox = live_gateway
     (inbox / "b.png").write_bytes(png_page())
     with DocServeClient(base) as client:
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFoundError):
             client.receive("never-sent")
-        with pytest.raises(NotFound):
+        with pytest.raises(NotFoundError):
             client.send("c-404", f"file://{inbox}/b.png", pipeline="nope")
         client.send("c-409", f"file://{inbox}/b.png", pipeline="page_probe_pipeline")
-        with pytest.raises(Conflict):
+        with pytest.raises(ConflictError):
             client.send("c-409", f"file://{inbox}/b.png", pipeline="page_probe_pipeline", pages=[1])
-        with pytest.raises(ClientError) as refused:
+        with pytest.raises(DocumentError) as refused:
             client.send("c-422", "ftp://example.com/a.png", pipeline="page_probe_pipeline")
-        assert refused.value.status == 422 and refused.value.code == "invalid_document"
+        assert refused.value.status_code == 422 and refused.value.code == "invalid_document"
 
 
 def test_wait_times_out_with_its_own_error(live_gateway, document_server):
@@ -82,9 +86,60 @@ def test_submit_many_yields_every_job_as_it_finishes(live_gateway):
             return [item async for item in client.submit_many(jobs, "page_probe_pipeline", concurrency=4)]
 
     results = asyncio.run(collect())
-    finished = {item.request_id: item for item in results if not isinstance(item, DocServeError)}
-    errors = [item for item in results if isinstance(item, DocServeError)]
+    finished = {item.request_id: item for item in results if not isinstance(item, DocserveError)}
+    errors = [item for item in results if isinstance(item, DocserveError)]
     assert len(finished) == 12 and len(errors) == 1
     assert errors[0].code == "invalid_document" and errors[0].request_id == "many-bad"
     assert all(job.status == JobStatus.SUCCEEDED for job in finished.values())
     assert finished["many-5"].result.pages[0].result.page.width == 25
+
+
+@pytest.fixture
+def full_queue(triton_settings, tmp_path, probe_pipeline):
+    """A gateway whose queue (two jobs, no workers) is full, after 30 jobs finished in the last
+    minute: its Retry-After is 2 s (one job's room at that pace)."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.png").write_bytes(png_page(20, 10))
+    settings = triton_settings.model_copy(update={"data_dir": tmp_path / "data", "file_roots": [inbox]})
+    jobs = [(f"done-{index}", f"file://{inbox}/a.png") for index in range(30)]
+
+    async def finish_jobs(base: str) -> list:
+        async with AsyncDocServeClient(base) as client:
+            return [item async for item in client.submit_many(jobs, "page_probe_pipeline")]
+
+    with serve(create_app(settings)) as (host, port):
+        assert all(job.status == JobStatus.SUCCEEDED for job in asyncio.run(finish_jobs(f"http://{host}:{port}")))
+    queue_only = settings.model_copy(update={"max_queue": 2, "run_workers": False})
+    with serve(create_app(queue_only)) as (host, port), DocServeClient(f"http://{host}:{port}") as client:
+        for index in range(2):
+            client.send(f"queued-{index}", f"file://{inbox}/a.png", pipeline="page_probe_pipeline")
+        yield f"http://{host}:{port}", f"file://{inbox}/a.png"
+
+
+def _send(flavour: str, base: str, request_id: str, location: str, max_queue_wait_s: float) -> JobView:
+    if flavour == "sync":
+        with DocServeClient(base, max_queue_wait_s=max_queue_wait_s) as client:
+            return client.send(request_id, location, pipeline="page_probe_pipeline")
+
+    async def send() -> JobView:
+        async with AsyncDocServeClient(base, max_queue_wait_s=max_queue_wait_s) as client:
+            return await client.send(request_id, location, pipeline="page_probe_pipeline")
+
+    return asyncio.run(send())
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_both_clients_wait_out_a_full_queue_for_a_bounded_time(full_queue, flavour):
+    base, location = full_queue
+    started = time.monotonic()
+    with pytest.raises(QueueFullError) as full:  # the gateway's 2 s are more than the client waits
+        _send(flavour, base, "late-1", location, max_queue_wait_s=1)
+    assert (full.value.status_code, full.value.retry_after_s) == (429, 2)
+    assert time.monotonic() - started < 1
+    # Room is made while the client waits out the Retry-After: the same call queues the job.
+    threading.Timer(0.5, lambda: httpx.delete(f"{base}/api/v1/jobs/queued-0")).start()
+    started = time.monotonic()
+    job = _send(flavour, base, "late-1", location, max_queue_wait_s=30)
+    assert job.status == JobStatus.QUEUED and job.request_id == "late-1"
+    assert time.monotonic() - started >= 2

@@ -1,6 +1,8 @@
-"""The durable job queue and result store: one SQLite file (WAL) shared by the gateway and workers.
+"""The embedded job backend: one SQLite file (WAL) that is both the job store and the job queue.
 
-Every state change is one SQL statement, so a crash between two leaves nothing half-done:
+A queued row *is* the queue's message, so one object implements both protocols
+(``protocols.JobStore`` and ``protocols.JobQueue``) over one table. Every state change is one SQL
+statement, so a crash between two leaves nothing half-done:
 - a worker *claims* a job by taking a lease (``lease_owner``, ``lease_expires_at``); a job whose
   lease ran out (its worker died) is claimable again, and its attempt counter says so;
 - results and failures are written only by the current lease owner, so a worker that lost its
@@ -8,21 +10,25 @@ Every state change is one SQL statement, so a crash between two leaves nothing h
 - retries are rows back in ``queued`` with a later ``available_at`` (exponential backoff).
 
 Several processes on one machine (``docserve serve`` and any ``docserve worker``) share the file;
-SQLite's write lock serializes the claims.
+SQLite's write lock serializes the claims. Workers of another process see a new job at their next
+poll; ``enqueue`` wakes those of this process at once. The SQL runs in a thread
+(``asyncio.to_thread``), never on the event loop.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
+import functools
 import json
 import math
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from docserve.api.jobs.records import CallbackState, Job, JobRequest
 from docserve.contract.errors import ConflictError, NotFoundError, QueueFullError
 from docserve.contract.jobs import JobStatus
 
@@ -55,76 +61,52 @@ CREATE INDEX IF NOT EXISTS jobs_claimable ON jobs (status, available_at);
 ADDED_COLUMNS = (("owner", "TEXT"), ("trace_parent", "TEXT"))
 PACE_WINDOW_S = 60.0  # the workers' recent pace, for Retry-After when the queue is full
 
-
-@dataclass(frozen=True)
-class JobRequest:
-    """What a client asks for; its fingerprint decides idempotency."""
-
-    request_id: str
-    pipeline: str
-    location: str
-    options: dict[str, Any] = field(default_factory=dict)
-    callback_url: str | None = None
-    owner: str | None = None  # the API key's name; not part of the body, so not fingerprinted
-    trace_parent: str | None = None  # W3C traceparent of the submission: workers continue its trace
-
-    def fingerprint(self) -> str:
-        body = {"pipeline": self.pipeline, "location": self.location, "options": self.options,
-                "callback_url": self.callback_url}
-        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+P = ParamSpec("P")
+T = TypeVar("T")
+_SqlMethod = Callable[Concatenate["SqliteJobs", P], T]
 
 
-@dataclass(frozen=True)
-class Job:
-    request_id: str
-    pipeline: str
-    location: str
-    options: dict[str, Any]
-    callback_url: str | None
-    status: JobStatus
-    attempts: int
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
-    result: dict[str, Any] | None
-    error_code: str | None
-    error_message: str | None
-    lease_owner: str | None
-    callback_state: str | None
-    owner: str | None = None
-    trace_parent: str | None = None
+def _off_the_loop(method: _SqlMethod[P, T]) -> _SqlMethod[P, Awaitable[T]]:
+    """The blocking SQL method as the coroutine the protocols ask for: it runs in a thread."""
 
-    @classmethod
-    def from_row(cls, row: sqlite3.Row) -> Job:
-        return cls(
-            request_id=row["request_id"],
-            pipeline=row["pipeline"],
-            location=row["location"],
-            options=json.loads(row["options_json"]),
-            callback_url=row["callback_url"],
-            status=JobStatus(row["status"]),
-            attempts=row["attempts"],
-            created_at=row["created_at"],
-            started_at=row["started_at"],
-            finished_at=row["finished_at"],
-            result=json.loads(row["result_json"]) if row["result_json"] else None,
-            error_code=row["error_code"],
-            error_message=row["error_message"],
-            lease_owner=row["lease_owner"],
-            callback_state=row["callback_state"],
-            owner=row["owner"],
-            trace_parent=row["trace_parent"],
-        )
+    @functools.wraps(method)
+    async def in_thread(self: SqliteJobs, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.to_thread(method, self, *args, **kwargs)
+
+    return in_thread
 
 
-class JobStore:
-    """Thread-safe access to the jobs database (callers run it off the event loop)."""
+def _job(row: sqlite3.Row) -> Job:
+    return Job(
+        request_id=row["request_id"],
+        pipeline=row["pipeline"],
+        location=row["location"],
+        options=json.loads(row["options_json"]),
+        callback_url=row["callback_url"],
+        status=JobStatus(row["status"]),
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        result=json.loads(row["result_json"]) if row["result_json"] else None,
+        error_code=row["error_code"],
+        error_message=row["error_message"],
+        callback_state=row["callback_state"],
+        owner=row["owner"],
+        trace_parent=row["trace_parent"],
+    )
 
-    def __init__(self, path: Path, max_queue: int):
+
+class SqliteJobs:
+    """The jobs database of one data dir: a ``JobStore`` and a ``JobQueue``; thread-safe."""
+
+    def __init__(self, path: Path, max_queue: int, clock: Callable[[], float] = time.time):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_queue = max_queue
+        self._clock = clock  # tests move time by hand (leases, retry delays, the pace window)
         self._lock = threading.Lock()
+        self._enqueued = asyncio.Event()  # a job was queued by this process: idle claimers wake
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -138,6 +120,7 @@ class JobStore:
             if name not in present:
                 self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {declaration}")
 
+    @_off_the_loop
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -148,14 +131,14 @@ class JobStore:
             rows = self._db.execute(sql, params).fetchall()
         return rows[0] if rows else None
 
-    # -- clients ---------------------------------------------------------------------------------
-    def submit(self, request: JobRequest, now: float | None = None) -> tuple[Job, bool]:
-        """Store a new job, or return the one already under this id: ``(job, created)``.
+    def _all(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
 
-        Raises :class:`ConflictError` if the id was used with another body, and
-        :class:`QueueFullError` when ``max_queue`` jobs are waiting.
-        """
-        now = time.time() if now is None else now
+    # -- the store -------------------------------------------------------------------------------
+    @_off_the_loop
+    def submit(self, request: JobRequest) -> tuple[Job, bool]:
+        now = self._clock()
         fingerprint = request.fingerprint()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -194,8 +177,8 @@ class JobStore:
                     f"request_id {request.request_id!r} was already used for a different job "
                     "(pipeline, location, options or callback_url differ)"
                 )
-            return Job.from_row(existing), False
-        return self.get(request.request_id), True
+            return _job(existing), False
+        return self._get(request.request_id), True
 
     def _seconds_to_room(self, jobs: int, now: float) -> int:
         """How long the workers take to finish ``jobs`` jobs at their pace of the last minute
@@ -207,14 +190,16 @@ class JobStore:
             return int(PACE_WINDOW_S)
         return max(1, min(int(PACE_WINDOW_S), math.ceil(jobs * PACE_WINDOW_S / finished)))
 
-    def get(self, request_id: str) -> Job:
+    def _get(self, request_id: str) -> Job:
         row = self._one("SELECT * FROM jobs WHERE request_id = ?", (request_id,))
         if row is None:
             raise NotFoundError(f"no job with request_id {request_id!r}")
-        return Job.from_row(row)
+        return _job(row)
 
+    get = _off_the_loop(_get)
+
+    @_off_the_loop
     def list(self, status: JobStatus | None, limit: int, owner: str | None = None) -> list[Job]:
-        """Most recent first; with ``owner``, only that client's jobs."""
         clauses, params = ["1 = 1"], []
         if status is not None:
             clauses.append("status = ?")
@@ -222,45 +207,70 @@ class JobStore:
         if owner is not None:
             clauses.append("owner = ?")
             params.append(owner)
-        sql = f"SELECT * FROM jobs WHERE {' AND '.join(clauses)}"
-        with self._lock:
-            rows = self._db.execute(f"{sql} ORDER BY created_at DESC LIMIT ?", (*params, limit)).fetchall()
-        return [Job.from_row(row) for row in rows]
+        sql = f"SELECT * FROM jobs WHERE {' AND '.join(clauses)} ORDER BY created_at DESC LIMIT ?"
+        return [_job(row) for row in self._all(sql, (*params, limit))]
 
-    def cancel(self, request_id: str, now: float | None = None) -> Job:
-        """Cancel a queued job; a job already running or finished cannot be (409)."""
-        now = time.time() if now is None else now
+    @_off_the_loop
+    def cancel(self, request_id: str) -> Job:
         row = self._one(
             "UPDATE jobs SET status = 'cancelled', finished_at = ?, callback_state = NULL"
             " WHERE request_id = ? AND status = 'queued' RETURNING *",
-            (now, request_id),
+            (self._clock(), request_id),
         )
         if row is not None:
-            return Job.from_row(row)
-        job = self.get(request_id)
+            return _job(row)
+        job = self._get(request_id)
         raise ConflictError(f"job {request_id!r} is {job.status.value}; only queued jobs can be cancelled")
 
+    @_off_the_loop
     def counts(self, owner: str | None = None) -> dict[str, int]:
-        """Jobs per status (of ``owner`` only, when given)."""
-        with self._lock:
-            if owner is None:
-                rows = self._db.execute("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status").fetchall()
-            else:
-                rows = self._db.execute("SELECT status, COUNT(*) AS n FROM jobs WHERE owner = ?"
-                                        " GROUP BY status", (owner,)).fetchall()
+        if owner is None:
+            rows = self._all("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
+        else:
+            rows = self._all("SELECT status, COUNT(*) AS n FROM jobs WHERE owner = ? GROUP BY status",
+                             (owner,))
         return {row["status"]: row["n"] for row in rows}
 
-    def oldest_queued_age_s(self, now: float | None = None) -> float | None:
-        """Seconds since the oldest job still queued was submitted; None when none is."""
+    @_off_the_loop
+    def oldest_queued_age_s(self) -> float | None:
         row = self._one("SELECT MIN(created_at) AS oldest FROM jobs WHERE status = 'queued'")
         if row is None or row["oldest"] is None:
             return None
-        return (time.time() if now is None else now) - row["oldest"]
+        return self._clock() - row["oldest"]
 
-    # -- workers ---------------------------------------------------------------------------------
-    def claim(self, worker_id: str, lease_s: float, now: float | None = None) -> Job | None:
+    @_off_the_loop
+    def set_callback_state(self, request_id: str, state: CallbackState) -> None:
+        self._one("UPDATE jobs SET callback_state = ? WHERE request_id = ? RETURNING request_id",
+                  (state, request_id))
+
+    @_off_the_loop
+    def pending_callbacks(self, limit: int = 100) -> list[Job]:
+        rows = self._all("SELECT * FROM jobs WHERE callback_state = 'pending'"
+                         " AND status IN ('succeeded', 'failed') LIMIT ?", (limit,))
+        return [_job(row) for row in rows]
+
+    # -- the queue -------------------------------------------------------------------------------
+    async def enqueue(self, job: Job) -> None:
+        """The row is already the message: only wake this process's idle claimers."""
+        self._enqueued.set()
+
+    async def claim(self, worker_id: str, lease_s: float, wait_s: float) -> Job | None:
+        """Claim now; if nothing is due, wait for this process's next ``enqueue`` (jobs queued
+        by other processes are seen at the next call: the caller polls every ``wait_s``)."""
+        self._enqueued.clear()
+        job = await self._claim_due(worker_id, lease_s)
+        if job is not None or wait_s <= 0:
+            return job
+        try:
+            await asyncio.wait_for(self._enqueued.wait(), wait_s)
+        except TimeoutError:
+            return None
+        return await self._claim_due(worker_id, lease_s)
+
+    @_off_the_loop
+    def _claim_due(self, worker_id: str, lease_s: float) -> Job | None:
         """Take the oldest runnable job (queued and due, or abandoned by a dead worker)."""
-        now = time.time() if now is None else now
+        now = self._clock()
         row = self._one(
             "UPDATE jobs SET status = 'processing', lease_owner = ?, lease_expires_at = ?,"
             " attempts = attempts + 1, started_at = COALESCE(started_at, ?)"
@@ -272,32 +282,34 @@ class JobStore:
             " RETURNING *",
             (worker_id, now + lease_s, now, now, now),
         )
-        return Job.from_row(row) if row else None
+        return _job(row) if row else None
 
+    @_off_the_loop
     def extend_lease(self, job: Job, worker_id: str, lease_s: float) -> bool:
-        """Heartbeat; False means the lease was lost and the work must be abandoned."""
         row = self._one(
             "UPDATE jobs SET lease_expires_at = ? WHERE request_id = ? AND lease_owner = ?"
             " AND status = 'processing' RETURNING request_id",
-            (time.time() + lease_s, job.request_id, worker_id),
+            (self._clock() + lease_s, job.request_id, worker_id),
         )
         return row is not None
 
+    @_off_the_loop
     def succeed(self, job: Job, worker_id: str, result: dict[str, Any]) -> bool:
         return self._finish(job, worker_id, "status = 'succeeded', result_json = ?", (json.dumps(result),))
 
+    @_off_the_loop
     def fail(self, job: Job, worker_id: str, code: str, message: str) -> bool:
         return self._finish(
             job, worker_id, "status = 'failed', error_code = ?, error_message = ?", (code, message)
         )
 
+    @_off_the_loop
     def retry_later(self, job: Job, worker_id: str, code: str, message: str, delay_s: float) -> bool:
-        """Back to the queue after ``delay_s``, remembering why the attempt failed."""
         row = self._one(
             "UPDATE jobs SET status = 'queued', available_at = ?, lease_owner = NULL,"
             " lease_expires_at = NULL, error_code = ?, error_message = ?"
             " WHERE request_id = ? AND lease_owner = ? AND status = 'processing' RETURNING request_id",
-            (time.time() + delay_s, code, message, job.request_id, worker_id),
+            (self._clock() + delay_s, code, message, job.request_id, worker_id),
         )
         return row is not None
 
@@ -305,20 +317,6 @@ class JobStore:
         row = self._one(
             f"UPDATE jobs SET {assignments}, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL"
             " WHERE request_id = ? AND lease_owner = ? AND status = 'processing' RETURNING request_id",
-            (*params, time.time(), job.request_id, worker_id),
+            (*params, self._clock(), job.request_id, worker_id),
         )
         return row is not None
-
-    def set_callback_state(self, request_id: str, state: str) -> None:
-        self._one("UPDATE jobs SET callback_state = ? WHERE request_id = ? RETURNING request_id",
-                  (state, request_id))
-
-    def pending_callbacks(self, limit: int = 100) -> list[Job]:
-        """Finished jobs whose callback was not delivered yet (e.g. the gateway restarted)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM jobs WHERE callback_state = 'pending'"
-                " AND status IN ('succeeded', 'failed') LIMIT ?",
-                (limit,),
-            ).fetchall()
-        return [Job.from_row(row) for row in rows]

@@ -1,0 +1,138 @@
+"""What the gateway and the workers need from a job backend: a :class:`JobStore` and a :class:`JobQueue`.
+
+Routers, the job service, workers, callbacks, uploads and metrics depend on these two protocols
+only; ``Services.open`` picks the implementations. Today one SQLite file is both
+(``sqlite_jobs.SqliteJobs``); the scale-out mode (issue 16) adds a Kafka queue and a
+MongoDB/Redis store behind the same methods, and ``tests/api/jobs/test_job_backends.py`` is the
+contract suite every implementation passes.
+
+- The **store** holds the job records: the source of truth a client reads (``GET /jobs/{id}``),
+  idempotency of submissions, cancellation, listings and counts, callback bookkeeping.
+- The **queue** hands stored jobs to workers and settles each attempt: at-least-once delivery
+  under a lease (a worker that dies loses its job to the next claim once the lease runs out),
+  acknowledged by storing the outcome. A Kafka queue maps this onto a consumer group: ``claim``
+  polls the request topic and starts the attempt on the store's record, the lease is the
+  record's lease kept alive by ``extend_lease`` while the consumer keeps polling, ``succeed`` /
+  ``fail`` store the outcome (the first stored outcome wins, keyed by request id), publish the
+  ``JobResult`` and only then commit the offset; ``retry_later`` re-publishes the request for
+  later; a redelivered message whose record is final or cancelled is acknowledged and skipped.
+
+Every method is a coroutine: an implementation on a blocking client runs it in a thread
+(``asyncio.to_thread``), never on the event loop. Errors clients should see are the typed
+``DocserveError`` subclasses named below; times are seconds since the epoch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from docserve.api.jobs.records import CallbackState, Job, JobRequest
+from docserve.contract.jobs import JobStatus
+
+
+@runtime_checkable
+class JobStore(Protocol):
+    """The job records, shared by every gateway and worker process of one deployment."""
+
+    async def submit(self, request: JobRequest) -> tuple[Job, bool]:
+        """Store ``request`` as a new ``queued`` job, or return the job already stored under its
+        request id: ``(job, created)``.
+
+        Idempotent and atomic across processes: however many submissions of one request id race,
+        one job is created. A repeat from the same owner with the same fingerprint returns the
+        stored job (whatever its status now) with ``created`` False. Raises ``ConflictError``
+        when the id belongs to another owner or was used with another fingerprint, and
+        ``QueueFullError`` (with ``retry_after_s``, an estimate of when there is room) when the
+        deployment's bound of queued jobs is reached; neither stores anything. A new job has
+        ``attempts`` 0, ``created_at`` now, and ``callback_state`` ``pending`` when it has a
+        callback URL.
+        """
+        ...
+
+    async def get(self, request_id: str) -> Job:
+        """The job as stored now; ``NotFoundError`` if there is none under ``request_id``."""
+        ...
+
+    async def list(self, status: JobStatus | None, limit: int, owner: str | None = None) -> list[Job]:
+        """At most ``limit`` jobs, most recently submitted first; only those in ``status`` and
+        of ``owner`` when given."""
+        ...
+
+    async def counts(self, owner: str | None = None) -> dict[str, int]:
+        """Jobs per status value (statuses with none are left out); of ``owner`` only, when given."""
+        ...
+
+    async def oldest_queued_age_s(self) -> float | None:
+        """Seconds since the oldest job still queued was submitted; None when none is."""
+        ...
+
+    async def cancel(self, request_id: str) -> Job:
+        """Cancel a queued job: it becomes ``cancelled`` and final (``finished_at`` now), its
+        callback is no longer owed, and no claim ever returns it. ``NotFoundError`` for an
+        unknown id, ``ConflictError`` when the job is not queued (running or finished)."""
+        ...
+
+    async def set_callback_state(self, request_id: str, state: CallbackState) -> None:
+        """Record where the job's result callback stands (an unknown id is ignored)."""
+        ...
+
+    async def pending_callbacks(self, limit: int = 100) -> list[Job]:
+        """At most ``limit`` finished jobs (succeeded or failed) whose callback is still
+        ``pending``: owed by a process that stopped before delivering it."""
+        ...
+
+    async def close(self) -> None:
+        """Release the backend's connections; idempotent."""
+        ...
+
+
+@runtime_checkable
+class JobQueue(Protocol):
+    """Stored jobs on their way to the workers: claims under a lease, settled by their outcome.
+
+    ``job`` arguments are the jobs this queue's ``claim`` returned; ``worker_id`` names one
+    worker process (its concurrent job loops share it). Settling methods return False when the
+    lease was lost (it ran out and another claim took the job, or the job was settled
+    meanwhile): the caller then drops its outcome, the current holder's is the one that counts.
+    """
+
+    async def enqueue(self, job: Job) -> None:
+        """Offer a job the store just created to the workers (after ``JobStore.submit``
+        returned it with ``created`` True). A queue that reads the store itself may only wake
+        its idle claimers; a message queue publishes the request."""
+        ...
+
+    async def claim(self, worker_id: str, lease_s: float, wait_s: float) -> Job | None:
+        """The next job to run, leased to ``worker_id`` for ``lease_s``; None if none came
+        within ``wait_s`` (0: do not wait).
+
+        Claimable are queued jobs whose retry time has come, and jobs whose lease ran out
+        (their worker died: redelivery); never a cancelled or finished job, nor one another
+        worker holds a live lease on. The oldest first, as far as the backend can order them.
+        The claim counts an attempt (``attempts`` + 1, including the attempts of workers that
+        died), makes the job ``processing`` and sets ``started_at`` on its first claim.
+        """
+        ...
+
+    async def extend_lease(self, job: Job, worker_id: str, lease_s: float) -> bool:
+        """Heartbeat: the lease now ends ``lease_s`` from now. False: it was lost; abandon the work."""
+        ...
+
+    async def succeed(self, job: Job, worker_id: str, result: dict[str, Any]) -> bool:
+        """Store ``result`` as the job's outcome (``succeeded``, ``finished_at`` now) and
+        acknowledge the delivery, if ``worker_id`` still holds the lease."""
+        ...
+
+    async def fail(self, job: Job, worker_id: str, code: str, message: str) -> bool:
+        """Store the job's final error (``failed``, ``finished_at`` now) and acknowledge the
+        delivery, if ``worker_id`` still holds the lease."""
+        ...
+
+    async def retry_later(self, job: Job, worker_id: str, code: str, message: str, delay_s: float) -> bool:
+        """Back to ``queued``, claimable again ``delay_s`` from now, remembering why this
+        attempt failed (``error_code``/``error_message``), if ``worker_id`` still holds the lease."""
+        ...
+
+    async def close(self) -> None:
+        """Release the backend's connections; idempotent."""
+        ...

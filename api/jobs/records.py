@@ -1,0 +1,62 @@
+"""Job records: what a client asked for and what became of it, as every job backend stores them.
+
+These are the gateway's own records, not HTTP views (``schemas/jobs.py`` turns a :class:`Job`
+into the ``JobView`` clients read); the job backends (``protocols.py``) take and return them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from docserve.contract.jobs import JobStatus
+
+# Where a job's result callback stands: owed (``pending``), ``delivered``, or given up (``failed``).
+CallbackState = Literal["pending", "delivered", "failed"]
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """What a client asks for; its fingerprint decides idempotency."""
+
+    request_id: str
+    pipeline: str
+    location: str
+    options: dict[str, Any] = field(default_factory=dict)
+    callback_url: str | None = None
+    owner: str | None = None  # the API key's name; not part of the body, so not fingerprinted
+    trace_parent: str | None = None  # W3C traceparent of the submission: workers continue its trace
+
+    def fingerprint(self) -> str:
+        """The body's digest: the same request id with another fingerprint is a conflict."""
+        body = {"pipeline": self.pipeline, "location": self.location, "options": self.options,
+                "callback_url": self.callback_url}
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job as stored: the request, its status and attempts, and its outcome once it has one.
+
+    Times are seconds since the epoch. ``error_code``/``error_message`` are the last failed
+    attempt's while the job is queued for a retry, and the final error once it failed.
+    """
+
+    request_id: str
+    pipeline: str
+    location: str
+    options: dict[str, Any]
+    callback_url: str | None
+    status: JobStatus
+    attempts: int
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    result: dict[str, Any] | None
+    error_code: str | None
+    error_message: str | None
+    callback_state: CallbackState | None
+    owner: str | None = None
+    trace_parent: str | None = None
