@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from docserve.contract.jobs import JobView
+from docserve.contract.jobs import MAX_WAIT_S, JobView
 from docserve.contract.page_result import DocumentResult
 
 
@@ -87,9 +87,6 @@ def _job_body(request_id: str, location: str, pipeline: str, pages: list[int] | 
     if callback_url:
         body["callback_url"] = callback_url
     return body
-
-
-MAX_WAIT_S = 30.0  # the gateway's longest long poll
 
 
 def _auth_headers(api_key: str | None) -> dict[str, str]:

@@ -28,14 +28,13 @@ from docserve.api.schemas.errors import error_responses
 from docserve.api.schemas.jobs import JobUpload, job_view
 from docserve.api.settings import Settings
 from docserve.contract.errors import DocumentError, NotFoundError, UnsupportedMediaTypeError
-from docserve.contract.jobs import JobList, JobStatus, JobSubmission, JobView
+from docserve.contract.jobs import MAX_WAIT_S, JobList, JobStatus, JobSubmission, JobView
 from docserve.inference.pipelines import Pipeline, PipelineCatalog
 from docserve.inference.trace_context import current_traceparent
 from docserve.processing.document_pages import check_document
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
-MAX_WAIT_S = 30.0
 # How often a long poll looks at the store: workers in other processes change jobs too, so an
 # in-process notification would not see every change.
 LONG_POLL_INTERVAL_S = 0.05
