@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from docserve.export.ocr import DETECTION_INPUT
 from docserve.processing.ocr_pipeline import (
     OcrLine,
     OcrSettings,
@@ -20,7 +21,7 @@ from docserve.processing.ocr_pipeline import (
     prepare_page_pixels,
     read_lines,
 )
-from docserve.processing.text_recognition import load_characters
+from docserve.processing.text_recognition import RECOGNITION_INPUT, load_characters
 
 
 class InProcessOcr:
@@ -44,7 +45,7 @@ class InProcessOcr:
         self.settings = settings or OcrSettings()
 
     def _recognize(self, line_images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ids, probabilities = self.recognizer.run(None, {"line_images": line_images})
+        ids, probabilities = self.recognizer.run(None, {RECOGNITION_INPUT: line_images})
         return ids, probabilities
 
     def __call__(self, page_image_bytes: bytes) -> list[OcrLine]:
@@ -55,7 +56,7 @@ class InProcessOcr:
         return self.read(prepare_page_pixels(page, self.settings))
 
     def read(self, page: PreparedPage) -> list[OcrLine]:
-        (probability_map,) = self.detector.run(None, {"normalized_page": page.detection_input})
+        (probability_map,) = self.detector.run(None, {DETECTION_INPUT: page.detection_input})
         return read_lines(
             page.page_bgr,
             probability_map[0, 0],
