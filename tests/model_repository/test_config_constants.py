@@ -272,7 +272,7 @@ def form_intake_type_problems(configs: Configs) -> list[str]:
 
 
 def page_contract_problems(configs: Configs) -> list[str]:
-    """Every pipeline in ensembles/ but the car's, and the test pipeline, is a document pipeline:
+    """Every pipeline in ensembles/ but the car's and page_ocr, and the test pipeline, is a document pipeline:
     the gateway finds it by the page contract's tensors and describes it by its parameter."""
     problems = []
     for name in _document_pipelines(configs):
@@ -407,8 +407,12 @@ CHECKS: list[Check] = [
 
 
 def _document_pipelines(configs: Configs) -> list[str]:
+    """Every ensemble in ensembles/ but the car's and the building blocks other ensembles run as
+    a step (page_ocr), plus the test pipeline."""
     served = [path.name for path in PIPELINE_FOLDER.iterdir() if (path / "config.pbtxt").is_file()]
-    return sorted(name for name in (*served, FIXTURE_PIPELINE) if name != CAR_PIPELINE and name in configs)
+    steps = {step.model_name for config in configs.values() for step in config.ensemble_scheduling.step}
+    return sorted(name for name in (*served, FIXTURE_PIPELINE)
+                  if name != CAR_PIPELINE and name not in steps and name in configs)
 
 
 def _classifier_labels() -> Iterator[tuple[str, tuple[str, ...]]]:
