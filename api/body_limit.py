@@ -19,12 +19,11 @@ from loguru import logger
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from docserve.api.request_bodies import MULTIPART_OVERHEAD_BYTES
 from docserve.contract.errors import PayloadTooLargeError
 
 # The routes that accept a document as multipart/form-data.
 UPLOAD_ROUTES = re.compile(r"^/api/v1/(?:jobs|pipelines/[^/]+/predict)$")
-# Boundaries, part headers and small form fields around the uploaded file.
-MULTIPART_FRAMING_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class BodyLimits:
     def for_request(self, path: str, content_type: str) -> tuple[int, str]:
         """The byte limit of a request's body, and the setting that sets it."""
         if content_type.lower().startswith("multipart/form-data") and UPLOAD_ROUTES.match(path):
-            return self.document_bytes + MULTIPART_FRAMING_BYTES, "DOCSERVE_MAX_DOCUMENT_BYTES"
+            return self.document_bytes + MULTIPART_OVERHEAD_BYTES, "DOCSERVE_MAX_DOCUMENT_BYTES"
         return self.json_bytes, "DOCSERVE_MAX_JSON_BODY_BYTES"
 
 

@@ -18,8 +18,8 @@ import tritonclient.grpc.aio as grpcclient
 from docserve.api.schemas.car_evaluation import CarRecord
 from docserve.contract.errors import InferenceError
 from docserve.inference.triton_client import TritonClient
+from docserve.processing.car_features import ATTRIBUTES
 
-ATTRIBUTE_TENSORS = ("buying", "maint", "doors", "persons", "lug_boot", "safety")
 LABEL_TENSOR = "predicted_label"
 PROBABILITIES_TENSOR = "class_probabilities"
 
@@ -40,9 +40,9 @@ class CarPredictions:
 
 
 def prepare_inputs(records: Sequence[CarRecord]) -> list[grpcclient.InferInput]:
-    """One ``[rows, 1]`` BYTES tensor per attribute."""
+    """One ``[rows, 1]`` BYTES tensor per attribute (the ensemble's inputs are named after them)."""
     inputs = []
-    for name in ATTRIBUTE_TENSORS:
+    for name in ATTRIBUTES:
         column = np.array([[getattr(record, name).encode()] for record in records], dtype=np.object_)
         tensor = grpcclient.InferInput(name, list(column.shape), "BYTES")
         tensor.set_data_from_numpy(column)

@@ -11,10 +11,7 @@ unloads it, so callers see no failed request. **rollback** pins the version that
 (``live_versions.json`` in the model's folder keeps the order); **pin** pins any version, without
 a gate.
 
-A golden set is ``<model>/golden/`` (Triton ignores folders that are not version numbers):
-``golden.json`` {"input", "output", "metric": "accuracy" | "mean_absolute_error", "max_drop",
-"input_scale"?}, ``inputs.npy`` (a batch of the model's input, times ``input_scale`` when stored
-as integers) and ``expected.npy`` (labels for accuracy, values for the error).
+A golden set is ``<model>/golden/``: its files are :mod:`docserve.contract.golden_sets`.
 """
 
 from __future__ import annotations
@@ -28,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
+
+from docserve.contract.golden_sets import EXPECTED_FILE, GOLDEN_FOLDER, INPUTS_FILE, SPEC_FILE, GoldenMetric
 
 HISTORY_FILE = "live_versions.json"  # the versions made live, in order: what rollback goes back to
 _POLICY = re.compile(r"^version_policy\s*:.*$", re.MULTILINE)
@@ -178,11 +177,11 @@ class ModelLifecycle:
 
     def _gate(self, model: str, version: int, live: int) -> GateResult:
         folder = self.model_dir(model)
-        golden = folder / "golden"
-        if not (golden / "golden.json").exists():
-            raise ModelLifecycleError(f"{model} has no golden set ({golden}/golden.json): needed to promote")
-        spec = json.loads((golden / "golden.json").read_text())
-        inputs, expected = np.load(golden / "inputs.npy"), np.load(golden / "expected.npy")
+        golden = folder / GOLDEN_FOLDER
+        if not (golden / SPEC_FILE).exists():
+            raise ModelLifecycleError(f"{model} has no golden set ({golden}/{SPEC_FILE}): needed to promote")
+        spec = json.loads((golden / SPEC_FILE).read_text())
+        inputs, expected = np.load(golden / INPUTS_FILE), np.load(golden / EXPECTED_FILE)
         if "input_scale" in spec:  # stored compactly (8-bit pages): back to the model's floats
             inputs = (inputs * np.float32(spec["input_scale"])).astype(np.float32)
         candidate = f"{model}__candidate_{version}"
@@ -219,9 +218,9 @@ class ModelLifecycle:
 
 
 def _score(spec: dict, expected: np.ndarray, outputs: np.ndarray) -> float:
-    if spec["metric"] == "accuracy":
+    if spec["metric"] == GoldenMetric.ACCURACY:
         return float(np.mean(outputs.argmax(axis=-1) == expected))
-    if spec["metric"] == "mean_absolute_error":
+    if spec["metric"] == GoldenMetric.MEAN_ABSOLUTE_ERROR:
         return float(np.mean(np.abs(outputs.reshape(expected.shape) - expected)))
     raise ModelLifecycleError(f"unknown golden-set metric {spec['metric']!r}")
 

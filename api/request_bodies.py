@@ -22,7 +22,8 @@ from starlette.types import Message
 from docserve.contract.errors import DocumentError, DocumentTooLargeError, MalformedBodyError
 
 Model = TypeVar("Model", bound=BaseModel)
-# Multipart framing and the small form fields, on top of the document itself.
+# Multipart framing (boundaries, part headers) and the small form fields, on top of the document
+# itself: what an upload may add to DOCSERVE_MAX_DOCUMENT_BYTES (body_limit allows the same).
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 DOCUMENT_FIELD = "document"
 

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from docserve.api.embedded_triton import TritonOptions, TritonPorts
 from docserve.contract.model_repositories import find_model_repositories
 from docserve.processing.document_pages import DEFAULT_MAX_PAGES, DEFAULT_PDF_DPI
 from docserve.processing.page_image import DEFAULT_MAX_PAGE_PIXELS
@@ -42,9 +43,9 @@ class Settings(BaseSettings):
 
     # Triton, as seen by the gateway
     triton_host: str = "127.0.0.1"
-    triton_http_port: int = 8000
-    triton_grpc_port: int = 8001
-    triton_metrics_port: int = 8002
+    triton_http_port: int = TritonPorts.http
+    triton_grpc_port: int = TritonPorts.grpc
+    triton_metrics_port: int = TritonPorts.metrics
     triton_timeout_s: float = Field(default=30.0, gt=0)
     triton_retries: int = Field(default=3, ge=0, description="Retries on UNAVAILABLE and friends")
     step_probe_interval_s: float = Field(
@@ -58,11 +59,11 @@ class Settings(BaseSettings):
         "and ensembles/ of the source checkout, else of the current directory",
     )
     triton_model_control_mode: str = Field(
-        default="explicit", pattern="^(none|poll|explicit)$",
+        default=TritonOptions.model_control_mode, pattern="^(none|poll|explicit)$",
         description="explicit: every model loaded at start, rolled via the repository API",
     )
-    triton_startup_timeout_s: float = Field(default=180.0, gt=0)
-    triton_log_verbose: int = Field(default=0, ge=0)
+    triton_startup_timeout_s: float = Field(default=TritonOptions.startup_timeout_s, gt=0)
+    triton_log_verbose: int = Field(default=TritonOptions.log_verbose, ge=0)
     triton_extra_args: list[str] = Field(
         default_factory=list, description="More tritonserver arguments (JSON list), e.g. --trace-config ..."
     )

@@ -34,6 +34,7 @@ from rapidocr import RapidOCR
 
 from docserve.api.embedded_triton import EmbeddedTriton, TritonOptions, TritonPorts, free_port
 from docserve.contract.model_repositories import PROJECT_ROOT
+from docserve.contract.tensor_names import PAGE_INPUT
 from docserve.export.ocr import RAPIDOCR_VERSION
 from docserve.export.reference_ocr import InProcessOcr
 from docserve.export.synthetic_text_pages import TextPage, render_text_page
@@ -79,7 +80,7 @@ def triton_reader(server: EmbeddedTriton) -> Reader:
     client = grpcclient.InferenceServerClient(server.grpc_url)
 
     def read(page_image_bytes: bytes) -> str:
-        page = grpcclient.InferInput("page_image_bytes", [1], "BYTES")
+        page = grpcclient.InferInput(PAGE_INPUT, [1], "BYTES")
         page.set_data_from_numpy(np.array([page_image_bytes], dtype=np.object_))
         wanted = [grpcclient.InferRequestedOutput("line_texts")]
         result = client.infer("ocr", [page], outputs=wanted)

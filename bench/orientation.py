@@ -29,6 +29,7 @@ import onnxruntime as ort
 from PIL import Image
 
 from docserve.contract.model_repositories import PROJECT_ROOT
+from docserve.export.orientation import MODEL_INPUT
 from docserve.processing.page_image import decode_page_gray
 from docserve.processing.page_orientation import (
     ORIENTATIONS,
@@ -84,7 +85,7 @@ def main() -> None:
             started = time.perf_counter()
             crop = orientation_input(sent)
             prepared = time.perf_counter()
-            (probabilities,) = session.run(None, {"orientation_input": crop})
+            (probabilities,) = session.run(None, {MODEL_INPUT: crop})
             classified = time.perf_counter()
             found = read_orientation(probabilities)
             turn_upright(sent, found.degrees)

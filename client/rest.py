@@ -35,7 +35,7 @@ from docserve.contract.errors import (
     RateLimitedError,
     error_from_answer,
 )
-from docserve.contract.jobs import JobView
+from docserve.contract.jobs import MAX_WAIT_S, JobView
 from docserve.contract.page_result import DocumentResult
 
 MAX_QUEUE_WAIT_S = 300.0  # how long a submission waits out a full queue, by default
@@ -82,9 +82,6 @@ def _job_body(request_id: str, location: str, pipeline: str, pages: list[int] | 
     if callback_url:
         body["callback_url"] = callback_url
     return body
-
-
-MAX_WAIT_S = 30.0  # the gateway's longest long poll
 
 
 def _auth_headers(api_key: str | None) -> dict[str, str]:

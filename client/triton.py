@@ -24,8 +24,8 @@ from tritonclient.utils import serialize_byte_tensor, serialized_byte_size
 
 from docserve.client.shared_memory import SharedMemoryPages
 from docserve.contract.page_result import PageResult
+from docserve.contract.tensor_names import PAGE_INPUT
 from docserve.inference.pipelines import (
-    PAGE_INPUT,
     Pipeline,
     PipelineCatalog,
     analyze_page,

@@ -29,6 +29,11 @@ class JobStatus(str, Enum):
 # back from a URL unchanged: unreserved characters only (nothing to percent-encode), and not
 # only dots: "." and ".." are path steps that clients and proxies normalize away.
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]*[A-Za-z0-9_:-][A-Za-z0-9._:-]*$"
+# Document locations and callback URLs longer than this are refused (both routes, both bodies).
+MAX_URL_LENGTH = 4096
+# The longest long poll (GET /api/v1/jobs/{request_id}?wait=): the gateway refuses a longer wait,
+# the clients poll in waits of at most this.
+MAX_WAIT_S = 30.0
 REQUEST_ID_GRAMMAR = (
     "1 to 128 characters from A-Z a-z 0-9 . _ : - , not only dots (so '.' and '..', which "
     "URL normalization removes, are refused)"
@@ -57,7 +62,8 @@ class JobFields(BaseModel):
     pipeline: str = Field(min_length=1, max_length=128, description="A pipeline of GET /api/v1/pipelines")
     options: JobOptions = Field(default_factory=JobOptions)
     callback_url: str | None = Field(
-        default=None, max_length=4096, description="POSTed the final job (with retries) when it ends"
+        default=None, max_length=MAX_URL_LENGTH,
+        description="POSTed the final job (with retries) when it ends",
     )
 
 
@@ -73,7 +79,8 @@ class JobSubmission(JobFields):
     )
 
     location: str = Field(
-        min_length=1, max_length=4096, description="file:///path, http(s)://host/path or s3://bucket/key"
+        min_length=1, max_length=MAX_URL_LENGTH,
+        description="file:///path, http(s)://host/path or s3://bucket/key",
     )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from docserve.contract.golden_sets import EXPECTED_FILE, GOLDEN_FOLDER, INPUTS_FILE, SPEC_FILE, GoldenMetric
 from docserve.export.model_card import write_model_card
 from docserve.export.onnx_export import ExportReport, export_checked
 from docserve.processing.car_features import (
@@ -155,13 +156,13 @@ def write_golden_set(model_dir: Path) -> None:
     """The held-out split as the model's golden set: what ``docserve models promote`` gates on."""
     data = load_dataset()
     _, held_out_idx = stratified_split(data.labels, HELD_OUT_FRACTION, SEED)
-    golden = model_dir / "golden"
+    golden = model_dir / GOLDEN_FOLDER
     golden.mkdir(parents=True, exist_ok=True)
-    np.save(golden / "inputs.npy", data.features[held_out_idx].astype(np.float32))
-    np.save(golden / "expected.npy", data.labels[held_out_idx].astype(np.int64))
-    spec = {"input": "car_features", "output": "class_probabilities", "metric": "accuracy",
+    np.save(golden / INPUTS_FILE, data.features[held_out_idx].astype(np.float32))
+    np.save(golden / EXPECTED_FILE, data.labels[held_out_idx].astype(np.int64))
+    spec = {"input": "car_features", "output": "class_probabilities", "metric": GoldenMetric.ACCURACY,
             "max_drop": GOLDEN_MAX_DROP, "about": "held-out split of the UCI car data (seeded)"}
-    (golden / "golden.json").write_text(json.dumps(spec, indent=2) + "\n")
+    (golden / SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n")
 
 
 def _model_card(report: TrainingReport) -> str:

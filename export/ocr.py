@@ -21,17 +21,24 @@ import onnxruntime as ort
 from onnx import helper
 
 from docserve.export.model_card import write_model_card
+from docserve.processing.text_recognition import (
+    CHARACTER_SET_FILE,
+    LINE_HEIGHT,
+    MIN_LINE_WIDTH,
+    RECOGNITION_INPUT,
+    RECOGNITION_MODEL,
+    RECOGNITION_OUTPUTS,
+)
 
 RAPIDOCR_VERSION = "3.10.0"  # keep equal to the pin in pyproject.toml: cards and results name it
 DETECTION_SOURCE = "PP-OCRv6_det_small.onnx"
 RECOGNITION_SOURCE = "PP-OCRv6_rec_small.onnx"
 DETECTION_MODEL = "text_detection"
-RECOGNITION_MODEL = "text_recognition"
+DETECTION_INPUT, DETECTION_OUTPUT = "normalized_page", "text_probability_map"
 DECODER_MODEL = "ocr_lines"  # decodes recognizer steps to text: it keeps the character set
-CHARACTER_SET_FILE = "character_set.txt"
 TENSOR_NAMES = {
-    DETECTION_MODEL: {"x": "normalized_page", "fetch_name_0": "text_probability_map"},
-    RECOGNITION_MODEL: {"x": "line_images"},
+    DETECTION_MODEL: {"x": DETECTION_INPUT, "fetch_name_0": DETECTION_OUTPUT},
+    RECOGNITION_MODEL: {"x": RECOGNITION_INPUT},
 }
 
 
@@ -71,15 +78,16 @@ def append_greedy_step(graph: onnx.GraphProto) -> None:
     """Replace the per-step character distribution output by its argmax and max."""
     (distribution,) = graph.output
     steps = ["batch", "steps"]
+    best_ids, best_probabilities = RECOGNITION_OUTPUTS
     graph.node.extend(
         [
             helper.make_node(
-                "ArgMax", [distribution.name], ["best_character_ids"], axis=2, keepdims=0
+                "ArgMax", [distribution.name], [best_ids], axis=2, keepdims=0
             ),
             helper.make_node(
                 "ReduceMax",
                 [distribution.name],
-                ["best_character_probabilities"],
+                [best_probabilities],
                 axes=[2],
                 keepdims=0,
             ),
@@ -88,10 +96,8 @@ def append_greedy_step(graph: onnx.GraphProto) -> None:
     del graph.output[:]
     graph.output.extend(
         [
-            helper.make_tensor_value_info("best_character_ids", onnx.TensorProto.INT64, steps),
-            helper.make_tensor_value_info(
-                "best_character_probabilities", onnx.TensorProto.FLOAT, steps
-            ),
+            helper.make_tensor_value_info(best_ids, onnx.TensorProto.INT64, steps),
+            helper.make_tensor_value_info(best_probabilities, onnx.TensorProto.FLOAT, steps),
         ]
     )
 
@@ -120,15 +126,15 @@ def check_detection(original: Path, exported: Path) -> None:
     """The renamed detector must compute exactly what the original does."""
     page = np.random.default_rng(0).uniform(-1, 1, (1, 3, 96, 128)).astype(np.float32)
     (expected,) = _session(original).run(None, {"x": page})
-    (actual,) = _session(exported).run(None, {"normalized_page": page})
+    (actual,) = _session(exported).run(None, {DETECTION_INPUT: page})
     np.testing.assert_array_equal(actual, expected)
 
 
 def check_recognition(original: Path, exported: Path) -> None:
     """The exported recognizer's ids/probabilities must be the original's argmax/max."""
-    lines = np.random.default_rng(0).uniform(-1, 1, (2, 3, 48, 160)).astype(np.float32)
+    lines = np.random.default_rng(0).uniform(-1, 1, (2, 3, LINE_HEIGHT, 160)).astype(np.float32)
     (distribution,) = _session(original).run(None, {"x": lines})
-    ids, probabilities = _session(exported).run(None, {"line_images": lines})
+    ids, probabilities = _session(exported).run(None, {RECOGNITION_INPUT: lines})
     np.testing.assert_array_equal(ids, distribution.argmax(axis=2))
     np.testing.assert_array_equal(probabilities, distribution.max(axis=2))
 
@@ -187,8 +193,8 @@ probability map -> line polygons; see `docserve.processing.text_detection`).
 ## Tensors
 | name | type | shape | meaning |
 | --- | --- | --- | --- |
-| `normalized_page` | FP32 | [1, 3, H, W] | BGR page, (pixel / 255 - 0.5) / 0.5 |
-| `text_probability_map` | FP32 | [1, 1, H, W] | probability that each pixel is text (sigmoid) |
+| `{DETECTION_INPUT}` | FP32 | [1, 3, H, W] | BGR page, (pixel / 255 - 0.5) / 0.5 |
+| `{DETECTION_OUTPUT}` | FP32 | [1, 1, H, W] | probability that each pixel is text (sigmoid) |
 
 ## Input sizes
 Pages are shrunk to at most 2000 px on the longer side, pages whose shorter side is under 736 px
@@ -196,12 +202,13 @@ are enlarged to 736 (rapidocr's defaults; docserve stops enlarging when the long
 4000 px), and both sides are rounded to multiples of 32.
 
 {_SOURCE.format(file=DETECTION_SOURCE)}
-- Changes: graph input/output renamed (`x` -> `normalized_page`, `fetch_name_0` ->
-  `text_probability_map`); outputs checked bit-identical to the original with onnxruntime.
+- Changes: graph input/output renamed (`x` -> `{DETECTION_INPUT}`, `fetch_name_0` ->
+  `{DETECTION_OUTPUT}`); outputs checked bit-identical to the original with onnxruntime.
 """
 
 
 def recognition_card(character_count: int) -> str:
+    height, width = LINE_HEIGHT, MIN_LINE_WIDTH
     return f"""# {RECOGNITION_MODEL}
 
 PP-OCR text recognizer (CTC head): reads a rectified line image as a sequence of steps (one per
@@ -212,19 +219,19 @@ ratio and does the CTC greedy decoding (`docserve.processing.text_recognition`).
 ## Tensors
 | name | type | shape | meaning |
 | --- | --- | --- | --- |
-| `line_images` | FP32 | [batch, 3, 48, W] | BGR line crops, (pixel / 255 - 0.5) / 0.5 |
-| `best_character_ids` | INT64 | [batch, ceil(W / 8)] | most probable class of each step |
-| `best_character_probabilities` | FP32 | [batch, ceil(W / 8)] | its softmax probability |
+| `{RECOGNITION_INPUT}` | FP32 | [batch, 3, {height}, W] | BGR line crops, (pixel / 255 - 0.5) / 0.5 |
+| `{RECOGNITION_OUTPUTS[0]}` | INT64 | [batch, ceil(W / 8)] | most probable class of each step |
+| `{RECOGNITION_OUTPUTS[1]}` | FP32 | [batch, ceil(W / 8)] | its softmax probability |
 
-Crops are scaled to height 48 and right-padded with 0 to the batch's width W (>= 320).
+Crops are scaled to height {height} and right-padded with 0 to the batch's width W (>= {width}).
 Classes: 0 = CTC blank, i in 1..{character_count} = line i of
 `ocr_lines/1/{CHARACTER_SET_FILE}`, {character_count + 1} = space.
 
 ## Input sizes
-Height 48 (fixed by the model); any width, 320 and up here: a crop keeps its aspect ratio.
+Height {height} (fixed by the model); any width, {width} and up here: a crop keeps its aspect ratio.
 
 {_SOURCE.format(file=RECOGNITION_SOURCE)}
-- Changes: input renamed (`x` -> `line_images`); the {character_count + 2}-way softmax output is
+- Changes: input renamed (`x` -> `{RECOGNITION_INPUT}`); the {character_count + 2}-way softmax output is
   reduced in the graph by ArgMax and ReduceMax over the class axis (checked equal to the original's
   argmax/max with onnxruntime), so each line returns 2 numbers per step instead of
   {character_count + 2}. The character set comes from the model's `character` metadata.

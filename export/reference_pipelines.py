@@ -17,6 +17,8 @@ import numpy as np
 import onnxruntime as ort
 
 from docserve.contract.page_result import ModelVersion, PageResult, SkippedStep
+from docserve.export import ocr as ocr_export
+from docserve.export import orientation as orientation_export
 from docserve.export.reference_ocr import InProcessOcr
 from docserve.export.vision.reference import VisionModels
 from docserve.processing.document_gate import skip_for_type
@@ -38,6 +40,7 @@ from docserve.processing.page_orientation import (
 )
 from docserve.processing.page_rotation import deskew_page
 from docserve.processing.page_thumbnail import page_thumbnail
+from docserve.processing.text_recognition import CHARACTER_SET_FILE, RECOGNITION_MODEL
 
 
 class TextStep(Enum):
@@ -48,7 +51,8 @@ class TextStep(Enum):
 
 @dataclass(frozen=True)
 class PipelineParts:
-    """What a pipeline computes; mirrors its ensemble in ensembles/<name>/config.pbtxt."""
+    """What a pipeline computes; mirrors its ensemble in ensembles/<name>/config.pbtxt (a test
+    checks the steps of each ensemble against it)."""
 
     skew: bool = True
     document_type: bool = False
@@ -66,6 +70,10 @@ PIPELINES: dict[str, PipelineParts] = {
     "ocr": PipelineParts(skew=False, text=TextStep.ALWAYS),  # the page as sent, read in colour
 }
 
+# What form_intake's ensemble declares (its "expected_document_types" parameter), which the
+# gateway sends with every page; a test ties the two.
+FORM_INTAKE_EXPECTED_TYPES = ("application_form",)
+# Result part -> the models behind it: page_result's "part_models" parameter (a test ties them).
 MODELS = {
     "orientation": ["page_orientation"], "skew": ["deskew"], "document_type": ["doc_classifier"],
     "text": ["text_detection", "text_recognition"], "checkboxes": ["checkbox"], "signature": ["signature"],
@@ -78,11 +86,11 @@ class ReferencePipelines:
 
     def __init__(self, repository: Path, threads: int = 1):
         self.vision = VisionModels(repository, threads=threads)
-        self.orientation = _session(repository / "page_orientation" / VERSION / "model.onnx", threads)
+        self.orientation = _session(repository / orientation_export.MODEL / VERSION / "model.onnx", threads)
         self.ocr = InProcessOcr(
-            repository / "text_detection" / VERSION / "model.onnx",
-            repository / "text_recognition" / VERSION / "model.onnx",
-            repository / "ocr_lines" / VERSION / "character_set.txt",
+            repository / ocr_export.DETECTION_MODEL / VERSION / "model.onnx",
+            repository / RECOGNITION_MODEL / VERSION / "model.onnx",
+            repository / ocr_export.DECODER_MODEL / VERSION / CHARACTER_SET_FILE,
             threads=threads, settings=OcrSettings(),
         )
         versions = {**{name: VERSION for names in MODELS.values() for name in names},
@@ -92,7 +100,7 @@ class ReferencePipelines:
         self.document_types = read_labels(
             repository / "doc_classifier" / versions["doc_classifier"])
 
-    def pipeline(self, name: str, expected_types: Sequence[str] = ("application_form",)
+    def pipeline(self, name: str, expected_types: Sequence[str] = FORM_INTAKE_EXPECTED_TYPES
                  ) -> Callable[[bytes], PageResult]:
         """The pipeline ``name`` as a function of page bytes (``KeyError`` if unknown)."""
         parts = PIPELINES[name]
@@ -122,8 +130,8 @@ class ReferencePipelines:
 
     def page_orientation(self, page: np.ndarray) -> PageOrientation:
         """How far the grayscale page's content is turned counter-clockwise (0/90/180/270)."""
-        (probabilities,) = self.orientation.run(["orientation_probabilities"],
-                                                {"orientation_input": orientation_input(page)})
+        (probabilities,) = self.orientation.run([orientation_export.MODEL_OUTPUT],
+                                                {orientation_export.MODEL_INPUT: orientation_input(page)})
         return read_orientation(probabilities)
 
     def _ocr_only(self, page_image_bytes: bytes) -> PageResult:

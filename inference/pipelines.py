@@ -28,11 +28,10 @@ from pydantic import ValidationError
 
 from docserve.contract.errors import InferenceError, NotFoundError, TritonUnavailableError
 from docserve.contract.page_result import PageResult
+from docserve.contract.tensor_names import PAGE_INPUT, RESULT_OUTPUT
 from docserve.inference.trace_context import propagation_headers, tracer
 from docserve.inference.triton_client import ModelState, TritonClient
 
-PAGE_INPUT = "page_image_bytes"
-RESULT_OUTPUT = "page_result_json"
 DESCRIPTION_PARAMETER = "description"
 DESKEW_STEP = "deskew_apply"  # grows the page's canvas: pages of its pipelines are checked for it
 

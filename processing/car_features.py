@@ -2,7 +2,8 @@
 
 Training encodes records with :func:`encode_records`; Triton's ``car_evaluation_preprocess``
 encodes request tensors with the same function, and ``car_evaluation_postprocess`` names classes
-with :data:`CLASS_LABELS`. Changing an order here means retraining the model.
+with :data:`CLASS_LABELS`. Changing an order here means retraining the model. The car_evaluation
+configs restate the attributes (tensor names), the feature count and the labels; a test ties them.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ from pathlib import Path
 from docserve.contract.document_types import DOCUMENT_TYPES
 
 LABELS_FILE = "labels.txt"
+# How often the python steps ask Triton which versions are ready: a rolled model version shows up
+# in results (its labels, its version number) within this time.
+READY_VERSIONS_TTL_S = 2.0
 
 
 def read_labels(version_dir: Path) -> tuple[str, ...]:
@@ -47,7 +50,8 @@ class ServedLabels:
     cached list (a version with other types was just rolled in) forces a fresh look-up.
     """
 
-    def __init__(self, model_dir: Path, is_ready: Callable[[str, str], bool], ttl_s: float = 2.0):
+    def __init__(self, model_dir: Path, is_ready: Callable[[str, str], bool],
+                 ttl_s: float = READY_VERSIONS_TTL_S):
         self.model_dir, self.is_ready, self.ttl_s = model_dir, is_ready, ttl_s
         self._labels: tuple[str, ...] = DOCUMENT_TYPES
         self._read_at = float("-inf")

@@ -19,7 +19,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from docserve.processing.step_errors import StepInputError
 
-# An A4 page scanned at 600 dpi is 35 Mpx; anything bigger is no single page we serve.
+# An A4 page scanned at 600 dpi is 35 Mpx; anything bigger is no single page we serve. The
+# configs of page_decode and text_detection_preprocess restate it (a test ties them).
 DEFAULT_MAX_PAGE_PIXELS = 40_000_000
 # The vision models read a 512 px thumbnail: below this a page holds nothing they can see.
 MIN_SIDE_PX = 64

@@ -12,9 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from docserve.contract.page_result import ModelVersion
-from docserve.processing.document_labels import newest_ready_version
-
-VERSIONS_TTL_S = 2.0  # a rolled model version shows up in results within this time
+from docserve.processing.document_labels import READY_VERSIONS_TTL_S, newest_ready_version
 
 
 class ServedVersions:
@@ -27,7 +25,7 @@ class ServedVersions:
         self._read_at = float("-inf")
 
     def current(self) -> dict[str, list[ModelVersion]]:
-        if time.monotonic() - self._read_at > VERSIONS_TTL_S:
+        if time.monotonic() - self._read_at > READY_VERSIONS_TTL_S:
             self._models = {part: [ModelVersion(name=name, version=self._newest_ready(name))
                                    for name in names]
                             for part, names in self.part_models.items()}

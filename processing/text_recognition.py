@@ -20,6 +20,14 @@ import numpy as np
 LINE_HEIGHT = 48
 MIN_LINE_WIDTH = 320  # the width PP-OCR rec was trained on: narrower batches are padded to it
 CTC_BLANK_INDEX = 0
+# The recognizer as ``ocr_lines`` calls it through BLS: its model and tensors, as its config.pbtxt
+# declares them, ``docserve export ocr`` names them in the graph and the in-process reference
+# feeds them.
+RECOGNITION_MODEL = "text_recognition"
+RECOGNITION_INPUT = "line_images"
+RECOGNITION_OUTPUTS = ("best_character_ids", "best_character_probabilities")
+# The recognizer's classes, one per line, in ``ocr_lines``' version folder (written by the export).
+CHARACTER_SET_FILE = "character_set.txt"
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,10 @@ from docserve.api.request_bodies import parse_body, read_multipart
 from docserve.api.schemas.errors import error_responses
 from docserve.api.schemas.jobs import JobUpload, job_view
 from docserve.contract.errors import UnsupportedMediaTypeError
-from docserve.contract.jobs import JobList, JobStatus, JobSubmission, JobView
+from docserve.contract.jobs import MAX_WAIT_S, JobList, JobStatus, JobSubmission, JobView
 
 router = APIRouter(prefix=f"{API_PREFIX}/jobs", tags=["jobs"])
 
-MAX_WAIT_S = 30.0
 
 _LOCATION = {"Location": {"description": "The job's URL: /api/v1/jobs/{request_id}",
                           "schema": {"type": "string"}}}

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from docserve.processing.car_features import ATTRIBUTES
+
+
+def _vocabulary(attribute: str) -> str:
+    """``"vhigh | high | med | low"``: the values the model knows, for the OpenAPI description."""
+    return " | ".join(ATTRIBUTES[attribute])
+
 
 class CarRecord(BaseModel):
     """One car. Values are checked against the model's vocabulary by the pipeline itself."""
 
     model_config = ConfigDict(extra="forbid")
 
-    buying: str = Field(min_length=1, max_length=16, description="vhigh | high | med | low")
-    maint: str = Field(min_length=1, max_length=16, description="vhigh | high | med | low")
-    doors: str = Field(min_length=1, max_length=16, description="2 | 3 | 4 | 5more")
-    persons: str = Field(min_length=1, max_length=16, description="2 | 4 | more")
-    lug_boot: str = Field(min_length=1, max_length=16, description="small | med | big")
-    safety: str = Field(min_length=1, max_length=16, description="low | med | high")
+    buying: str = Field(min_length=1, max_length=16, description=_vocabulary("buying"))
+    maint: str = Field(min_length=1, max_length=16, description=_vocabulary("maint"))
+    doors: str = Field(min_length=1, max_length=16, description=_vocabulary("doors"))
+    persons: str = Field(min_length=1, max_length=16, description=_vocabulary("persons"))
+    lug_boot: str = Field(min_length=1, max_length=16, description=_vocabulary("lug_boot"))
+    safety: str = Field(min_length=1, max_length=16, description=_vocabulary("safety"))
 
 
 class CarPredictRequest(BaseModel):

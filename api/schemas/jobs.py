@@ -11,7 +11,14 @@ from pydantic import ValidationError
 
 from docserve.api.jobs.records import Job
 from docserve.api.request_bodies import body_validation_error
-from docserve.contract.jobs import JobErrorView, JobFields, JobStatus, JobSubmission, JobView
+from docserve.contract.jobs import (
+    MAX_URL_LENGTH,
+    JobErrorView,
+    JobFields,
+    JobStatus,
+    JobSubmission,
+    JobView,
+)
 from docserve.inference.trace_context import trace_id_of
 
 
@@ -49,7 +56,7 @@ class JobUpload(JobFields):
                 "request_id": fields["request_id"],
                 "pipeline": fields["pipeline"],
                 "options": {"type": "string", "description": 'JSON object, e.g. {"pages": [1, 2]}'},
-                "callback_url": {"type": "string", "maxLength": 4096,
+                "callback_url": {"type": "string", "maxLength": MAX_URL_LENGTH,
                                  "description": fields["callback_url"]["description"]},
             },
         }

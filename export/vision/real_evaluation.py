@@ -22,11 +22,10 @@ from docserve.contract.document_types import DOCUMENT_TYPES
 from docserve.export.documents.dataset import HELD_OUT_FIRST_SEED, generate_pages, seeds
 from docserve.export.vision.labelled_pages import LabelledThumbnails
 from docserve.export.vision.reference import DESKEW, DOC_CLASSIFIER
-from docserve.processing.page_rotation import deskew_page
+from docserve.processing.page_rotation import MAX_SKEW_DEGREES, deskew_page
 from docserve.processing.page_thumbnail import page_thumbnail
 
 BATCH = 16
-SKEW_LIMIT = 15.0
 
 
 @dataclass(frozen=True)
@@ -154,4 +153,4 @@ def skew_metrics(name: str, estimate: SkewEstimate, pages: Sequence[np.ndarray],
 
 def turn_angles(pages: int, turns: int, seed: int) -> np.ndarray:
     """Known angles in [-15, 15] degrees, ``[pages, turns]``, seeded."""
-    return np.random.default_rng(seed).uniform(-SKEW_LIMIT, SKEW_LIMIT, (pages, turns))
+    return np.random.default_rng(seed).uniform(-MAX_SKEW_DEGREES, MAX_SKEW_DEGREES, (pages, turns))

@@ -13,8 +13,9 @@ from docserve.cli.main import app
 from docserve.contract.document_types import DOCUMENT_TYPES
 from docserve.export.documents import fonts
 from docserve.export.documents.dataset import read_dataset
-from docserve.export.documents.generator import MAX_SKEW_DEGREES, generate_page
+from docserve.export.documents.generator import generate_page
 from docserve.export.documents.ground_truth import PageTruth
+from docserve.processing.page_rotation import MAX_SKEW_DEGREES
 
 SEEDS = range(7000, 7012)
 

@@ -20,13 +20,13 @@ from tritonclient.utils import InferenceServerException
 from docserve.api.embedded_triton import EmbeddedTriton
 from docserve.contract.model_repositories import PROJECT_ROOT
 from docserve.contract.page_result import PageResult
+from docserve.export.documents.dataset import HELD_OUT_FIRST_SEED
 from docserve.export.documents.generator import GeneratedPage, generate_page
 from docserve.export.reference_pipelines import PIPELINES, ReferencePipelines
 from docserve.export.text_accuracy import character_error_rate
 from docserve.processing.checkboxes import box_iou
 from docserve.processing.page_rotation import box_corners
 
-FIRST_SEED = 10_000_000  # the held-out range: pages no model was trained or tuned on
 FORM_EXPECTED = {"expected_document_types": "application_form"}
 
 
@@ -41,7 +41,7 @@ def pages() -> dict[str, list[GeneratedPage]]:
     """Three forms (the pipelines' main case) and one page of each other type."""
     wanted = {"application_form": 3, "invoice": 1, "letter": 1, "receipt": 1, "other": 1}
     found: dict[str, list[GeneratedPage]] = {name: [] for name in wanted}
-    seed = FIRST_SEED
+    seed = HELD_OUT_FIRST_SEED  # pages no model was trained or tuned on
     while any(len(found[name]) < count for name, count in wanted.items()):
         page = generate_page(seed)
         if len(found[page.truth.document_type]) < wanted[page.truth.document_type]:

@@ -9,11 +9,14 @@ page without text gives empty outputs.
 import numpy as np
 
 from docserve.processing.ocr_pipeline import OcrSettings, read_lines
-from docserve.processing.text_recognition import load_characters
+from docserve.processing.text_recognition import (
+    CHARACTER_SET_FILE,
+    RECOGNITION_INPUT,
+    RECOGNITION_MODEL,
+    RECOGNITION_OUTPUTS,
+    load_characters,
+)
 from docserve.processing.triton_step import TritonStep
-
-RECOGNITION_MODEL = "text_recognition"
-RECOGNITION_OUTPUTS = ["best_character_ids", "best_character_probabilities"]
 
 
 class TritonPythonModel(TritonStep):
@@ -22,7 +25,7 @@ class TritonPythonModel(TritonStep):
             recognition_batch_size=config.int_parameter("recognition_batch_size"),
             min_line_confidence=config.float_parameter("min_line_confidence"),
         )
-        self.characters = load_characters(config.version_dir / "character_set.txt")
+        self.characters = load_characters(config.version_dir / CHARACTER_SET_FILE)
 
     def run(self, request):
         lines = read_lines(request.input("page_pixels_bgr"), request.input("text_probability_map")[0, 0],
@@ -33,6 +36,6 @@ class TritonPythonModel(TritonStep):
                 "line_polygons": np.reshape([line.polygon for line in lines], (-1, 4, 2))}
 
     def _recognize(self, batches):
-        answers = self.call_concurrently(RECOGNITION_MODEL, [{"line_images": images} for images in batches],
-                                         RECOGNITION_OUTPUTS)
+        answers = self.call_concurrently(
+            RECOGNITION_MODEL, [{RECOGNITION_INPUT: images} for images in batches], RECOGNITION_OUTPUTS)
         return [tuple(answer[name] for name in RECOGNITION_OUTPUTS) for answer in answers]
