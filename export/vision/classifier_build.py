@@ -99,7 +99,7 @@ def build_classifier(repository: Path, data: Path, synthetic_pages: int = SYNTHE
         backbone = Backbone(Path(folder))
         features = page_features(backbone, training.thumbnails, training.page_sizes, COPIES, seed)
         rounds = len(features) // len(training.labels)
-        head = train_head(features, np.tile(training.labels, rounds), len(labels), seed, epochs)
+        head = train_head(features, np.tile(training.labels, rounds), labels, seed, epochs)
         seconds = time.perf_counter() - started
         export = join_classifier(head, backbone, samples, model_dir / str(version) / "model.onnx",
                                  TOLERANCE)

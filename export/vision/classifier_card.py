@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from docserve.export.vision.classifier_training import COPIES
+from docserve.export.vision.classifier_training import COPIES, TYPE_WEIGHTS
 from docserve.export.vision.doc_classifier_model import (
     BACKBONE_SIZE,
     FEATURE_MAPS,
@@ -39,9 +39,10 @@ same 169 real validation pages of `shared/data/real_documents` (split by source;
 | + PP-OCRv6 text-detection features at 256 px (its neck + text map) | 0.769 (alone 0.698) |
 | nearest neighbours on these features (k = 1-9) | 0.692-0.722 |
 | these features, real + synthetic + augmented, linear head (3 seeds averaged) | 0.793 |
-| same, one MLP (256 hidden) | 0.822-0.846 (by seed) |
-| same, 3 MLPs averaged (this version's recipe) | 0.846 |
-| same, application_form weighted 2x in the loss | 0.840 (forms 0.79 instead of 0.74) |
+| same, one MLP (64-256 hidden units) | 0.799-0.846 (by seed and size) |
+| same, 3 MLPs averaged: 256 / 128 / 64 hidden units | 0.846 / 0.828 / 0.822 (forms 0.74-0.76) |
+| same, forms' errors weighing 2x: 256 / 128 / 64 hidden | 0.840 / 0.846 / 0.834 (forms 0.79 / 0.84 / 0.82) |
+| (the 256-unit, unweighted recipe built end to end: other augmentation draws) | 0.828 (forms 0.737) |
 | fine-tuning the backbone's last blocks (256 px, from hardswish 19 or 21) | 0.69-0.71 after 2-3 epochs |
 
 Fine-tuning ran at 6 minutes an epoch on the two shared cores and stayed below the frozen
@@ -88,8 +89,8 @@ augmentation on every class, so that none of these can stand in for the type: pa
 contrast (grey photo backgrounds whitened, white scans greyed), tilt in [-15, 15] deg on half
 the pages, zoom 0.85-1.05 and shift, resolution (down to 0.4x and back), sensor noise. All
 pages, colour photos included, are read as grayscale by `page_decode`, as in training.
-Cross-entropy with label smoothing 0.05, Adam (weight decay 1e-3), one-cycle schedule,
-class-balanced epochs (each type's examples repeated up to the largest type's count).
+Cross-entropy with label smoothing 0.05 ({_weights()}), Adam (weight decay 1e-3), one-cycle
+schedule, class-balanced epochs (each type's examples repeated up to the largest type's count).
 
 {DESIGN_CHOICES}
 
@@ -129,6 +130,11 @@ covers, requisitions and surveys. Pages of a type not in the list are forced int
 (read the probabilities). Types are recognised by layout at {BACKBONE_SIZE} px, not by reading text.
 The backbone is frozen: it was trained to tell a page's orientation, not its type.
 """
+
+
+def _weights() -> str:
+    weighted = ", ".join(f"{name}'s errors weigh {weight:g}x" for name, weight in TYPE_WEIGHTS.items())
+    return f"{weighted}: a missed form costs its OCR"
 
 
 def _data(report: ClassifierReport) -> str:
