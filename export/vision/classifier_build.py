@@ -36,7 +36,13 @@ from docserve.export.vision.labelled_pages import (
     split_by_source,
     thumbnails,
 )
-from docserve.export.vision.real_evaluation import TypeMetrics, synthetic_type_metrics, type_metrics
+from docserve.export.vision.real_evaluation import (
+    TypeMetrics,
+    confusion,
+    predicted_types,
+    synthetic_type_metrics,
+    type_metrics,
+)
 from docserve.export.vision.reference import DOC_CLASSIFIER, newest_version
 from docserve.processing.document_labels import LABELS_FILE, read_labels, write_labels
 from docserve.processing.page_thumbnail import page_thumbnail
@@ -50,6 +56,15 @@ EXPORT_SAMPLES = 4
 
 
 @dataclass(frozen=True)
+class Misread:
+    """A validation page given the wrong type: what to look at when judging the labels."""
+
+    page: str  # path inside the data folder
+    truth: str
+    predicted: str
+
+
+@dataclass(frozen=True)
 class ClassifierReport:
     version: int
     labels: tuple[str, ...]
@@ -58,9 +73,11 @@ class ClassifierReport:
     synthetic_pages: int
     seconds: float
     validation: TypeMetrics  # held-out real pages (sources never trained on)
+    misread: tuple[Misread, ...]  # the held-out pages it got wrong
     previous: TypeMetrics | None  # the version before, on the same pages (same types only)
     synthetic: TypeMetrics | None  # held-out synthetic pages, when the types are the factory's
     ms_per_page: float
+    previous_ms_per_page: float | None  # the version before, timed in the same run (same load)
     export: ExportReport  # max_abs_diff: the joined graph against its torch and onnxruntime parts
 
 
@@ -82,22 +99,29 @@ def build_classifier(repository: Path, data: Path, synthetic_pages: int = SYNTHE
         backbone = Backbone(Path(folder))
         features = page_features(backbone, training.thumbnails, training.page_sizes, COPIES, seed)
         rounds = len(features) // len(training.labels)
-        head = train_head(features, np.tile(training.labels, rounds), len(labels), seed, epochs)
+        head = train_head(features, np.tile(training.labels, rounds), labels, seed, epochs)
         seconds = time.perf_counter() - started
         export = join_classifier(head, backbone, samples, model_dir / str(version) / "model.onnx",
                                  TOLERANCE)
     write_labels(model_dir / str(version) / LABELS_FILE, labels)
     held_out = pages.subset(validation)
+    predicted = predicted_types(export.path, held_out.thumbnails)
     report = ClassifierReport(
         version=version, labels=labels, data=data,
         training_counts={label: int(np.sum(pages.labels[train] == i))
                          for i, label in enumerate(labels)},
         synthetic_pages=synthetic, seconds=seconds,
-        validation=type_metrics(export.path, held_out, labels),
+        validation=TypeMetrics(labels, confusion(held_out.labels, predicted, len(labels))),
+        misread=tuple(Misread(files[page].path.relative_to(data).as_posix(), labels[truth],
+                              labels[guess])
+                      for page, truth, guess in zip(validation, held_out.labels, predicted,
+                                                    strict=True) if truth != guess),
         previous=_previous_version(model_dir, version, held_out, labels),
         synthetic=synthetic_type_metrics(export.path, SYNTHETIC_HELD_OUT_PAGES, workers)
         if synthetic else None,
         ms_per_page=_ms_per_page(export.path, files, validation),
+        previous_ms_per_page=_ms_per_page(previous, files, validation)
+        if (previous := model_dir / str(version - 1) / "model.onnx").exists() else None,
         export=export,
     )
     write_model_card(model_dir, classifier_card(report))
@@ -135,6 +159,7 @@ def _ms_per_page(model: Path, files: Sequence[PageFile], validation: np.ndarray)
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
     decoded = [page_gray(files[i]) for i in validation[:40]]
+    session.run(None, {DOC_CLASSIFIER.input: page_thumbnail(decoded[0])[None]})  # warm-up
     started = time.perf_counter()
     for page in decoded:
         session.run(None, {DOC_CLASSIFIER.input: page_thumbnail(page)[None]})

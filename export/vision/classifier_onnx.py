@@ -50,9 +50,9 @@ class Backbone:
         return [torch.from_numpy(output) for output in outputs]
 
     def features(self, ink: torch.Tensor, preprocess: PagePreprocess) -> torch.Tensor:
-        """``[N, 1, 256, 256]`` ink -> pooled features ``[N, FEATURES]``, in batches."""
+        """``[N, 1, 512, 512]`` ink -> pooled features ``[N, FEATURES]``, in batches."""
         with torch.no_grad():
-            return torch.cat([pooled_features(*self.maps(preprocess.from_ink(ink[i: i + BATCH])))
+            return torch.cat([pooled_features(*self.maps(preprocess(ink[i: i + BATCH])))
                               for i in range(0, len(ink), BATCH)])
 
 

@@ -8,11 +8,19 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from docserve.contract.document_types import DOCUMENT_TYPES
 from docserve.export.vision.classifier_onnx import Backbone, join_classifier
-from docserve.export.vision.doc_classifier_model import ClassifierHead, augment_scans, training_inputs
+from docserve.export.vision.doc_classifier_model import (
+    FEATURES,
+    ClassifierHead,
+    augment_scans,
+    grid_means,
+    pooled_features,
+    training_inputs,
+)
 from docserve.export.vision.labelled_pages import (
     PageFile,
     folder_labels,
@@ -94,11 +102,11 @@ def test_augmentation_is_seeded_and_stays_ink():
     thumbnails_ = np.zeros((2, 512, 512), dtype=np.uint8)
     thumbnails_[:, 100:400, 150:350] = 40
     inputs = training_inputs(thumbnails_, np.array([[1000, 700], [1000, 700]]))
-    assert inputs.shape == (2, 2, 256, 256) and inputs[:, 1].max() == 255
+    assert inputs.shape == (2, 2, 512, 512) and inputs[:, 1].max() == 255
     first = augment_scans(inputs, torch.Generator().manual_seed(3))
     again = augment_scans(inputs, torch.Generator().manual_seed(3))
     torch.testing.assert_close(first, again)
-    assert first.shape == (2, 1, 256, 256) and first.min() >= 0 and first.max() <= 1
+    assert first.shape == (2, 1, 512, 512) and first.min() >= 0 and first.max() <= 1
 
 
 def test_joined_graph_matches_its_parts_with_a_dynamic_batch(tmp_path: Path):
@@ -113,3 +121,23 @@ def test_joined_graph_matches_its_parts_with_a_dynamic_batch(tmp_path: Path):
     probabilities = session.run(None, {"page_thumbnail": batch})[0]
     assert probabilities.shape == (3, 3)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [16, 32])
+@pytest.mark.parametrize("cells", [2, 3])
+def test_grid_means_are_adaptive_pooling_in_slices(size: int, cells: int):
+    feature_map = torch.randn(2, 4, size, size)
+    torch.testing.assert_close(grid_means(feature_map, cells),
+                               F.adaptive_avg_pool2d(feature_map, cells).flatten(1))
+
+
+def test_the_head_averages_its_members_probabilities():
+    torch.manual_seed(0)
+    maps = [torch.rand(2, 256, 32, 32), torch.rand(2, 256, 32, 32), torch.rand(2, 256, 16, 16)]
+    head = ClassifierHead(types=4, heads=3).eval()
+    features = head.standardised(pooled_features(*maps))
+    assert features.shape == (2, FEATURES)
+    members = torch.stack([torch.softmax(member(features), dim=1) for member in head.members])
+    with torch.no_grad():
+        torch.testing.assert_close(head(*maps), members.mean(0))
+        torch.testing.assert_close(head(*maps).sum(1), torch.ones(2))

@@ -204,7 +204,7 @@ def test_document_full_gives_every_part(analyze, pages):
              for part in ("orientation", "skew", "document_type", "text", "checkboxes", "signature")}
     assert parts == {
         "orientation": [("page_orientation", "1")], "skew": [("deskew", "1")],
-        "document_type": [("doc_classifier", "2")],
+        "document_type": [("doc_classifier", "3")],
         "text": [("text_detection", "1"), ("text_recognition", "1")],
         "checkboxes": [("checkbox", "1")], "signature": [("signature", "1")],
     }
