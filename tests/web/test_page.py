@@ -52,8 +52,8 @@ def _wait(driver: WebDriver, timeout: float = 30) -> WebDriverWait:
 def _open(driver: WebDriver, gateway: str) -> None:
     driver.set_window_size(1400, 1000)
     driver.get(f"{gateway}/")
-    _wait(driver).until(lambda d: PIPELINE in [o.get_attribute("value") for o in
-                                               d.find_elements(By.CSS_SELECTOR, "#pipeline option")])
+    _wait(driver).until(lambda d: PIPELINE in d.execute_script(  # read at once: the list is rebuilt
+        "return [...document.querySelectorAll('#pipeline option')].map(option => option.value)"))
 
 
 def _full_page_screenshot(driver: WebDriver, path: Path, width: int = 1400) -> None:
@@ -64,8 +64,10 @@ def _full_page_screenshot(driver: WebDriver, path: Path, width: int = 1400) -> N
 
 
 def _progress_log(driver: WebDriver) -> list[tuple[str, str, str]]:
-    return [tuple(item.get_attribute(f"data-{name}") for name in ("status", "done", "total"))
-            for item in driver.find_elements(By.CSS_SELECTOR, "#progress-log li")]
+    entries = driver.execute_script(
+        "return [...document.querySelectorAll('#progress-log li')]"
+        ".map(item => [item.dataset.status, item.dataset.done, item.dataset.total])")
+    return [tuple(entry) for entry in entries]
 
 
 def test_a_signed_two_page_form_is_followed_page_by_page_and_drawn(browser, web_gateway, form_pdf, artefacts):
