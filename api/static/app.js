@@ -320,7 +320,8 @@ function drawPage(job, entry) {
   items.forEach((box, index) => {
     const stateName = box.checked ? "checked" : "unchecked";
     const mark = svgElement("polygon", { points: points(box.polygon), class: `mark checkbox ${stateName}` });
-    const label = svgElement("text", { x: box.box[2] + 4, y: box.box[1] + 18, class: `score ${stateName}` });
+    // The score under the box: beside it is the box's own label, above it the question.
+    const label = svgElement("text", { x: box.box[0], y: box.box[3] + 15, class: `score ${stateName}` });
     label.textContent = box.score.toFixed(2);
     svg.append(mark, label);
     const item = document.createElement("li");

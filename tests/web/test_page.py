@@ -142,7 +142,13 @@ def test_a_file_that_is_no_document_shows_the_apis_error_code(browser, web_gatew
                         data={"request_id": "direct-notes", "pipeline": PIPELINE})
     expected = answer.json()["error"]
     _open(browser, web_gateway)
-    browser.find_element(By.ID, "file").send_keys(str(notes))
+    browser.execute_script(  # a file dropped on the drop zone (WebDriver cannot drag from the desktop)
+        "const files = new DataTransfer();"
+        "files.items.add(new File([arguments[0]], 'notes.txt', {type: 'text/plain'}));"
+        "document.getElementById('drop-zone').dispatchEvent("
+        "  new DragEvent('drop', {dataTransfer: files, bubbles: true, cancelable: true}));",
+        notes.read_text())
+    assert "notes.txt" in browser.find_element(By.ID, "file-name").text
     focused = []
     for _ in range(12):  # keyboard only: Tab through the form to the button, Enter submits
         ActionChains(browser).send_keys(Keys.TAB).perform()
