@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     upload_retention_s: float = Field(
         default=86_400.0, gt=0, description="Longest an uploaded job document is kept unprocessed"
     )
+    page_image_retention_s: float = Field(
+        default=7 * 86_400.0, gt=0,
+        description="How long a job's page images (GET /api/v1/jobs/{id}/pages/{n}/image) are kept",
+    )
 
     # The car evaluation pipeline behind POST /api/v1/predict
     car_pipeline: str = "car_evaluation"
@@ -141,6 +145,10 @@ class Settings(BaseSettings):
     @property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
+
+    @property
+    def page_images_dir(self) -> Path:
+        return self.data_dir / "pages"
 
     @property
     def triton_grpc_url(self) -> str:
