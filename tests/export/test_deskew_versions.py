@@ -18,6 +18,7 @@ from docserve.export.onnx_export import max_abs_diff
 from docserve.export.vision.deskew_model import (
     GatedSkewEstimator,
     ProjectionProfiles,
+    parabola_angle,
     skew_angle_grid,
 )
 from docserve.export.vision.deskew_versions import (
@@ -99,3 +100,11 @@ def test_the_radon_layer_samples_as_a_bilinear_grid_sample_at_the_strip_centres(
     expected = sampled.reshape(2, len(angles), size, strips).sum(-1)
     with torch.no_grad():
         torch.testing.assert_close(profiles(thumbnail), expected, atol=1e-3, rtol=1e-4)
+
+
+def test_the_parabola_readout_finds_the_vertex_between_grid_angles_and_stops_at_the_ends():
+    angles = skew_angle_grid()
+    between = -(angles - 3.1) ** 2 + 0.5 * (angles + 9.0).abs().lt(0.3)  # and a far small bump
+    assert float(parabola_angle(between[None], angles)) == pytest.approx(3.1, abs=1e-4)
+    beyond = -(angles + 20.0) ** 2
+    assert float(parabola_angle(beyond[None], angles)) == -16.0
