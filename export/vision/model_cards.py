@@ -41,7 +41,9 @@ REAL_PAGES_NOTE = (
     "Time per page, one thread, same run: version 2's graph 35 ms of CPU, version 1's 127 ms "
     "(onnxruntime), the thumbnail 9 ms more; under the load of that run (2 cores shared by "
     "several jobs) the evaluation's wall clock read 88 ms per page for version 2 (thumbnail + "
-    "model), 348 for version 1 and 505 for the `deskew` package."
+    "model), 348 for version 1 and 505 for the `deskew` package. On 100 held-out synthetic "
+    "pages (seeds from 10000000, one run): version 1 MAE 0.085 deg, p95 0.206; version 2 MAE "
+    "0.089, p95 0.217 (the parabola and the cap cost 0.004 there), 140 vs 37 ms of CPU."
 )
 
 THUMBNAIL_ROW = (
