@@ -10,7 +10,10 @@ import pytest
 from docserve.contract.model_repositories import PROJECT_ROOT
 from docserve.contract.page_result import DocumentResult, ModelVersion, PageResult
 from docserve.processing.document_gate import (
+    MIN_EXPECTED_PROBABILITY_PARAMETER,
     GateConfigurationError,
+    expected_probability,
+    min_expected_probability,
     parse_expected_types,
     skip_for_type,
 )
@@ -22,6 +25,7 @@ from docserve.processing.page_assembly import (
     assemble_page_result,
 )
 from docserve.processing.page_rotation import box_corners, deskew_page, deskew_transform, undo_deskew
+from docserve.processing.step_errors import StepConfigurationError
 
 SCHEMA_FILE = PROJECT_ROOT / "docs" / "page-result.schema.json"
 
@@ -76,6 +80,21 @@ def test_the_gate_reads_expected_types_and_says_why_it_skips():
     assert skip_for_type(letter, ("letter",)) is None
     skipped = skip_for_type(letter, ("application_form",))
     assert (skipped.reason, skipped.document_type) == ("unexpected document type", "letter")
+
+
+def test_the_gate_runs_for_an_expected_type_probable_enough_though_not_the_most_probable():
+    form_or_letter = np.array([0.3, 0.05, 0.55, 0.05, 0.05])
+    assert skip_for_type(form_or_letter, ("application_form",), min_probability=0.25) is None
+    assert skip_for_type(form_or_letter, ("application_form",), min_probability=0.35) is not None
+    # The expected types count together: 0.3 + 0.05 for a form-or-invoice pipeline.
+    assert skip_for_type(form_or_letter, ("application_form", "invoice"), min_probability=0.35) is None
+    # 1 is the plain most-probable-type gate.
+    assert skip_for_type(form_or_letter, ("application_form",), min_probability=1.0) is not None
+    assert expected_probability(form_or_letter, ("letter", "other")) == pytest.approx(0.6)
+    assert min_expected_probability(0.25) == 0.25
+    for bad in (-0.1, 1.5):
+        with pytest.raises(StepConfigurationError, match=MIN_EXPECTED_PROBABILITY_PARAMETER):
+            min_expected_probability(bad)
 
 
 def test_pipelines_may_add_parts_of_their_own():

@@ -62,7 +62,11 @@ from docserve.export.vision.reference import CONTRACTS
 from docserve.inference.pipelines import DESCRIPTION_PARAMETER, DESKEW_STEP
 from docserve.processing import checkboxes, page_orientation
 from docserve.processing.car_features import ATTRIBUTES, CLASS_LABELS, FEATURE_COUNT
-from docserve.processing.document_gate import EXPECTED_TYPES_PARAMETER
+from docserve.processing.document_gate import (
+    EXPECTED_TYPES_PARAMETER,
+    MIN_EXPECTED_PROBABILITY,
+    MIN_EXPECTED_PROBABILITY_PARAMETER,
+)
 from docserve.processing.document_labels import read_labels
 from docserve.processing.ocr_pipeline import OcrSettings
 from docserve.processing.page_assembly import typed_outputs
@@ -125,6 +129,7 @@ STEP_PARAMETERS: dict[tuple[str, str], str] = {
     ("ocr_lines", "recognition_batch_size"): str(OcrSettings().recognition_batch_size),
     ("ocr_lines", "min_line_confidence"): str(OcrSettings().min_line_confidence),
     ("ocr_gate", "classifier_model"): MODELS["document_type"][0],
+    ("ocr_gate", MIN_EXPECTED_PROBABILITY_PARAMETER): str(MIN_EXPECTED_PROBABILITY),
     (CAR_PIPELINE, "class_labels"): ",".join(CLASS_LABELS),
     ("form_intake", EXPECTED_TYPES_PARAMETER): ",".join(FORM_INTAKE_EXPECTED_TYPES),
 }

@@ -8,6 +8,8 @@ import numpy as np
 
 from docserve.processing.document_gate import (
     EXPECTED_TYPES_PARAMETER,
+    MIN_EXPECTED_PROBABILITY_PARAMETER,
+    min_expected_probability,
     parse_expected_types,
     skip_for_type,
 )
@@ -26,12 +28,14 @@ class TritonPythonModel(TritonStep):
         # The known types are those of the classifier version being served (its labels.txt).
         self.labels = ServedLabels(config.repository / config.str_parameter("classifier_model"),
                                    self.is_model_ready)
+        self.min_probability = min_expected_probability(
+            config.float_parameter(MIN_EXPECTED_PROBABILITY_PARAMETER))
 
     def run(self, request):
         probabilities = request.input("document_type_probabilities").reshape(-1)
         labels = self.labels.current(len(probabilities))
         expected = parse_expected_types(request.parameters().get(EXPECTED_TYPES_PARAMETER), labels)
-        skipped = skip_for_type(probabilities, expected, labels)
+        skipped = skip_for_type(probabilities, expected, labels, self.min_probability)
         if skipped is not None:
             return {**NO_TEXT, "text_skipped_json": [skipped.model_dump_json().encode("utf-8")]}
         text = self.call(self.ocr_model, {"page": request.input("deskewed_page")}, PASSED_THROUGH)
