@@ -290,7 +290,8 @@ def page_contract_problems(configs: Configs) -> list[str]:
 
 
 def reference_mirror_problems(configs: Configs) -> list[str]:
-    """The in-process reference computes the parts each ensemble's steps compute."""
+    """The in-process reference computes the parts each ensemble's steps compute, and turns
+    every page upright first, as every document pipeline does."""
     problems = []
     served = {name for name in _document_pipelines(configs) if name != FIXTURE_PIPELINE}
     if served != set(PIPELINES):
@@ -308,6 +309,8 @@ def reference_mirror_problems(configs: Configs) -> list[str]:
                      for part, value in computed.items() if getattr(parts, part) != value]
         if "ocr_gate" in steps and not string_parameter(configs[name], EXPECTED_TYPES_PARAMETER):
             problems.append(f"{name}: runs ocr_gate but declares no {EXPECTED_TYPES_PARAMETER!r}")
+        if orientation_export.MODEL not in steps:  # the reference turns every page upright first
+            problems.append(f"{name}: no {orientation_export.MODEL} step, the reference's has one")
     return problems
 
 
@@ -549,10 +552,11 @@ def _drop_description(configs: Configs) -> None:
     del configs["signature_check"].parameters[DESCRIPTION_PARAMETER]
 
 
-def _drop_ocr_from_document_full(configs: Configs) -> None:
-    steps = configs["document_full"].ensemble_scheduling.step
-    index = next(i for i, step in enumerate(steps) if step.model_name == "page_ocr")
-    del steps[index]
+def _drop_step(ensemble: str, model: str) -> Callable[[Configs], None]:
+    def change(configs: Configs) -> None:
+        steps = configs[ensemble].ensemble_scheduling.step
+        del steps[next(i for i, step in enumerate(steps) if step.model_name == model)]
+    return change
 
 
 NEGATIVE_CASES = [
@@ -588,7 +592,8 @@ NEGATIVE_CASES = [
     ("ensemble output unwritten", _unwritten_output, wiring_problems),
     ("page contract renamed", _rename_page_contract, page_contract_problems),
     ("pipeline description dropped", _drop_description, page_contract_problems),
-    ("ensemble and reference disagree", _drop_ocr_from_document_full, reference_mirror_problems),
+    ("ensemble and reference disagree", _drop_step("document_full", "page_ocr"), reference_mirror_problems),
+    ("pipeline not turned upright", _drop_step("ocr", "page_orientation"), reference_mirror_problems),
     ("typed output renamed", lambda configs: setattr(tensor(configs["page_result"], "page_skew_degrees"),
                                                      "name", "page_skew"), typed_output_problems),
     ("typed output retyped", _retype("page_result", "page_checkbox_checked", DataType.TYPE_INT8),
