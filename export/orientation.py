@@ -92,10 +92,10 @@ def model_card() -> str:
     return f"""# {MODEL}
 
 Page orientation: is the page upright, or turned by a quarter-turn multiple? A PaddleClas image
-classifier (4 classes) that reads 224 x 224 crops of the page. Served in every deskewing document
-pipeline right after `page_decode`: `page_orientation_preprocess` (crops + normalisation) ->
+classifier (4 classes) that reads 224 x 224 crops of the page. Served in every document pipeline
+(`ocr` included) right after `page_decode`: `page_orientation_preprocess` (crops + normalisation) ->
 `{MODEL}` -> `page_orientation_apply` (reads the class, turns the page upright with a lossless
-quarter turn); deskew and every later model read the upright page. Pre- and post-processing:
+quarter turn); deskew, OCR and every later model read the upright page. Pre- and post-processing:
 `docserve.processing.page_orientation` (shared with the in-process reference).
 
 ## Tensors
@@ -119,7 +119,7 @@ angle, like `skew.degrees`: `orientation.degrees = (360 - class) % 360`.
 
 ## Accuracy
 On real scans (`../shared/data/real_documents`, each page turned 0/90/180/270, the pages stored
-sideways labelled by eye in `bench/real_orientation_labels.csv`; measured by
+sideways labelled by eye in `export/data/real_orientation_labels.csv`; measured by
 `bench/orientation.py` through docserve's own pre- and post-processing): see the README's
 orientation section. The model was not trained here; those pages are an evaluation only.
 
