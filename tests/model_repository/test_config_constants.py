@@ -230,6 +230,14 @@ def step_dims_problems(configs: Configs) -> list[str]:
     return problems
 
 
+def orientation_batch_problems(configs: Configs) -> list[str]:
+    """A page's orientation crops (places x quarter turns) are one request: they must fit."""
+    crops = page_orientation.CROPS_ALONG * page_orientation.CROPS_ACROSS * page_orientation.QUARTER_TURNS
+    batch = configs[orientation_export.MODEL].max_batch_size
+    return [] if batch >= crops else [
+        f"{orientation_export.MODEL}: max_batch_size {batch} < the {crops} crops of one page"]
+
+
 def step_parameter_problems(configs: Configs) -> list[str]:
     return [f"{model}: parameter {key!r} is {string_parameter(configs[model], key)!r}, Python says {value!r}"
             for (model, key), value in STEP_PARAMETERS.items()
@@ -404,7 +412,7 @@ def gateway_model_problems(configs: Configs) -> list[str]:
 
 # Every check but the wiring, which runs per ensemble below.
 CHECKS: list[Check] = [
-    step_dims_problems, step_parameter_problems, car_tensor_problems,
+    step_dims_problems, orientation_batch_problems, step_parameter_problems, car_tensor_problems,
     part_model_problems, form_intake_type_problems, page_contract_problems,
     reference_mirror_problems, typed_output_problems, python_tensor_name_problems, bls_problems,
     golden_set_problems, gateway_model_problems,
@@ -577,6 +585,9 @@ NEGATIVE_CASES = [
      wiring_problems),
     ("checkbox crop resized", _set_dims("checkbox", "checkbox_crops", [-1, 1, 28, 28]), step_dims_problems),
     ("orientation classes", _set_dims("page_orientation", "orientation_probabilities", [8]), wiring_problems),
+    ("orientation batch too small",
+     lambda configs: setattr(configs["page_orientation"], "max_batch_size", 16),
+     orientation_batch_problems),
     ("document types fixed", _set_dims("doc_classifier", "document_type_probabilities", [5]),
      step_dims_problems),
     ("car feature count", _set_dims("car_evaluation_model", "car_features", [22]), wiring_problems),
