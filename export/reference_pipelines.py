@@ -31,7 +31,7 @@ from docserve.processing.page_assembly import (
     TextOutputs,
     assemble_page_result,
 )
-from docserve.processing.page_image import decode_page, decode_page_gray
+from docserve.processing.page_image import decode_page_gray
 from docserve.processing.page_orientation import (
     PageOrientation,
     orientation_input,
@@ -52,7 +52,9 @@ class TextStep(Enum):
 @dataclass(frozen=True)
 class PipelineParts:
     """What a pipeline computes; mirrors its ensemble in ensembles/<name>/config.pbtxt (a test
-    checks the steps of each ensemble against it)."""
+    checks the steps of each ensemble against it). Every pipeline first turns the page upright
+    (orientation); ``skew`` says whether it measures the skew, and straightens the page for
+    OCR and checkboxes."""
 
     skew: bool = True
     document_type: bool = False
@@ -67,7 +69,7 @@ PIPELINES: dict[str, PipelineParts] = {
     "signature_check": PipelineParts(signature=True),
     "document_full": PipelineParts(document_type=True, text=TextStep.ALWAYS, checkboxes=True,
                                    signature=True),
-    "ocr": PipelineParts(skew=False, text=TextStep.ALWAYS),  # the page as sent, read in colour
+    "ocr": PipelineParts(skew=False, text=TextStep.ALWAYS),  # the page turned upright, not deskewed
 }
 
 # What form_intake's ensemble declares (its "expected_document_types" parameter), which the
@@ -108,16 +110,17 @@ class ReferencePipelines:
 
     def run(self, parts: PipelineParts, page_image_bytes: bytes, expected_types: Sequence[str]
             ) -> PageResult:
-        if not parts.skew:
-            return self._ocr_only(page_image_bytes)
         page = decode_page_gray(page_image_bytes)
         orientation = self.page_orientation(page)
         turned = turn_upright(page, orientation.degrees)
-        thumbnail = page_thumbnail(turned)[None]
-        skew = float(self.vision.skew_degrees(thumbnail)[0])
+        thumbnail = (page_thumbnail(turned)[None]
+                     if parts.skew or parts.document_type or parts.signature else None)
+        skew = float(self.vision.skew_degrees(thumbnail)[0]) if parts.skew else None
         probabilities = (self.vision.document_type_probabilities(thumbnail)[0]
                          if parts.document_type else None)
-        upright = deskew_page(turned, skew) if parts.text != TextStep.NONE or parts.checkboxes else None
+        upright = None  # the page OCR and checkboxes read: turned upright, then deskewed
+        if parts.text != TextStep.NONE or parts.checkboxes:
+            upright = turned if skew is None else deskew_page(turned, skew)
         outputs = PageOutputs(
             page_height=page.shape[0], page_width=page.shape[1], orientation=orientation,
             skew_degrees=skew, document_type_probabilities=probabilities,
@@ -133,12 +136,6 @@ class ReferencePipelines:
         (probabilities,) = self.orientation.run([orientation_export.MODEL_OUTPUT],
                                                 {orientation_export.MODEL_INPUT: orientation_input(page)})
         return read_orientation(probabilities)
-
-    def _ocr_only(self, page_image_bytes: bytes) -> PageResult:
-        page = decode_page(page_image_bytes)
-        outputs = PageOutputs(page_height=page.shape[0], page_width=page.shape[1],
-                              text=_text_outputs(self.ocr.read_pixels(page)))
-        return assemble_page_result(outputs, self.models)
 
     def _text(self, step: TextStep, upright: np.ndarray | None, probabilities: np.ndarray | None,
               expected_types: Sequence[str]) -> TextOutputs | None:

@@ -1,8 +1,9 @@
 """``docserve export evaluate --real DIR``: the served models' metrics on real labelled pages.
 
 Document types per type with the confusion matrix (the newest ``doc_classifier`` version, with
-its own label list), and the skew error of every deskew version (the served one marked) beside
-the ``deskew`` package on the same real pages turned by known angles (:mod:`.real_evaluation`).
+its own label list), page orientation on the same pages turned 0/90/180/270 deg
+(:mod:`.real_orientation`), and the skew error of every deskew version (the served one marked)
+beside the ``deskew`` package on the same real pages turned by known angles (:mod:`.real_evaluation`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from docserve.export.orientation import MODEL as ORIENTATION_MODEL
 from docserve.export.vision.labelled_pages import page_files, page_gray, split_by_source, thumbnails
 from docserve.export.vision.real_evaluation import (
     SKEW_HEADER,
@@ -20,6 +22,7 @@ from docserve.export.vision.real_evaluation import (
     turn_angles,
     type_metrics,
 )
+from docserve.export.vision.real_orientation import STORED_ORIENTATIONS, orientation_metrics
 from docserve.export.vision.reference import DESKEW, DOC_CLASSIFIER, model_versions, newest_version
 from docserve.processing.document_labels import read_labels
 
@@ -43,6 +46,11 @@ def real_report(repository: Path, folder: Path, validation_only: bool, skew_page
         files = [files[i] for i in split_by_source(files, SEED)[1]]
     metrics = type_metrics(classifier_dir / str(version) / "model.onnx",
                            thumbnails(files, labels), labels)
+    orientation_dir = repository / ORIENTATION_MODEL
+    orientation_version = newest_version(orientation_dir)
+    orientation = orientation_metrics(
+        orientation_dir / str(orientation_version) / "model.onnx",
+        ((file.path.relative_to(folder).as_posix(), file.label, page_gray(file)) for file in files))
     chosen = np.random.default_rng(SEED).permutation(len(files))[:skew_pages]
     pages = [page_gray(files[i]) for i in sorted(chosen)]
     angles = turn_angles(len(pages), TURNS_PER_PAGE, SEED)
@@ -57,6 +65,11 @@ def real_report(repository: Path, folder: Path, validation_only: bool, skew_page
     return (f"\nReal pages from {folder} ({scope}): {metrics.pages}\n\n"
             f"doc_classifier version {version}: accuracy {metrics.accuracy:.4f}\n\n"
             f"{metrics.table()}\n\n"
+            f"Orientation ({ORIENTATION_MODEL} version {orientation_version}) on the same pages, each "
+            f"turned 0/90/180/270 deg (stored orientations: {STORED_ORIENTATIONS.name}; "
+            f"{orientation.untold} pages left out, no telling): {orientation.right} of "
+            f"{orientation.tests} right ({orientation.accuracy:.4f})\n\n"
+            f"{orientation.table()}\n\n"
             f"Skew on {len(pages)} real pages turned by {TURNS_PER_PAGE} known angles each in "
             "[-15, 15] deg (error against the estimate of the page as scanned + the turn)\n\n"
             f"{SKEW_HEADER}\n" + "\n".join(rows))

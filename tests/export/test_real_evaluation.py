@@ -1,4 +1,4 @@
-"""Real-page metrics: confusion tables, skew of pages turned by known angles, the report."""
+"""Real-page metrics: confusion tables, orientation and skew of turned pages, the report."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from PIL import Image
 from docserve.contract.model_repositories import PROJECT_ROOT
 from docserve.export.documents.generator import generate_page
 from docserve.export.vision.real_evaluation import TypeMetrics, model_skew, skew_metrics
+from docserve.export.vision.real_orientation import orientation_metrics, stored_orientations
 from docserve.export.vision.real_report import real_report
 
 REPOSITORY = PROJECT_ROOT / "model_repository"
@@ -30,6 +31,31 @@ def test_a_turned_page_is_measured_against_its_own_skew_plus_the_turn():
     assert len(metrics.errors) == 2 and metrics.errors.max() < 0.5  # a wrong sign: 12-18 deg
 
 
+ORIENTATION_MODEL = REPOSITORY / "page_orientation" / "1" / "model.onnx"
+
+
+def test_orientation_is_measured_against_the_turn_plus_the_stored_orientation():
+    """Each page counts four times (0/90/180/270); a page stored sideways is right when the
+    model finds the turn plus its stored angle, and a page that cannot be told is left out."""
+    page = generate_page(10_000_000).image
+    sideways = np.asarray(Image.fromarray(page).rotate(90, expand=True))
+    pages = [("a.png", "letter", page), ("b.png", "letter", sideways), ("c.png", "other", page)]
+    metrics = orientation_metrics(ORIENTATION_MODEL, pages, stored={"b.png": 90, "c.png": None})
+    assert (metrics.untold, metrics.tests, metrics.right) == (1, 8, 8)
+    assert sorted(metrics.by_turn) == [0, 90, 180, 270] and list(metrics.by_type) == ["letter"]
+    assert "| **all** | 8 | 8 | **1.0000** |" in metrics.table()
+    unlabelled = orientation_metrics(ORIENTATION_MODEL, pages[1:2], stored={})
+    assert unlabelled.right == 0
+    assert [(miss.turned, miss.truth, miss.found) for miss in unlabelled.misses] == [
+        (0, 0, 90), (90, 90, 180), (180, 180, 270), (270, 270, 0)]
+
+
+def test_the_stored_orientations_are_quarter_turns_or_untold():
+    stored = stored_orientations()
+    assert stored and set(stored.values()) <= {None, 0, 90, 180, 270}
+    assert all(file.count("/") == 1 for file in stored)  # <type>/<file> in the real folder
+
+
 def test_the_real_report_names_the_served_version_and_both_skew_estimators(tmp_path: Path):
     seed = 10_000_000
     while len(list(tmp_path.iterdir())) < 2:
@@ -46,3 +72,5 @@ def test_the_real_report_names_the_served_version_and_both_skew_estimators(tmp_p
         assert re.search(rf"\| {kind} \|( \d \|){{5}} 1 \|", report)
     assert re.search(r"\| application_form \|( 0 \|){5} 0 \|", report)
     assert "| deskew v1 | 2 |" in report and "| `deskew` package | 2 |" in report
+    assert "Orientation (page_orientation version 1) on the same pages" in report
+    assert re.search(r"\| turned 270 \| 2 \|", report) and "| **all** | 8 |" in report

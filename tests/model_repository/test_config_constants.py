@@ -235,6 +235,14 @@ def step_dims_problems(configs: Configs) -> list[str]:
     return problems
 
 
+def orientation_batch_problems(configs: Configs) -> list[str]:
+    """A page's orientation crops (places x quarter turns) are one request: they must fit."""
+    crops = page_orientation.CROPS_ALONG * page_orientation.CROPS_ACROSS * page_orientation.QUARTER_TURNS
+    batch = configs[orientation_export.MODEL].max_batch_size
+    return [] if batch >= crops else [
+        f"{orientation_export.MODEL}: max_batch_size {batch} < the {crops} crops of one page"]
+
+
 def step_parameter_problems(configs: Configs) -> list[str]:
     return [f"{model}: parameter {key!r} is {string_parameter(configs[model], key)!r}, Python says {value!r}"
             for (model, key), value in STEP_PARAMETERS.items()
@@ -295,7 +303,8 @@ def page_contract_problems(configs: Configs) -> list[str]:
 
 
 def reference_mirror_problems(configs: Configs) -> list[str]:
-    """The in-process reference computes the parts each ensemble's steps compute."""
+    """The in-process reference computes the parts each ensemble's steps compute, and turns
+    every page upright first, as every document pipeline does."""
     problems = []
     served = {name for name in _document_pipelines(configs) if name != FIXTURE_PIPELINE}
     if served != set(PIPELINES):
@@ -313,6 +322,8 @@ def reference_mirror_problems(configs: Configs) -> list[str]:
                      for part, value in computed.items() if getattr(parts, part) != value]
         if "ocr_gate" in steps and not string_parameter(configs[name], EXPECTED_TYPES_PARAMETER):
             problems.append(f"{name}: runs ocr_gate but declares no {EXPECTED_TYPES_PARAMETER!r}")
+        if orientation_export.MODEL not in steps:  # the reference turns every page upright first
+            problems.append(f"{name}: no {orientation_export.MODEL} step, the reference's has one")
     return problems
 
 
@@ -406,7 +417,7 @@ def gateway_model_problems(configs: Configs) -> list[str]:
 
 # Every check but the wiring, which runs per ensemble below.
 CHECKS: list[Check] = [
-    step_dims_problems, step_parameter_problems, car_tensor_problems,
+    step_dims_problems, orientation_batch_problems, step_parameter_problems, car_tensor_problems,
     part_model_problems, form_intake_type_problems, page_contract_problems,
     reference_mirror_problems, typed_output_problems, python_tensor_name_problems, bls_problems,
     golden_set_problems, gateway_model_problems,
@@ -554,10 +565,11 @@ def _drop_description(configs: Configs) -> None:
     del configs["signature_check"].parameters[DESCRIPTION_PARAMETER]
 
 
-def _drop_ocr_from_document_full(configs: Configs) -> None:
-    steps = configs["document_full"].ensemble_scheduling.step
-    index = next(i for i, step in enumerate(steps) if step.model_name == "page_ocr")
-    del steps[index]
+def _drop_step(ensemble: str, model: str) -> Callable[[Configs], None]:
+    def change(configs: Configs) -> None:
+        steps = configs[ensemble].ensemble_scheduling.step
+        del steps[next(i for i, step in enumerate(steps) if step.model_name == model)]
+    return change
 
 
 NEGATIVE_CASES = [
@@ -578,6 +590,9 @@ NEGATIVE_CASES = [
      wiring_problems),
     ("checkbox crop resized", _set_dims("checkbox", "checkbox_crops", [-1, 1, 28, 28]), step_dims_problems),
     ("orientation classes", _set_dims("page_orientation", "orientation_probabilities", [8]), wiring_problems),
+    ("orientation batch too small",
+     lambda configs: setattr(configs["page_orientation"], "max_batch_size", 16),
+     orientation_batch_problems),
     ("document types fixed", _set_dims("doc_classifier", "document_type_probabilities", [5]),
      step_dims_problems),
     ("car feature count", _set_dims("car_evaluation_model", "car_features", [22]), wiring_problems),
@@ -593,7 +608,8 @@ NEGATIVE_CASES = [
     ("ensemble output unwritten", _unwritten_output, wiring_problems),
     ("page contract renamed", _rename_page_contract, page_contract_problems),
     ("pipeline description dropped", _drop_description, page_contract_problems),
-    ("ensemble and reference disagree", _drop_ocr_from_document_full, reference_mirror_problems),
+    ("ensemble and reference disagree", _drop_step("document_full", "page_ocr"), reference_mirror_problems),
+    ("pipeline not turned upright", _drop_step("ocr", "page_orientation"), reference_mirror_problems),
     ("typed output renamed", lambda configs: setattr(tensor(configs["page_result"], "page_skew_degrees"),
                                                      "name", "page_skew"), typed_output_problems),
     ("typed output retyped", _retype("page_result", "page_checkbox_checked", DataType.TYPE_INT8),

