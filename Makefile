@@ -33,6 +33,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/car_evaluation.py
 	$(BIN)/python bench/vision_models.py
 	$(BIN)/python bench/ocr.py $(BENCH_ARGS)
+	$(BIN)/python bench/ocr_steps.py $(BENCH_ARGS)
 	$(BIN)/python bench/jobs.py $(BENCH_ARGS)
 	$(BIN)/python bench/pipelines.py $(BENCH_ARGS)
 	$(BIN)/python bench/limit.py $(BENCH_ARGS)

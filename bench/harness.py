@@ -11,13 +11,17 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from docserve.api.embedded_triton import free_port
+from docserve.api.embedded_triton import EmbeddedTriton, TritonOptions, TritonPorts, free_port
+from docserve.contract.model_repositories import PROJECT_ROOT
 from docserve.export.documents.generator import generate_page
 from docserve.export.synthetic_text_pages import render_text_page
 
@@ -49,6 +53,21 @@ def document_pages(count: int, folder: Path) -> list[Path]:
         path.write_bytes(buffer.getvalue())
         paths.append(path)
     return paths
+
+
+@contextmanager
+def embedded_triton() -> Iterator[EmbeddedTriton]:
+    """A fresh embedded Triton serving the project's repositories, its log silenced."""
+    ports = TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port())
+    with tempfile.TemporaryDirectory(prefix="bench-ocr-") as work_dir:
+        options = TritonOptions(
+            model_repositories=[PROJECT_ROOT / "model_repository", PROJECT_ROOT / "ensembles"],
+            work_dir=Path(work_dir),
+            ports=ports,
+        )
+        with EmbeddedTriton(options, log_sink=lambda line: None) as server:
+            yield server
+
 
 
 @dataclass
@@ -91,6 +110,35 @@ def rss_mb(pid: int) -> tuple[float, float]:
     """(current RSS, peak RSS) of one process, in MB."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def _descendants(pid: int) -> list[int]:
+    """A process and all its descendants (gateway or Triton + python stubs)."""
+    listing = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout
+    children: dict[int, list[int]] = {}
+    for line in listing.splitlines():
+        child, parent = map(int, line.split())
+        children.setdefault(parent, []).append(child)
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        stack += children.get(current, [])
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its live descendants: what a
+    request costs in cores, whatever else the machine runs (wall time depends on that)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for process in _descendants(pid):
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / ticks
 
 
 def tree_rss_mb(pid: int) -> float:

@@ -7,6 +7,8 @@ pages/s of:
   * the same processing in-process (``InProcessOcr``): what serving itself costs;
   * rapidocr in-process with the same weights (no angle classifier: our pipeline has none);
   * Tesseract 5 (Debian), single-threaded (OMP_THREAD_LIMIT=1) and with its default threads.
+Then throughput on the scanned pages: the Triton pipeline with 4 pages in flight against
+rapidocr's best in-process configuration (1 or 2 onnxruntime threads).
 The machine is shared and noisy, so the systems are measured interleaved, page by page, in a
 rotating order; each system reads one warm-up page first. Prints one markdown table.
 
@@ -21,18 +23,17 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import tritonclient.grpc as grpcclient
+from harness import embedded_triton
 from rapidocr import RapidOCR
 
-from docserve.api.embedded_triton import EmbeddedTriton, TritonOptions, TritonPorts, free_port
+from docserve.api.embedded_triton import EmbeddedTriton
 from docserve.contract.model_repositories import PROJECT_ROOT
 from docserve.contract.tensor_names import PAGE_INPUT
 from docserve.export.ocr import RAPIDOCR_VERSION
@@ -99,12 +100,12 @@ def in_process_reader() -> Reader:
     return lambda page_image_bytes: "\n".join(line.text for line in ocr(page_image_bytes))
 
 
-def rapidocr_reader() -> Reader:
+def rapidocr_reader(threads: int = ONNX_THREADS) -> Reader:
     engine = RapidOCR(
         params={
             "Global.use_cls": False,
             "Global.log_level": "warning",
-            "EngineConfig.onnxruntime.intra_op_num_threads": ONNX_THREADS,
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         }
     )
@@ -130,19 +131,6 @@ def tesseract_reader(single_threaded: bool) -> Reader:
     return read
 
 
-@contextmanager
-def embedded_triton() -> Iterator[EmbeddedTriton]:
-    ports = TritonPorts(http=free_port(), grpc=free_port(), metrics=free_port())
-    with tempfile.TemporaryDirectory(prefix="bench-ocr-") as work_dir:
-        options = TritonOptions(
-            model_repositories=[REPOSITORY, PROJECT_ROOT / "ensembles"],
-            work_dir=Path(work_dir),
-            ports=ports,
-        )
-        with EmbeddedTriton(options, log_sink=lambda line: None) as server:
-            yield server
-
-
 def tesseract_version() -> str:
     done = subprocess.run(["tesseract", "--version"], capture_output=True, text=True)
     return (done.stdout or done.stderr).split("\n", 1)[0].replace("tesseract ", "")
@@ -161,6 +149,37 @@ def measure(readers: dict[str, Reader], pages: list[TextPage]) -> dict[str, Tall
             text = readers[name](page.image_bytes)
             tallies[name].add(page, text, time.perf_counter() - start)
     return tallies
+
+
+def pages_per_second(read: Reader, pages: list[bytes], concurrency: int) -> float:
+    """Throughput of ``read`` over ``pages`` with ``concurrency`` pages in flight (threads)."""
+    read(pages[0])  # warm-up
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(read, pages))
+    return len(pages) / (time.perf_counter() - started)
+
+
+def throughput_table(server: EmbeddedTriton, pages: list[TextPage], concurrency: int) -> str:
+    """Scanned pages, ``concurrency`` in flight over gRPC, against rapidocr's best in-process
+    configuration on this machine (1 or 2 onnxruntime threads, one page at a time: one engine
+    is not thread-safe, and two engines would split the same cores)."""
+    scanned = [page.image_bytes for page in pages]
+    rapidocr = {threads: pages_per_second(rapidocr_reader(threads), scanned, 1) for threads in (1, 2)}
+    best = max(rapidocr, key=rapidocr.get)
+    triton = pages_per_second(triton_reader(server), scanned, concurrency)
+    return "\n".join([
+        f"\nThroughput on {len(scanned)} scanned pages ({_load()}):\n",
+        "| system | pages/s | x rapidocr best |", "| --- | ---: | ---: |",
+        f"| docserve Triton ocr ensemble (gRPC), concurrency {concurrency} | {triton:.3f} | "
+        f"{triton / rapidocr[best]:.2f}x |",
+        *(f"| rapidocr {RAPIDOCR_VERSION} in-process, {threads} thread{'s' * (threads > 1)} | "
+          f"{rate:.3f} | {rate / rapidocr[best]:.2f}x |" for threads, rate in rapidocr.items()),
+    ])
+
+
+def _load() -> str:
+    return "load " + ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def markdown_table(tallies: dict[str, Tally], reference: str) -> str:
@@ -199,6 +218,8 @@ def main() -> None:
             f"tesseract {tesseract_version()} (default threads)": tesseract_reader(False),
         }
         tallies = measure(readers, pages)
+        throughput = throughput_table(server, [page for page in pages if page.image_bytes[:4] !=
+                                               b"\x89PNG"] or pages, concurrency=4)
     scanned = sum(1 for page in pages if not page.image_bytes.startswith(b"\x89PNG"))
     characters = sum(len(normalize_whitespace(page.text)) for page in pages)
     print(
@@ -207,6 +228,7 @@ def main() -> None:
         f"{ONNX_THREADS} threads, one page in flight\n"
     )
     print(markdown_table(tallies, reference=rapidocr_name))
+    print(throughput)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,13 @@ gets its own error without failing the others. It is a :class:`TritonStep` that 
 batch at once (``execute``) instead of one request at a time (``run``).
 
 Config parameters understood (``parameters { key: ... value { string_value: ... } }``):
-  ``intra_op_thread_count`` threads of each instance (default 1: instances x threads <= cores).
+  ``intra_op_thread_count`` threads of each instance (default 0: onnxruntime's own default, one
+  per core, as the native backend does without the parameter).
+
+Idle onnxruntime threads sleep instead of spinning (``session.intra_op.allow_spinning`` off): a
+lone page's model call gets every core, and with several models busy at once (pages in flight,
+one stub process per model instance) no thread burns a core waiting for work the others need.
+docs/performance.md has the measurements.
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ class TritonPythonModel(TritonStep):
     def setup(self, config: StepConfig) -> None:
         model_file = config.model_config.get("default_model_filename") or "model.onnx"
         options = ort.SessionOptions()
-        options.intra_op_num_threads = config.int_parameter("intra_op_thread_count", default=1)
+        options.intra_op_num_threads = config.int_parameter("intra_op_thread_count", default=0)
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(config.version_dir / model_file), options,
                                             providers=["CPUExecutionProvider"])
         self.batched = int(config.model_config.get("max_batch_size", 0)) > 0
