@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from docserve.api.jobs.records import CallbackState, Job, JobRequest
+from docserve.api.jobs.records import AttemptStart, CallbackState, Job, JobRequest
 from docserve.contract.jobs import JobStatus
 
 
@@ -79,6 +79,20 @@ class JobStore(Protocol):
     async def pending_callbacks(self, limit: int = 100) -> list[Job]:
         """At most ``limit`` finished jobs (succeeded or failed) whose callback is still
         ``pending``: owed by a process that stopped before delivering it."""
+        ...
+
+    async def start_attempt(self, request: JobRequest, worker_id: str, lease_s: float) -> AttemptStart:
+        """Start an attempt at a job a message queue delivered, unless it is final or cancelled.
+
+        For queues that carry the request itself (Kafka): the record is created first when
+        there is none (a request put on the topic directly; ``QueueFullError`` never applies: the
+        topic is the buffer), then, if the job is queued and due or its lease ran out, leased to
+        ``worker_id`` for ``lease_s`` like a claim (``attempts`` + 1, ``processing``,
+        ``started_at`` at the first). A final job (redelivery after its outcome was stored) is
+        returned not started; so is one leased to another worker or not due, with
+        ``not_before``. ``ConflictError`` when the stored job under this request id has another
+        fingerprint (the request's owner is not compared: a message carries none).
+        """
         ...
 
     async def close(self) -> None:
