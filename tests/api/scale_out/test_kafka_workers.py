@@ -8,6 +8,7 @@ schemas in one order at start, so their ids agree across processes (inference/jo
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -165,6 +166,26 @@ def test_a_worker_killed_mid_job_loses_it_to_the_other_after_the_rebalance(
     assert (result.status, result.attempts) == ("succeeded", 2)
     assert result.result["pages"][0]["result"]["page"]["width"] == 77
     assert _all_results(scale_out, 1) == ["killed"]
+
+
+def test_docserve_submit_via_kafka(scale_out, probe_pipeline, inbox, tmp_path):
+    locations = _pages(inbox, 2)
+    files = [location.removeprefix("file://") for location in locations]
+    s = scale_out.settings
+    out = tmp_path / "results.jsonl"
+    with workers(s, inbox, 1, tmp_path):
+        finished = subprocess.run(
+            [sys.executable, "-m", "docserve.cli.main", "submit", *files, "--pipeline", PIPELINE,
+             "--via", "kafka", "--out", str(out), "--timeout", "90"],
+            env={**os.environ, "DOCSERVE_KAFKA_BOOTSTRAP_SERVERS": scale_out.bootstrap,
+                 "DOCSERVE_SCHEMA_REGISTRY_URL": s.schema_registry_url,
+                 "DOCSERVE_KAFKA_REQUEST_TOPIC": s.kafka_request_topic,
+                 "DOCSERVE_KAFKA_RESULT_TOPIC": s.kafka_result_topic},
+            capture_output=True, text=True, timeout=150)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    widths = {line["source"]: line["result"]["pages"][0]["result"]["page"]["width"] for line in lines}
+    assert widths == {files[0]: 100, files[1]: 101} and all(line["ok"] for line in lines)
 
 
 @pytest.fixture
