@@ -11,7 +11,7 @@ COPY api ./api
 COPY client ./client
 COPY export ./export
 COPY cli ./cli
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir ".[scale-out]"
 
 ENV DOCSERVE_HOST=0.0.0.0 \
     DOCSERVE_TRITON_HOST=triton \

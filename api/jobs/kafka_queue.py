@@ -62,6 +62,7 @@ SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_INTERVAL_MS = 1000
 POLL_S = 0.2
 PRODUCE_TIMEOUT_S = 30.0
+STORE_RETRY_S = 1.0  # a message whose attempt could not be started (store down) is tried again after
 
 
 @dataclass
@@ -319,6 +320,11 @@ class KafkaJobQueue:
             except ConflictError as error:
                 await self._dead_letter(delivery, f"conflict: {error.message}")
                 self._finish_delivery(delivery)
+                continue
+            except Exception:  # the store is unreachable: keep the message, ask again shortly
+                logger.exception("job {}: could not start the attempt; retried in {}s",
+                                 delivery.request.request_id, STORE_RETRY_S)
+                self._held.append((self._clock() + STORE_RETRY_S, delivery))
                 continue
             if attempt.started:
                 self._running[attempt.job.request_id] = delivery
