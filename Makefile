@@ -37,6 +37,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/pipelines.py $(BENCH_ARGS)
 	$(BIN)/python bench/limit.py $(BENCH_ARGS)
 	$(BIN)/python bench/monolith.py $(BENCH_ARGS)
+	$(BIN)/python bench/scale_out.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -1,10 +1,11 @@
 """What the gateway and the workers need from a job backend: a :class:`JobStore` and a :class:`JobQueue`.
 
 Routers, the job service, workers, callbacks, uploads and metrics depend on these two protocols
-only; ``Services.open`` picks the implementations. Today one SQLite file is both
-(``sqlite_jobs.SqliteJobs``); the scale-out mode (issue 16) adds a Kafka queue and a
-MongoDB/Redis store behind the same methods, and ``tests/api/jobs/test_job_backends.py`` is the
-contract suite every implementation passes.
+only; ``Services.open`` picks the implementations: one SQLite file is both
+(``sqlite_jobs.SqliteJobs``, the embedded default), or MongoDB (``mongo_jobs.MongoJobs``, also
+both), optionally behind the Redis cache (``result_cache.CachedJobStore``), with the Kafka queue
+(``kafka_queue.KafkaJobQueue``) delivering instead; ``tests/api/jobs/test_job_backends.py`` is
+the contract suite every store passes.
 
 - The **store** holds the job records: the source of truth a client reads (``GET /jobs/{id}``),
   idempotency of submissions, cancellation, listings and counts, callback bookkeeping.
