@@ -1,6 +1,7 @@
 """The scale-out mode against the embedded default: the same pages, one run, side by side.
 
-    .venv/bin/python bench/scale_out.py [--pipeline signature_check] [--documents 60] [--queued 10000] [--quick]
+    .venv/bin/python bench/scale_out.py [--pipeline signature_check] [--documents 60] [--queued 10000]
+                                        [--quick]
 
 For each queue (``sqlite``: the SQLite file is store and queue; ``kafka``: Tansu broker +
 MongoDB-wire store (nx-27017) + Redis cache, the real servers the tests use) it starts
@@ -146,12 +147,13 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for mode, by_count in results.items():
         for count, result in by_count.items():
-            print(f"| {mode} | {count} | {result['jobs']} | {result['seconds']:.1f} | {result['jobs_per_s']:.2f} | "
-                  f"{result['p50_s']:.2f} | {result['p95_s']:.2f} |")
+            print(f"| {mode} | {count} | {result['jobs']} | {result['seconds']:.1f} | "
+                  f"{result['jobs_per_s']:.2f} | {result['p50_s']:.2f} | {result['p95_s']:.2f} |")
     print(f"\n### Kafka gateway with {args.queued} jobs queued (no workers)\n")
     print("| RSS idle MB | RSS with queue MB | peak RSS MB | seconds to queue | submissions/s |")
     print("| --- | --- | --- | --- | --- |")
-    print(f"| {idle_rss:.0f} | {queued_rss:.0f} | {queued_peak:.0f} | {seconds:.1f} | {args.queued / seconds:.0f} |")
+    print(f"| {idle_rss:.0f} | {queued_rss:.0f} | {queued_peak:.0f} | {seconds:.1f} | "
+          f"{args.queued / seconds:.0f} |")
 
 
 if __name__ == "__main__":
