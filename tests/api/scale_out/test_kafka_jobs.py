@@ -6,6 +6,7 @@ in-process ``mock://``; tests/api/scale_out/test_kafka_workers.py runs worker pr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -16,8 +17,12 @@ from real_servers import PARTITIONS
 from sample_documents import png_page
 
 from docserve.api.app import create_app
+from docserve.api.embedded_triton import free_port
 from docserve.api.jobs.kafka_queue import DEAD_LETTER_REASON
+from docserve.api.metrics import GatewayMetrics
+from docserve.api.services import Services
 from docserve.client.kafka_jobs import KafkaJobClient
+from docserve.contract.errors import NotFoundError
 from docserve.contract.job_messages import model_versions
 from docserve.contract.jobs import JobStatus
 
@@ -125,3 +130,46 @@ def test_a_restarted_redis_loses_no_result(scale_out, probe_pipeline, inbox, red
         after = api.get("/api/v1/jobs/cached").json()  # restarted empty: refilled from MongoDB
     assert before == during == after and before["status"] == "succeeded"
     assert json.dumps(before["result"])
+
+
+def test_a_triton_outage_pauses_consumption_instead_of_a_tight_retry_loop(scale_out, inbox):
+    """Triton unreachable: the first job's attempt fails transiently, the partitions pause for
+    its retry delay, and a request sent meanwhile is not even taken until the pause ends."""
+    settings = scale_out.settings.model_copy(update={
+        "triton_grpc_port": free_port(), "triton_retries": 0, "job_retry_base_s": 4.0,
+        "job_max_attempts": 2, "run_workers": True})
+    location = _page(inbox)
+
+    async def scenario() -> tuple[list[bool], int, int]:
+        services = Services.open(settings, run_workers=True, metrics=GatewayMetrics())
+        try:
+            with _client(scale_out) as kafka:
+                kafka.submit("first", PIPELINE, location)
+                while (await _stored(services, "first")) is None or \
+                        (await services.store.get("first")).error_code is None:
+                    await asyncio.sleep(0.05)
+                kafka.submit("meanwhile", PIPELINE, location)
+                taken_during_pause = []
+                for _ in range(20):  # 2 s of the 4 s pause
+                    taken_during_pause.append(await _stored(services, "meanwhile") is not None)
+                    await asyncio.sleep(0.1)
+                first_attempts = (await services.store.get("first")).attempts
+                for _ in range(150):  # the pause ends: it is taken (and meets the outage too)
+                    if (job := await _stored(services, "meanwhile")) is not None and job.attempts:
+                        break
+                    await asyncio.sleep(0.1)
+                return taken_during_pause, first_attempts, (await services.store.get("meanwhile")).attempts
+        finally:
+            await services.close()
+
+    taken_during_pause, first_attempts, later_attempts = asyncio.run(scenario())
+    assert not any(taken_during_pause)
+    assert first_attempts == 1  # no retry before its delay
+    assert later_attempts >= 1
+
+
+async def _stored(services: Services, request_id: str):
+    try:
+        return await services.store.get(request_id)
+    except NotFoundError:
+        return None
