@@ -46,7 +46,7 @@ from pydantic import ValidationError
 
 from docserve.api.jobs.protocols import JobQueue, JobStore
 from docserve.api.jobs.records import Job, JobRequest
-from docserve.contract.errors import ConflictError
+from docserve.contract.errors import ConflictError, QueueUnavailableError
 from docserve.contract.job_messages import model_versions
 from docserve.contract.jobs import JobSubmission
 from docserve.inference.job_messages import (
@@ -61,7 +61,9 @@ DEAD_LETTER_REASON = "docserve-dead-letter-reason"
 SESSION_TIMEOUT_MS = 6000
 HEARTBEAT_INTERVAL_MS = 1000
 POLL_S = 0.2
-PRODUCE_TIMEOUT_S = 30.0
+MESSAGE_TIMEOUT_MS = 10_000  # the producer gives a message up after (the broker is down)
+PRODUCE_TIMEOUT_S = MESSAGE_TIMEOUT_MS / 1000 + 5
+QUEUE_RETRY_AFTER_S = 5
 STORE_RETRY_S = 1.0  # a message whose attempt could not be started (store down) is tried again after
 
 
@@ -122,7 +124,8 @@ class KafkaJobQueue:
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "session.timeout.ms": SESSION_TIMEOUT_MS, "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS,
         }
-        self._producer = Producer({"bootstrap.servers": bootstrap_servers, "linger.ms": 2})
+        self._producer = Producer({"bootstrap.servers": bootstrap_servers, "linger.ms": 2,
+                                   "message.timeout.ms": MESSAGE_TIMEOUT_MS})
         self._closing = threading.Event()
         self._producer_thread = threading.Thread(target=self._serve_deliveries, name="kafka-producer",
                                                  daemon=True)
@@ -163,9 +166,16 @@ class KafkaJobQueue:
         await asyncio.wait_for(delivered, PRODUCE_TIMEOUT_S)
 
     async def enqueue(self, job: Job) -> None:
-        await self._produce(self.request_topic, job.request_id, self.codec.encode_request(JobRequestMessage(
+        """Produce the job's request; ``QueueUnavailableError`` (503) when the broker does not
+        take it in time (the record stays queued: a repeated submission offers it again)."""
+        value = self.codec.encode_request(JobRequestMessage(
             request_id=job.request_id, pipeline=job.pipeline, location=job.location, options=job.options,
-            callback_url=job.callback_url, submitted_at=job.created_at)))
+            callback_url=job.callback_url, submitted_at=job.created_at))
+        try:
+            await self._produce(self.request_topic, job.request_id, value)
+        except (KafkaException, BufferError, TimeoutError) as error:
+            raise QueueUnavailableError(f"the job queue did not take job {job.request_id!r}: {error}",
+                                        retry_after_s=QUEUE_RETRY_AFTER_S) from error
 
     async def publish_result(self, job: Job) -> None:
         """The stored outcome of a final job on the result topic (again, if it was published)."""

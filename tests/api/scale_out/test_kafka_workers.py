@@ -21,9 +21,11 @@ from pathlib import Path
 import boto3
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from fastapi.testclient import TestClient
 from real_servers import PARTITIONS, ScaleOut, create_topics, scale_out_settings, tansu
 from sample_documents import png_page
 
+from docserve.api.app import create_app
 from docserve.api.jobs.mongo_jobs import MongoJobs
 from docserve.api.settings import Settings
 from docserve.client.kafka_jobs import KafkaJobClient
@@ -216,3 +218,23 @@ def test_a_restarted_broker_loses_nothing_and_workers_reconnect(
             kafka.submit("after-restart", PIPELINE, after)
             assert kafka.wait(["after-restart"], timeout_s=90)["after-restart"].status == "succeeded"
     assert sorted(_all_results(scale_out, 2)) == ["after-restart", "before-restart"]  # the topic survived
+
+
+def test_a_submission_while_the_broker_is_down_is_a_503_and_its_repeat_runs_it(
+        jobs_settings, durable_broker, mongo_url, probe_pipeline, inbox, tmp_path):
+    bootstrap = f"127.0.0.1:{durable_broker.port}"
+    settings = scale_out_settings(jobs_settings, bootstrap, mongo_url, None, tmp_path / "data")
+    create_topics(bootstrap, ScaleOut(settings, bootstrap).topics)
+    body = {"request_id": "while-down", "pipeline": PIPELINE, "location": _pages(inbox, 1)[0]}
+    with TestClient(create_app(settings)) as api:
+        durable_broker.stop()
+        refused = api.post("/api/v1/jobs", json=body)
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "queue_unavailable"
+        assert "Retry-After" in refused.headers
+        assert api.get("/api/v1/jobs/while-down").json()["status"] == "queued"  # stored, not lost
+        durable_broker.start()
+        assert api.post("/api/v1/jobs", json=body).status_code == 200  # the repeat offers it again
+        deadline = time.monotonic() + 90
+        while (job := api.get("/api/v1/jobs/while-down").json())["status"] != "succeeded":
+            assert time.monotonic() < deadline, job
+            time.sleep(0.2)
