@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from docserve.api.api_keys import KeyRing
 from docserve.api.car_evaluation import CarEvaluationService
 from docserve.api.documents.fetch import DocumentFetcher
 from docserve.api.documents.service import DocumentService
 from docserve.api.jobs.callbacks import CallbackSender
-from docserve.api.jobs.kafka_queue import KafkaJobQueue
-from docserve.api.jobs.mongo_jobs import MongoJobs
 from docserve.api.jobs.protocols import JobQueue, JobStore
-from docserve.api.jobs.result_cache import CachedJobStore
 from docserve.api.jobs.service import JobService
 from docserve.api.jobs.sqlite_jobs import SqliteJobs
 from docserve.api.jobs.uploads import UploadStore
@@ -20,9 +18,11 @@ from docserve.api.jobs.worker import JobWorkers
 from docserve.api.metrics import GatewayMetrics
 from docserve.api.settings import Settings
 from docserve.api.step_repair import StepRepair
-from docserve.inference.job_messages import JobMessageCodec
 from docserve.inference.pipelines import PipelineCatalog
 from docserve.inference.triton_client import TritonClient
+
+if TYPE_CHECKING:
+    from docserve.api.jobs.mongo_jobs import MongoJobs
 
 
 def open_job_backends(settings: Settings) -> tuple[JobStore, JobQueue]:
@@ -31,10 +31,13 @@ def open_job_backends(settings: Settings) -> tuple[JobStore, JobQueue]:
     Embedded default: one SQLite file is both. ``DOCSERVE_STORE=mongodb``: MongoDB holds the
     records (and is the queue too, unless ``DOCSERVE_QUEUE=kafka``); ``DOCSERVE_REDIS_URL``:
     reads go through the Redis cache; ``DOCSERVE_QUEUE=kafka``: the request topic delivers the
-    jobs, leased on the store's records.
+    jobs, leased on the store's records. The scale-out backends are imported only when chosen:
+    their clients are the ``scale-out`` extra, which the embedded default does not install.
     """
     records: SqliteJobs | MongoJobs
     if settings.store == "mongodb":
+        from docserve.api.jobs.mongo_jobs import MongoJobs
+
         assert settings.mongodb_url is not None
         records = MongoJobs(settings.mongodb_url, settings.mongodb_database, max_queue=settings.max_queue,
                             retention_s=settings.job_retention_s)
@@ -42,9 +45,14 @@ def open_job_backends(settings: Settings) -> tuple[JobStore, JobQueue]:
         records = SqliteJobs(settings.jobs_database, max_queue=settings.max_queue)
     store: JobStore = records
     if settings.redis_url:
+        from docserve.api.jobs.result_cache import CachedJobStore
+
         store = CachedJobStore(records, settings.redis_url, settings.result_cache_ttl_s)
     if settings.queue != "kafka":
-        return store, records
+        return store, records  # SQLite and MongoDB are queues too
+    from docserve.api.jobs.kafka_queue import KafkaJobQueue
+    from docserve.inference.job_messages import JobMessageCodec
+
     assert settings.kafka_bootstrap_servers is not None and settings.schema_registry_url is not None
     codec = JobMessageCodec(settings.schema_registry_url, settings.kafka_request_topic,
                             settings.kafka_result_topic)

@@ -23,7 +23,6 @@ from typing import Any, TextIO
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from docserve.client.kafka_jobs import REQUEST_TOPIC, RESULT_TOPIC, KafkaJobClient
 from docserve.client.rest import AsyncDocServeClient, JobDocument
 from docserve.client.triton import TritonPipelineClient
 from docserve.contract.errors import DocserveError
@@ -163,8 +162,8 @@ class KafkaTarget:
 
     bootstrap_servers: str
     schema_registry_url: str
-    request_topic: str = REQUEST_TOPIC
-    result_topic: str = RESULT_TOPIC
+    request_topic: str = "docserve.requests"
+    result_topic: str = "docserve.results"
     timeout_s: float = 3600.0
 
 
@@ -172,6 +171,8 @@ def via_kafka(sources: list[str], pipeline: str, target: KafkaTarget, progress: 
               task: Any) -> list[Outcome]:
     """Every document as a ``JobRequest`` on the request topic, then its ``JobResult``: a local
     file is sent as its ``file://`` location (the workers must see the same filesystem)."""
+    from docserve.client.kafka_jobs import KafkaJobClient  # the scale-out extra: imported when used
+
     documents, outcomes = {}, []
     for source in sources:
         try:
