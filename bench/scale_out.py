@@ -101,6 +101,17 @@ async def queue_many(base: str, pipeline: str, location: str, count: int, lanes:
     return time.perf_counter() - started
 
 
+def print_throughput(args: argparse.Namespace, results: dict[str, dict[int, dict]]) -> None:
+    print(f"\n### Kafka + MongoDB + Redis vs SQLite: pipeline `{args.pipeline}`, {args.documents} one-page "
+          f"documents, {args.concurrency} concurrent REST clients (send, then poll every 20 ms)\n")
+    print("| queue | worker processes | jobs | seconds | jobs/s | p50 send->result s | p95 send->result s |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for mode, by_count in results.items():
+        for count, result in by_count.items():
+            print(f"| {mode} | {count} | {result['jobs']} | {result['seconds']:.1f} | "
+                  f"{result['jobs_per_s']:.2f} | {result['p50_s']:.2f} | {result['p95_s']:.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pipeline", default="signature_check")
@@ -127,6 +138,7 @@ def main() -> None:
                                   args.pipeline, args.concurrency),
                 "kafka": measure("kafka", env, folder, inbox, documents, args.pipeline, args.concurrency),
             }
+            print_throughput(args, results)
             queued_env = kafka_env(bootstrap, mongo.port, cache.port)
             create_topics(bootstrap, [queued_env["DOCSERVE_KAFKA_REQUEST_TOPIC"]])
             docserve = start_docserve(folder / "queued", inbox, workers=False, **queued_env)
@@ -141,14 +153,6 @@ def main() -> None:
             for server in servers:
                 server.stop()
 
-    print(f"\n### Kafka + MongoDB + Redis vs SQLite: pipeline `{args.pipeline}`, {args.documents} one-page "
-          f"documents, {args.concurrency} concurrent REST clients (send, then poll every 20 ms)\n")
-    print("| queue | worker processes | jobs | seconds | jobs/s | p50 send->result s | p95 send->result s |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for mode, by_count in results.items():
-        for count, result in by_count.items():
-            print(f"| {mode} | {count} | {result['jobs']} | {result['seconds']:.1f} | "
-                  f"{result['jobs_per_s']:.2f} | {result['p50_s']:.2f} | {result['p95_s']:.2f} |")
     print(f"\n### Kafka gateway with {args.queued} jobs queued (no workers)\n")
     print("| RSS idle MB | RSS with queue MB | peak RSS MB | seconds to queue | submissions/s |")
     print("| --- | --- | --- | --- | --- |")
