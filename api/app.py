@@ -63,5 +63,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in (home.router, api_router, probes.router):
         app.include_router(router)
+    app.mount("/static", home.static_files, name="static")
     publish_body_schemas(app, JobSubmission)
     return app

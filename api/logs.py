@@ -1,4 +1,5 @@
-"""Logging: loguru everywhere, JSON lines in production, each line carrying the request id."""
+"""Logging: loguru everywhere, JSON lines in production, each line carrying the request id
+and, inside a traced request or job, its W3C trace id (the fields log search keys on)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ import logging
 import sys
 
 from loguru import logger
+from opentelemetry import trace
 
 from docserve.api.settings import Settings
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
-def _add_request_id(record: dict) -> None:
+def _add_request_context(record: dict) -> None:
     record["extra"].setdefault("request_id", request_id_var.get())
+    span = trace.get_current_span().get_span_context()
+    if span.is_valid:
+        record["extra"].setdefault("trace_id", format(span.trace_id, "032x"))
 
 
 class _InterceptHandler(logging.Handler):
@@ -46,7 +51,7 @@ def _json_line(message) -> None:
 
 def configure_logging(settings: Settings) -> None:
     logger.remove()
-    logger.configure(patcher=_add_request_id)
+    logger.configure(patcher=_add_request_context)
     if settings.log_json:
         logger.add(_json_line, level=settings.log_level)
     else:

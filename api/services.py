@@ -10,6 +10,7 @@ from docserve.api.car_evaluation import CarEvaluationService
 from docserve.api.documents.fetch import DocumentFetcher
 from docserve.api.documents.service import DocumentService
 from docserve.api.jobs.callbacks import CallbackSender
+from docserve.api.jobs.page_images import PageImageStore
 from docserve.api.jobs.protocols import JobQueue, JobStore
 from docserve.api.jobs.service import JobService
 from docserve.api.jobs.sqlite_jobs import SqliteJobs
@@ -70,6 +71,7 @@ class Services:
     store: JobStore
     queue: JobQueue
     uploads: UploadStore
+    page_images: PageImageStore
     catalog: PipelineCatalog
     fetcher: DocumentFetcher
     documents: DocumentService
@@ -89,6 +91,7 @@ class Services:
         store, queue = open_job_backends(settings)
         metrics.watch_jobs(store)
         uploads = UploadStore(settings.uploads_dir, settings.max_document_bytes, settings.upload_retention_s)
+        page_images = PageImageStore(settings.page_images_dir, settings.page_image_retention_s)
         catalog = PipelineCatalog(triton, ttl_s=settings.pipeline_cache_ttl_s)
         step_repair = StepRepair(triton, catalog, metrics, probe_interval_s=settings.step_probe_interval_s)
         step_repair.start()
@@ -96,17 +99,18 @@ class Services:
             settings, on_failure=lambda scheme, error: metrics.fetch_failures.labels(scheme, error.code).inc()
         )
         documents = DocumentService(settings, triton, catalog, fetcher)
-        jobs = JobService(store, queue, uploads, documents, allow_private_hosts=settings.allow_private_hosts)
+        jobs = JobService(store, queue, uploads, page_images, documents,
+                          allow_private_hosts=settings.allow_private_hosts)
         callbacks = CallbackSender(settings, store)
         workers = None
         if run_workers:
-            workers = JobWorkers(settings, queue, store, uploads, documents, callbacks, metrics)
+            workers = JobWorkers(settings, queue, store, uploads, page_images, documents, callbacks, metrics)
             workers.start()
         return cls(
             settings=settings, triton=triton,
             car_evaluation=CarEvaluationService(triton, settings.car_pipeline, settings.car_model),
-            store=store, queue=queue, uploads=uploads, catalog=catalog, fetcher=fetcher,
-            documents=documents, jobs=jobs, callbacks=callbacks, workers=workers,
+            store=store, queue=queue, uploads=uploads, page_images=page_images, catalog=catalog,
+            fetcher=fetcher, documents=documents, jobs=jobs, callbacks=callbacks, workers=workers,
             keys=KeyRing(settings.api_keys_file) if settings.api_keys_file else None, step_repair=step_repair,
         )
 

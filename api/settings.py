@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     max_queue: int = Field(default=10_000, ge=1, description="Queued jobs before POST /jobs says 429")
     worker_concurrency: int = Field(default=4, ge=1, description="Jobs in flight toward Triton")
     run_workers: bool = Field(default=True, description="Run workers inside the gateway process")
+    worker_probe_port: int = Field(
+        default=0, ge=0, le=65535,
+        description="`docserve worker` answers /healthz, /readyz, /metrics on this port; 0: no probes",
+    )
     job_max_attempts: int = Field(default=5, ge=1)
     job_lease_s: float = Field(default=60.0, gt=0, description="A silent worker loses its job after")
     job_retry_base_s: float = Field(default=1.0, gt=0, description="First retry delay; doubles")
@@ -111,6 +115,10 @@ class Settings(BaseSettings):
     )
     upload_retention_s: float = Field(
         default=86_400.0, gt=0, description="Longest an uploaded job document is kept unprocessed"
+    )
+    page_image_retention_s: float = Field(
+        default=7 * 86_400.0, gt=0,
+        description="How long a job's page images (GET /api/v1/jobs/{id}/pages/{n}/image) are kept",
     )
 
     # Scale-out mode (README "Scale out"): Kafka queue, MongoDB store, Redis result cache
@@ -170,6 +178,10 @@ class Settings(BaseSettings):
     @property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
+
+    @property
+    def page_images_dir(self) -> Path:
+        return self.data_dir / "pages"
 
     @property
     def triton_grpc_url(self) -> str:

@@ -94,8 +94,11 @@ def _wait_s(deadline: float) -> float:
     return max(0.0, min(MAX_WAIT_S, deadline - time.monotonic()))
 
 
-def _wait_params(wait: float) -> dict[str, str]:
-    return {"wait": f"{wait:.3f}"} if wait > 0 else {}
+def _wait_params(wait: float, partial: bool = False) -> dict[str, str]:
+    params = {"wait": f"{wait:.3f}"} if wait > 0 else {}
+    if partial:
+        params["include"] = "partial"
+    return params
 
 
 def _poll_timeout(timeout: httpx.Timeout, wait: float) -> httpx.Timeout:
@@ -173,12 +176,20 @@ class DocServeClient:
                 continue
             return JobView.model_validate(response.json())
 
-    def receive(self, request_id: str, wait: float = 0) -> JobView:
-        """The job now, or (``wait`` > 0, at most 30) as soon as its status changes."""
-        response = self._http.get(f"/api/v1/jobs/{request_id}", params=_wait_params(wait),
+    def receive(self, request_id: str, wait: float = 0, partial: bool = False) -> JobView:
+        """The job now, or (``wait`` > 0, at most 30) as soon as its status or progress changes;
+        with ``partial``, the pages finished so far too (``JobView.partial``)."""
+        response = self._http.get(f"/api/v1/jobs/{request_id}", params=_wait_params(wait, partial),
                                   timeout=_poll_timeout(self._http.timeout, wait))
         _raise_for_error(response)
         return JobView.model_validate(response.json())
+
+    def page_image(self, request_id: str, page: int) -> bytes:
+        """The PNG of page ``page`` (1-based) as the job analysed it: its result's coordinates
+        are pixels of this image."""
+        response = self._http.get(f"/api/v1/jobs/{request_id}/pages/{page}/image")
+        _raise_for_error(response)
+        return response.content
 
     def wait(self, request_id: str, timeout: float = 300.0) -> JobView:
         """Long-poll until the job is final (the gateway answers as soon as its status changes)."""
@@ -249,11 +260,16 @@ class AsyncDocServeClient:
                 continue
             return JobView.model_validate(response.json())
 
-    async def receive(self, request_id: str, wait: float = 0) -> JobView:
-        response = await self._http.get(f"/api/v1/jobs/{request_id}", params=_wait_params(wait),
+    async def receive(self, request_id: str, wait: float = 0, partial: bool = False) -> JobView:
+        response = await self._http.get(f"/api/v1/jobs/{request_id}", params=_wait_params(wait, partial),
                                         timeout=_poll_timeout(self._http.timeout, wait))
         _raise_for_error(response)
         return JobView.model_validate(response.json())
+
+    async def page_image(self, request_id: str, page: int) -> bytes:
+        response = await self._http.get(f"/api/v1/jobs/{request_id}/pages/{page}/image")
+        _raise_for_error(response)
+        return response.content
 
     async def wait(self, request_id: str, timeout: float = 300.0) -> JobView:
         deadline = time.monotonic() + timeout

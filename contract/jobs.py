@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from docserve.contract.page_result import DocumentResult
+from docserve.contract.page_result import DocumentResult, PageEntry
 
 
 class JobStatus(str, Enum):
@@ -89,6 +90,17 @@ class JobErrorView(BaseModel):
     message: str
 
 
+class JobProgress(BaseModel):
+    pages_total: int | None = Field(
+        default=None, description="Pages this job analyses (its selected pages); null until a "
+                                  "worker has split the document")
+    pages_done: int = Field(default=0, description="How many of them have their result")
+
+
+# What GET /api/v1/jobs/{request_id}?include= may add to the job.
+JobInclude = Literal["partial"]
+
+
 class JobView(BaseModel):
     request_id: str
     pipeline: str
@@ -101,6 +113,13 @@ class JobView(BaseModel):
     result: DocumentResult | None = None
     error: JobErrorView | None = None
     trace_id: str | None = Field(default=None, description="OpenTelemetry trace of the job (X-Trace-ID)")
+    progress: JobProgress = Field(default_factory=JobProgress,
+                                  description="Page by page: updated as each page's result is stored")
+    partial: list[PageEntry] | None = Field(
+        default=None,
+        description="With ?include=partial, until the job succeeded: the pages finished so far, "
+                    "in page order (what a failed job did finish stays here). Null otherwise",
+    )
 
 
 class JobList(BaseModel):

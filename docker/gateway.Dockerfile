@@ -11,10 +11,14 @@ COPY api ./api
 COPY client ./client
 COPY export ./export
 COPY cli ./cli
-RUN pip install --no-cache-dir ".[scale-out]"
+RUN pip install --no-cache-dir ".[scale-out]" \
+ && groupadd --system --gid 10001 docserve \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/docserve --create-home docserve
+# Not root: the gateway and the workers (`docserve worker`, same image) need nothing privileged.
+USER 10001
 
 ENV DOCSERVE_HOST=0.0.0.0 \
     DOCSERVE_TRITON_HOST=triton \
     DOCSERVE_DATA_DIR=/var/lib/docserve
-EXPOSE 8080
+EXPOSE 8080 8081
 CMD ["uvicorn", "docserve.api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8080"]

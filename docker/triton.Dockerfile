@@ -43,6 +43,8 @@ RUN pip install --no-cache-dir --no-deps .
 COPY --from=weights /src/model_repository /models/model_repository
 COPY ensembles /models/ensembles
 
+# Not root: the official image's own unprivileged user (uid 1000) can read the repository.
+USER triton-server
 EXPOSE 8000 8001 8002
 CMD ["tritonserver", "--model-repository=/models/model_repository", "--model-repository=/models/ensembles", \
      "--model-control-mode=explicit", "--load-model=*"]

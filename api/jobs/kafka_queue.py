@@ -349,6 +349,12 @@ class KafkaJobQueue:
     async def extend_lease(self, job: Job, worker_id: str, lease_s: float) -> bool:
         return await self.leases.extend_lease(job, worker_id, lease_s)
 
+    async def start_pages(self, job: Job, worker_id: str, pages_total: int) -> bool:
+        return await self.leases.start_pages(job, worker_id, pages_total)
+
+    async def record_page(self, job: Job, worker_id: str, page: dict[str, Any]) -> bool:
+        return await self.leases.record_page(job, worker_id, page)
+
     async def succeed(self, job: Job, worker_id: str, result: dict[str, Any]) -> bool:
         return await self._settle(job, await self.leases.succeed(job, worker_id, result))
 

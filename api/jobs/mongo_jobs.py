@@ -58,6 +58,8 @@ def _job(document: dict[str, Any]) -> Job:
         callback_state=document.get("callback_state"),
         owner=document.get("owner"),
         trace_parent=document.get("trace_parent"),
+        pages_total=document.get("pages_total"),
+        pages_done=document.get("pages_done", 0),
     )
 
 
@@ -103,7 +105,7 @@ class MongoJobs:
             "created_at": now, "started_at": None, "finished_at": None, "available_at": now,
             **_LEASE_FIELDS, "result": None, "error_code": None, "error_message": None,
             "callback_state": "pending" if request.callback_url else None, "owner": owner,
-            "trace_parent": request.trace_parent,
+            "trace_parent": request.trace_parent, "pages_total": None, "pages_done": 0, "partial": {},
         }
 
     # -- the store -------------------------------------------------------------------------------
@@ -173,6 +175,13 @@ class MongoJobs:
             return _job(document)
         job = await self.get(request_id)
         raise ConflictError(f"job {request_id!r} is {job.status.value}; only queued jobs can be cancelled")
+
+    async def partial_pages(self, request_id: str) -> list[dict[str, Any]]:
+        document = await (await self._collection()).find_one({"request_id": request_id}, {"partial": 1})
+        if document is None:
+            raise NotFoundError(f"no job with request_id {request_id!r}")
+        pages = (document.get("partial") or {}).values()
+        return sorted(pages, key=lambda page: int(page["page"]))
 
     async def set_callback_state(self, request_id: str, state: CallbackState) -> None:
         await (await self._collection()).update_one({"request_id": request_id},
@@ -248,8 +257,28 @@ class MongoJobs:
             self._held(job, worker_id), {"$set": {"lease_expires_at": self._clock() + lease_s}})
         return outcome.matched_count == 1
 
+    async def start_pages(self, job: Job, worker_id: str, pages_total: int) -> bool:
+        outcome = await (await self._collection()).update_one(
+            self._held(job, worker_id),
+            {"$set": {"pages_total": pages_total, "pages_done": 0, "partial": {}}})
+        return outcome.matched_count == 1
+
+    async def record_page(self, job: Job, worker_id: str, page: dict[str, Any]) -> bool:
+        """The page under ``partial.p<n>`` (a page number again replaces it), then ``pages_done``
+        its count: both writes are the lease holder's alone."""
+        jobs = await self._collection()
+        document = await jobs.find_one_and_update(
+            self._held(job, worker_id), {"$set": {f"partial.p{int(page['page'])}": page}},
+            projection={"partial": 1}, return_document=ReturnDocument.AFTER)
+        if document is None:
+            return False
+        outcome = await jobs.update_one(self._held(job, worker_id),
+                                        {"$set": {"pages_done": len(document["partial"])}})
+        return outcome.matched_count == 1
+
     async def succeed(self, job: Job, worker_id: str, result: dict[str, Any]) -> bool:
-        return await self._finish(job, worker_id, {"status": JobStatus.SUCCEEDED.value, "result": result})
+        return await self._finish(job, worker_id, {"status": JobStatus.SUCCEEDED.value, "result": result,
+                                                   "partial": {}})
 
     async def fail(self, job: Job, worker_id: str, code: str, message: str) -> bool:
         return await self._finish(job, worker_id, {"status": JobStatus.FAILED.value, "error_code": code,

@@ -18,6 +18,10 @@ the contract suite every store passes.
   ``JobResult`` and only then commit the offset; ``retry_later`` re-publishes the request for
   later; a redelivered message whose record is final or cancelled is acknowledged and skipped.
 
+A running job reports its progress page by page (``JobQueue.start_pages``, ``record_page``,
+under the lease like its outcome); clients read it in the record (``pages_total``,
+``pages_done``) and the pages finished so far through ``JobStore.partial_pages``.
+
 Every method is a coroutine: an implementation on a blocking client runs it in a thread
 (``asyncio.to_thread``), never on the event loop. Errors clients should see are the typed
 ``DocserveError`` subclasses named below; times are seconds since the epoch.
@@ -71,6 +75,12 @@ class JobStore(Protocol):
         """Cancel a queued job: it becomes ``cancelled`` and final (``finished_at`` now), its
         callback is no longer owed, and no claim ever returns it. ``NotFoundError`` for an
         unknown id, ``ConflictError`` when the job is not queued (running or finished)."""
+        ...
+
+    async def partial_pages(self, request_id: str) -> list[dict[str, Any]]:
+        """The page results the job's current (or last failed) attempt has stored so far
+        (``JobQueue.record_page``), in page order; ``[]`` before the first page and once the job
+        succeeded (its result holds every page). ``NotFoundError`` for an unknown id."""
         ...
 
     async def set_callback_state(self, request_id: str, state: CallbackState) -> None:
@@ -133,9 +143,22 @@ class JobQueue(Protocol):
         """Heartbeat: the lease now ends ``lease_s`` from now. False: it was lost; abandon the work."""
         ...
 
+    async def start_pages(self, job: Job, worker_id: str, pages_total: int) -> bool:
+        """Progress: the attempt split the document into ``pages_total`` pages to analyse.
+        ``pages_done`` becomes 0 and the partial pages of earlier attempts are dropped, if
+        ``worker_id`` still holds the lease."""
+        ...
+
+    async def record_page(self, job: Job, worker_id: str, page: dict[str, Any]) -> bool:
+        """Progress: one page's result (a ``PageEntry`` as JSON, numbered by its ``page``) is
+        readable through ``JobStore.partial_pages`` and counts in ``pages_done``; storing a page
+        number again replaces it and counts once. Only while ``worker_id`` holds the lease."""
+        ...
+
     async def succeed(self, job: Job, worker_id: str, result: dict[str, Any]) -> bool:
         """Store ``result`` as the job's outcome (``succeeded``, ``finished_at`` now) and
-        acknowledge the delivery, if ``worker_id`` still holds the lease."""
+        acknowledge the delivery, if ``worker_id`` still holds the lease. The partial pages go
+        (the result holds them); ``pages_done`` stays as recorded."""
         ...
 
     async def fail(self, job: Job, worker_id: str, code: str, message: str) -> bool:

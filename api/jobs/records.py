@@ -42,6 +42,8 @@ class Job:
 
     Times are seconds since the epoch. ``error_code``/``error_message`` are the last failed
     attempt's while the job is queued for a retry, and the final error once it failed.
+    ``pages_total`` is the number of pages the current attempt analyses (None until a worker
+    has split the document), ``pages_done`` how many of them have their result stored.
     """
 
     request_id: str
@@ -60,6 +62,8 @@ class Job:
     callback_state: CallbackState | None
     owner: str | None = None
     trace_parent: str | None = None
+    pages_total: int | None = None
+    pages_done: int = 0
 
 
 @dataclass(frozen=True)

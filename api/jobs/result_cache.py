@@ -90,6 +90,9 @@ class CachedJobStore:
     async def cancel(self, request_id: str) -> Job:
         return await self.store.cancel(request_id)
 
+    async def partial_pages(self, request_id: str) -> list[dict[str, Any]]:
+        return await self.store.partial_pages(request_id)
+
     async def pending_callbacks(self, limit: int = 100) -> list[Job]:
         return await self.store.pending_callbacks(limit)
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from docserve.api.documents.locations import parse_location
 from docserve.api.documents.service import Budget, DocumentService
+from docserve.api.jobs.page_images import PageImageStore
 from docserve.api.jobs.protocols import JobQueue, JobStore
 from docserve.api.jobs.records import Job, JobRequest
 from docserve.api.jobs.uploads import UploadStore
@@ -31,11 +32,12 @@ LONG_POLL_INTERVAL_S = 0.05
 class JobService:
     """The jobs of one gateway process, over whichever job store and queue it was given."""
 
-    def __init__(self, store: JobStore, queue: JobQueue, uploads: UploadStore, documents: DocumentService,
-                 allow_private_hosts: bool):
+    def __init__(self, store: JobStore, queue: JobQueue, uploads: UploadStore, page_images: PageImageStore,
+                 documents: DocumentService, allow_private_hosts: bool):
         self.store = store
         self.queue = queue
         self.uploads = uploads
+        self.page_images = page_images
         self.documents = documents
         self.allow_private_hosts = allow_private_hosts  # callback URLs obey the locations' rule
 
@@ -77,15 +79,34 @@ class JobService:
         return job
 
     async def wait(self, request_id: str, owner: str | None, wait_s: float) -> Job:
-        """Long polling: the job as soon as its status changes, or as it is after ``wait_s``."""
+        """Long polling: the job as soon as its status or its progress (pages split, a page
+        done) changes, or as it is after ``wait_s``."""
         job = await self.get(request_id, owner)
         deadline = time.monotonic() + wait_s
         while not job.status.final and (left := deadline - time.monotonic()) > 0:
             await asyncio.sleep(min(LONG_POLL_INTERVAL_S, left))
             current = await self.store.get(request_id)
-            if current.status != job.status:
+            if _progress(current) != _progress(job):
                 return current
         return job
+
+    async def partial_pages(self, job: Job) -> list[dict[str, Any]]:
+        """The pages of ``job`` finished so far (``[]`` once it succeeded: see its result)."""
+        if job.status == JobStatus.SUCCEEDED:
+            return []
+        return await self.store.partial_pages(job.request_id)
+
+    async def page_image(self, request_id: str, owner: str | None, page: int) -> bytes:
+        """The PNG of page ``page`` as the job's pipeline analysed it (``NotFoundError`` naming
+        the page when the job has none such, or not yet: a page's image is kept once its result is)."""
+        job = await self.get(request_id, owner)
+        try:
+            return await asyncio.to_thread(self.page_images.read, job.request_id, page)
+        except NotFoundError as missing:
+            if job.status.final or job.pages_total is None:
+                raise
+            raise NotFoundError(f"{missing.message}; the job is {job.status.value}, "
+                                f"{job.pages_done} of {job.pages_total} pages done") from None
 
     async def list(self, status: JobStatus | None, limit: int,
                    owner: str | None) -> tuple[list[Job], dict[str, int]]:
@@ -97,6 +118,7 @@ class JobService:
         await self.get(request_id, owner)
         job = await self.store.cancel(request_id)
         self.uploads.delete(job.request_id, job.location)
+        await asyncio.to_thread(self.page_images.delete, job.request_id)
         return job
 
     async def _check(self, fields: JobFields, location: str | None = None) -> Pipeline:
@@ -121,6 +143,11 @@ class JobService:
         if created or job.status == JobStatus.QUEUED:
             await self.queue.enqueue(job)
         return job, created
+
+
+def _progress(job: Job) -> tuple[JobStatus, int | None, int]:
+    """What a long poll watches: a change of any of these answers it."""
+    return job.status, job.pages_total, job.pages_done
 
 
 def _job_request(fields: JobFields, location: str, owner: str | None) -> JobRequest:

@@ -1,8 +1,9 @@
 """The embedded job backend: one SQLite file (WAL) that is both the job store and the job queue.
 
 A queued row *is* the queue's message, so one object implements both protocols
-(``protocols.JobStore`` and ``protocols.JobQueue``) over one table. Every state change is one SQL
-statement, so a crash between two leaves nothing half-done:
+(``protocols.JobStore`` and ``protocols.JobQueue``) over one table (plus ``job_pages``, the
+page results of a running attempt). Every state change is one SQL statement or one transaction,
+so a crash between two leaves nothing half-done:
 - a worker *claims* a job by taking a lease (``lease_owner``, ``lease_expires_at``); a job whose
   lease ran out (its worker died) is claimable again, and its attempt counter says so;
 - results and failures are written only by the current lease owner, so a worker that lost its
@@ -53,12 +54,23 @@ CREATE TABLE IF NOT EXISTS jobs (
     error_message    TEXT,
     callback_state   TEXT,
     owner            TEXT,
-    trace_parent     TEXT
+    trace_parent     TEXT,
+    pages_total      INTEGER,
+    pages_done       INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_claimable ON jobs (status, available_at);
+CREATE TABLE IF NOT EXISTS job_pages (
+    request_id  TEXT NOT NULL,
+    page        INTEGER NOT NULL,
+    result_json TEXT NOT NULL,
+    PRIMARY KEY (request_id, page)
+);
 """
 # Columns added after the first release: (name, declaration), added to older databases on open.
-ADDED_COLUMNS = (("owner", "TEXT"), ("trace_parent", "TEXT"))
+ADDED_COLUMNS = (("owner", "TEXT"), ("trace_parent", "TEXT"), ("pages_total", "INTEGER"),
+                 ("pages_done", "INTEGER NOT NULL DEFAULT 0"))
+# The lease condition every write of a running attempt carries (its worker id is the parameter).
+_LEASED = "request_id = ? AND lease_owner = ? AND status = 'processing'"
 PACE_WINDOW_S = 60.0  # the workers' recent pace, for Retry-After when the queue is full
 
 P = ParamSpec("P")
@@ -94,6 +106,8 @@ def _job(row: sqlite3.Row) -> Job:
         callback_state=row["callback_state"],
         owner=row["owner"],
         trace_parent=row["trace_parent"],
+        pages_total=row["pages_total"],
+        pages_done=row["pages_done"],
     )
 
 
@@ -239,6 +253,13 @@ class SqliteJobs:
         return self._clock() - row["oldest"]
 
     @_off_the_loop
+    def partial_pages(self, request_id: str) -> list[dict[str, Any]]:
+        self._get(request_id)  # NotFoundError for an unknown id
+        rows = self._all("SELECT result_json FROM job_pages WHERE request_id = ? ORDER BY page",
+                         (request_id,))
+        return [json.loads(row["result_json"]) for row in rows]
+
+    @_off_the_loop
     def set_callback_state(self, request_id: str, state: CallbackState) -> None:
         self._one("UPDATE jobs SET callback_state = ? WHERE request_id = ? RETURNING request_id",
                   (state, request_id))
@@ -335,8 +356,47 @@ class SqliteJobs:
         return row is not None
 
     @_off_the_loop
+    def start_pages(self, job: Job, worker_id: str, pages_total: int) -> bool:
+        return self._in_transaction(
+            ("UPDATE jobs SET pages_total = ?, pages_done = 0 WHERE " + _LEASED + " RETURNING request_id",
+             (pages_total, job.request_id, worker_id)),
+            ("DELETE FROM job_pages WHERE request_id = ?", (job.request_id,)),
+        )
+
+    @_off_the_loop
+    def record_page(self, job: Job, worker_id: str, page: dict[str, Any]) -> bool:
+        return self._in_transaction(
+            ("SELECT request_id FROM jobs WHERE " + _LEASED, (job.request_id, worker_id)),
+            ("INSERT OR REPLACE INTO job_pages (request_id, page, result_json) VALUES (?, ?, ?)",
+             (job.request_id, int(page["page"]), json.dumps(page))),
+            ("UPDATE jobs SET pages_done = (SELECT COUNT(*) FROM job_pages WHERE request_id = ?)"
+             " WHERE request_id = ?", (job.request_id, job.request_id)),
+        )
+
+    def _in_transaction(self, guard: tuple[str, tuple], *then: tuple[str, tuple]) -> bool:
+        """Run ``guard``; if it returned a row, the statements of ``then`` too, all in one
+        transaction (False, and nothing changed, when the guard found no row)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                held = self._db.execute(*guard).fetchall()
+                if held:
+                    for statement in then:
+                        self._db.execute(*statement)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return bool(held)
+
+    @_off_the_loop
     def succeed(self, job: Job, worker_id: str, result: dict[str, Any]) -> bool:
-        return self._finish(job, worker_id, "status = 'succeeded', result_json = ?", (json.dumps(result),))
+        return self._in_transaction(
+            ("UPDATE jobs SET status = 'succeeded', result_json = ?, finished_at = ?, lease_owner = NULL,"
+             " lease_expires_at = NULL WHERE " + _LEASED + " RETURNING request_id",
+             (json.dumps(result), self._clock(), job.request_id, worker_id)),
+            ("DELETE FROM job_pages WHERE request_id = ?", (job.request_id,)),
+        )
 
     @_off_the_loop
     def fail(self, job: Job, worker_id: str, code: str, message: str) -> bool:

@@ -22,13 +22,14 @@ from loguru import logger
 
 from docserve.api.documents.service import Budget, DocumentService
 from docserve.api.jobs.callbacks import CallbackSender
+from docserve.api.jobs.page_images import PageImageStore
 from docserve.api.jobs.protocols import JobQueue, JobStore
 from docserve.api.jobs.records import Job
 from docserve.api.jobs.uploads import UploadStore, is_upload
 from docserve.api.metrics import GatewayMetrics
 from docserve.api.settings import Settings
 from docserve.contract.errors import AttemptsExhaustedError, DocserveError
-from docserve.contract.page_result import DocumentResult
+from docserve.contract.page_result import DocumentResult, PageEntry
 from docserve.inference.retry_policy import RetryPolicy
 from docserve.inference.trace_context import continued, tracer
 from docserve.inference.triton_client import retried_by_caller
@@ -46,6 +47,7 @@ class JobWorkers:
         queue: JobQueue,
         store: JobStore,  # read by the upload sweep: which uploads a job still needs
         uploads: UploadStore,
+        page_images: PageImageStore,
         documents: DocumentService,
         callbacks: CallbackSender,
         metrics: GatewayMetrics,
@@ -54,6 +56,7 @@ class JobWorkers:
         self.queue = queue
         self.store = store
         self.uploads = uploads
+        self.page_images = page_images
         self.documents = documents
         self.callbacks = callbacks
         self.metrics = metrics
@@ -130,6 +133,7 @@ class JobWorkers:
         with tracer().start_as_current_span("document.analyze"), retried_by_caller():
             return await self.documents.analyze(
                 pipeline, document, Budget.JOB, pages=job.options.get("pages"), request_id=job.request_id,
+                observer=_JobProgress(self, job),
             )
 
     async def _on_error(self, job: Job, error: DocserveError) -> None:
@@ -162,12 +166,14 @@ class JobWorkers:
             self.callbacks.schedule(job.request_id)
 
     async def _sweep_uploads(self) -> None:
-        """Uploads no job needs any more, and those kept past their retention, go."""
+        """Uploads no job needs any more, and those kept past their retention, go; so do the
+        page images of jobs that are gone or kept past theirs."""
         while True:
-            try:
-                await self.uploads.sweep(self.store)
-            except Exception:  # a failed sweep is retried at the next one; jobs carry on
-                logger.exception("upload sweep failed")
+            for sweep in (self.uploads.sweep, self.page_images.sweep):
+                try:
+                    await sweep(self.store)
+                except Exception:  # a failed sweep is retried at the next one; jobs carry on
+                    logger.exception("sweep failed")
             await asyncio.sleep(UPLOAD_SWEEP_S)
 
     async def _keep_lease(self, job: Job) -> None:
@@ -178,6 +184,23 @@ class JobWorkers:
             if not kept:
                 logger.bind(request_id=job.request_id).warning("job {}: lease lost", job.request_id)
                 return
+
+
+class _JobProgress:
+    """One attempt's progress, page by page: its page images kept, its page results stored
+    under the attempt's lease (readable while the job runs)."""
+
+    def __init__(self, workers: JobWorkers, job: Job):
+        self.workers = workers
+        self.job = job
+
+    async def pages_split(self, pages_total: int) -> None:
+        await asyncio.to_thread(self.workers.page_images.clear, self.job.request_id)
+        await self.workers.queue.start_pages(self.job, self.workers.worker_id, pages_total)
+
+    async def page_done(self, entry: PageEntry, image: bytes) -> None:
+        await asyncio.to_thread(self.workers.page_images.save, self.job.request_id, entry.page, image)
+        await self.workers.queue.record_page(self.job, self.workers.worker_id, entry.model_dump(mode="json"))
 
 
 def _queue_wait_span(job: Job) -> None:

@@ -1,4 +1,5 @@
-"""``GET /``: a small page for people, pointing at the API docs."""
+"""``GET /``: the page people use (submit a document, follow it page by page, see the results
+drawn on every page), and ``/static/``, its committed script and style sheet (no build step, no CDN)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,16 @@ from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 router = APIRouter(include_in_schema=False)
-_PAGE = (Path(__file__).resolve().parent.parent / "static" / "index.html").read_text(encoding="utf-8")
+_PAGE = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
 
 
 @router.get("/", response_class=HTMLResponse)
 async def home() -> str:
     return _PAGE
+
+
+static_files = StaticFiles(directory=STATIC_DIR)

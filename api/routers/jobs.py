@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from docserve.api import API_PREFIX
 from docserve.api.dependencies import JobsDep, OwnerDep, SettingsDep
@@ -12,7 +12,7 @@ from docserve.api.request_bodies import parse_body, read_multipart
 from docserve.api.schemas.errors import error_responses
 from docserve.api.schemas.jobs import JobUpload, job_view
 from docserve.contract.errors import UnsupportedMediaTypeError
-from docserve.contract.jobs import MAX_WAIT_S, JobList, JobStatus, JobSubmission, JobView
+from docserve.contract.jobs import MAX_WAIT_S, JobInclude, JobList, JobStatus, JobSubmission, JobView
 
 router = APIRouter(prefix=f"{API_PREFIX}/jobs", tags=["jobs"])
 
@@ -67,15 +67,43 @@ async def submit_job(request: Request, response: Response, jobs: JobsDep, settin
 
 
 @router.get("/{request_id}", response_model=JobView,
-            responses=error_responses(404, 422, _404="no such job", _422="wait outside 0..30"))
+            responses=error_responses(404, 422, _404="no such job",
+                                      _422="wait outside 0..30, or include not 'partial'"))
 async def get_job(
     request_id: str, jobs: JobsDep, owner: OwnerDep,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description=(
-        "Long polling: answer as soon as the job's status changes, or after this many seconds"
+        "Long polling: answer as soon as the job's status or progress (a page done) changes, "
+        "or after this many seconds"
     ))] = 0,
+    include: Annotated[JobInclude | None, Query(description=(
+        "partial: add the pages finished so far (`partial`) while the job has no result"
+    ))] = None,
 ) -> JobView:
-    """Status, attempts, timings and, once finished, the result or the error."""
-    return job_view(await jobs.wait(request_id, owner, wait))
+    """Status, attempts, timings, progress page by page and, once finished, the result or the
+    error."""
+    job = await jobs.wait(request_id, owner, wait)
+    partial = await jobs.partial_pages(job) if include == "partial" and job.result is None else None
+    return job_view(job, partial)
+
+
+@router.get(
+    "/{request_id}/pages/{page}/image", response_class=Response,
+    responses={200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+                     "description": "The page as the pipeline analysed it (PDF pages rasterized, "
+                                    "upright, 8-bit): the pixels every coordinate of its result "
+                                    "refers to"},
+               **error_responses(404, 422, _404="no such job, or the job has no image of that page "
+                                               "(not analysed yet, not one of its pages, no longer kept)",
+                                 _422="page not a positive integer")},
+)
+async def get_page_image(
+    request_id: str, jobs: JobsDep, owner: OwnerDep,
+    page: Annotated[int, Path(ge=1, le=1_000_000, description="1-based page number in the document")],
+) -> Response:
+    """The image of one analysed page, kept from when its result is stored for
+    DOCSERVE_PAGE_IMAGE_RETENTION_S (deleted with the job)."""
+    image = await jobs.page_image(request_id, owner, page)
+    return Response(image, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get("", response_model=JobList, responses=error_responses(422))

@@ -15,6 +15,7 @@ from docserve.contract.jobs import (
     MAX_URL_LENGTH,
     JobErrorView,
     JobFields,
+    JobProgress,
     JobStatus,
     JobSubmission,
     JobView,
@@ -67,8 +68,9 @@ def _timestamp(value: float | None) -> datetime | None:
     return datetime.fromtimestamp(value, tz=timezone.utc) if value is not None else None
 
 
-def job_view(job: Job) -> JobView:
-    """A job as clients see it; an error shows only once the job has failed for good."""
+def job_view(job: Job, partial: list[dict[str, Any]] | None = None) -> JobView:
+    """A job as clients see it; an error shows only once the job has failed for good.
+    ``partial``: the pages finished so far, when the client asked for them."""
     error = None
     if job.status == JobStatus.FAILED and job.error_code:
         error = JobErrorView(code=job.error_code, message=job.error_message or "")
@@ -77,6 +79,7 @@ def job_view(job: Job) -> JobView:
         status=job.status, attempts=job.attempts, created_at=_timestamp(job.created_at),
         started_at=_timestamp(job.started_at), finished_at=_timestamp(job.finished_at),
         result=job.result, error=error, trace_id=trace_id_of(job.trace_parent),
+        progress=JobProgress(pages_total=job.pages_total, pages_done=job.pages_done), partial=partial,
     )
 
 

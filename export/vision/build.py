@@ -23,7 +23,8 @@ from docserve.export.documents.dataset import TRAINING_FIRST_SEED, seeds
 from docserve.export.model_card import write_model_card
 from docserve.export.onnx_export import ExportReport, export_checked
 from docserve.export.vision.checkbox_model import train_checkbox_classifier
-from docserve.export.vision.deskew_model import train_skew_estimator
+from docserve.export.vision.deskew_model import SkewEstimator, train_skew_estimator
+from docserve.export.vision.deskew_versions import export_gated_version
 from docserve.export.vision.evaluation import HeldOutMetrics, evaluate
 from docserve.export.vision.model_cards import model_card
 from docserve.export.vision.reference import (
@@ -74,6 +75,9 @@ def build_all(repository: Path, training_pages: int = TRAINING_PAGES,
               signature_training_pages: int = SIGNATURE_TRAINING_PAGES) -> BuildReport:
     """Train and export three models into ``repository``, evaluate all four, write their cards.
 
+    Deskew is written twice: version 1 as trained, version 2 (served) with the gated readout
+    (:mod:`.deskew_versions`).
+
     The signature model learns from the first ``signature_training_pages`` pages, the others
     from the first ``training_pages``.
     """
@@ -90,18 +94,26 @@ def build_all(repository: Path, training_pages: int = TRAINING_PAGES,
     masks = np.stack([example.signature_mask for example in signature_examples])
     samples = torch.from_numpy(thumbnails[:EXPORT_SAMPLES]).float().div(255)[:, None]
     pages, signature_pages = len(examples), len(signature_examples)
+    estimators: list[SkewEstimator] = []
     trained = [
         _train_and_export(repository, DESKEW, pages, pages, samples,
-                          lambda: train_skew_estimator(thumbnails, skew, SEED)),
+                          lambda: _kept(estimators, train_skew_estimator(thumbnails, skew, SEED))),
         _checkbox(repository, examples),
         _train_and_export(repository, SIGNATURE, signature_pages, signature_pages, samples,
                           lambda: train_signature_locator(signature_thumbnails, masks, SEED)),
     ]
+    export_gated_version(repository, estimators[0])  # version 2, served: the same weights
     metrics = evaluate(VisionModels(repository), held_out_pages, workers=workers)
     report = BuildReport(rendered, data_seconds, trained, metrics)
     for model in trained:
         write_model_card(repository / model.contract.model, model_card(model, report))
     return report
+
+
+def _kept(kept: list[SkewEstimator], estimator: SkewEstimator) -> SkewEstimator:
+    """``estimator``, also kept in ``kept``: version 2 is exported from the trained version 1."""
+    kept.append(estimator)
+    return estimator
 
 
 def _checkbox(repository: Path, examples: list[PageExample]) -> TrainedModel:

@@ -1,8 +1,8 @@
 """``docserve export evaluate --real DIR``: the served models' metrics on real labelled pages.
 
 Document types per type with the confusion matrix (the newest ``doc_classifier`` version, with
-its own label list), and the skew error of the deskew model beside the ``deskew`` package on
-real pages turned by known angles (:mod:`.real_evaluation`).
+its own label list), and the skew error of every deskew version (the served one marked) beside
+the ``deskew`` package on the same real pages turned by known angles (:mod:`.real_evaluation`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from docserve.export.vision.real_evaluation import (
     turn_angles,
     type_metrics,
 )
-from docserve.export.vision.reference import DESKEW, DOC_CLASSIFIER, newest_version
+from docserve.export.vision.reference import DESKEW, DOC_CLASSIFIER, model_versions, newest_version
 from docserve.processing.document_labels import read_labels
 
 SEED = 20261201
@@ -47,9 +47,10 @@ def real_report(repository: Path, folder: Path, validation_only: bool, skew_page
     pages = [page_gray(files[i]) for i in sorted(chosen)]
     angles = turn_angles(len(pages), TURNS_PER_PAGE, SEED)
     deskew_dir = repository / DESKEW.model
-    deskew_model = deskew_dir / str(newest_version(deskew_dir)) / "model.onnx"
-    rows = [skew_metrics(f"deskew v{newest_version(deskew_dir)}", model_skew(deskew_model),
-                         pages, angles).row()]
+    served = newest_version(deskew_dir)
+    rows = [skew_metrics(f"deskew v{version}" + (" (served)" if version == served else ""),
+                         model_skew(deskew_dir / str(version) / "model.onnx"), pages, angles).row()
+            for version in model_versions(deskew_dir)]
     if with_baseline:
         rows.append(skew_metrics("`deskew` package", deskew_package_skew, pages, angles).row())
     scope = "validation split (held out by source)" if validation_only else "all pages"

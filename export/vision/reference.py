@@ -38,14 +38,19 @@ SIGNATURE = TensorContract("signature", "page_thumbnail", "signature_heatmap")
 CONTRACTS = (DESKEW, DOC_CLASSIFIER, CHECKBOX, SIGNATURE)
 
 
+def model_versions(model_dir: Path) -> list[int]:
+    """The numbered version folders holding a ``model.onnx``, oldest first."""
+    versions = sorted(int(path.name) for path in model_dir.iterdir()
+                      if path.name.isdigit() and (path / "model.onnx").exists())
+    if not versions:
+        raise FileNotFoundError(f"{model_dir}: no <version>/model.onnx")
+    return versions
+
+
 def newest_version(model_dir: Path) -> int:
     """The highest numbered version folder holding a ``model.onnx``: the one Triton serves
     under ``version_policy: { latest: { num_versions: 1 } }``."""
-    versions = [int(path.name) for path in model_dir.iterdir()
-                if path.name.isdigit() and (path / "model.onnx").exists()]
-    if not versions:
-        raise FileNotFoundError(f"{model_dir}: no <version>/model.onnx")
-    return max(versions)
+    return model_versions(model_dir)[-1]
 
 
 class VisionModels:

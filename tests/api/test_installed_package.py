@@ -63,6 +63,8 @@ def test_serve_serves_the_repositories_it_is_given(installed: Path, tmp_path: Pa
         wait_for_line(launcher, "docserve is up", timeout_s=120)
         health = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=10).json()
         assert {model["name"] for model in health["models"]} >= {"car_evaluation_model"}, health
+        for asset in ("/", "/static/app.js", "/static/app.css"):  # the page ships with the package
+            assert httpx.get(f"http://127.0.0.1:{port}{asset}", timeout=10).status_code == 200, asset
         launcher.send_signal(signal.SIGTERM)
         assert launcher.wait(timeout=60) == 0
     finally:

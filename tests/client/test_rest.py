@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 import time
 
 import httpx
 import pytest
 from live_gateway import serve
+from PIL import Image
 from sample_documents import pdf_document, png_page
 
 from docserve.api.app import create_app
@@ -33,6 +35,30 @@ def test_send_receive_wait(live_gateway):
         assert job.status == JobStatus.SUCCEEDED
         assert job.result.pages[0].result.page.width == 40
         assert client.receive("client-1") == job
+
+
+def test_progress_and_page_images_sync_and_async(live_gateway):
+    base, _ = live_gateway
+    document = pdf_document([(200, 300), (300, 200)])
+    with DocServeClient(base) as client:
+        client.upload("client-pages", document, pipeline="page_probe_pipeline")
+        job = client.wait("client-pages", timeout=30)
+        assert job.status == JobStatus.SUCCEEDED
+        assert (job.progress.pages_total, job.progress.pages_done) == (2, 2)
+        assert client.receive("client-pages", partial=True).partial is None  # the result has them
+        for entry in job.result.pages:
+            image = Image.open(io.BytesIO(client.page_image("client-pages", entry.page)))
+            assert (image.format, image.size) == ("PNG", (entry.result.page.width, entry.result.page.height))
+        with pytest.raises(NotFoundError, match="no page 3"):
+            client.page_image("client-pages", 3)
+        second = client.page_image("client-pages", 2)
+
+    async def read() -> bytes:
+        async with AsyncDocServeClient(base) as client:
+            assert (await client.receive("client-pages", partial=True)).progress.pages_done == 2
+            return await client.page_image("client-pages", 2)
+
+    assert asyncio.run(read()) == second
 
 
 def test_typed_errors(live_gateway):

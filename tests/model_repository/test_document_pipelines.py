@@ -70,7 +70,7 @@ def analyze(triton: EmbeddedTriton):
 def assert_skew_right(result: PageResult, page: GeneratedPage) -> None:
     assert result.skew is not None
     assert abs(result.skew.degrees - page.truth.skew_degrees) <= 1.0
-    assert [(m.name, m.version) for m in result.skew.models] == [("deskew", "1")]
+    assert [(m.name, m.version) for m in result.skew.models] == [("deskew", "2")]
 
 
 def read_text(result: PageResult) -> str:
@@ -203,7 +203,7 @@ def test_document_full_gives_every_part(analyze, pages):
     parts = {part: [(m.name, m.version) for m in getattr(result, part).models]
              for part in ("orientation", "skew", "document_type", "text", "checkboxes", "signature")}
     assert parts == {
-        "orientation": [("page_orientation", "1")], "skew": [("deskew", "1")],
+        "orientation": [("page_orientation", "1")], "skew": [("deskew", "2")],
         "document_type": [("doc_classifier", "3")],
         "text": [("text_detection", "1"), ("text_recognition", "1")],
         "checkboxes": [("checkbox", "1")], "signature": [("signature", "1")],
@@ -281,7 +281,7 @@ def test_triton_gives_what_the_in_process_reference_gives(analyze, pages, refere
 
 
 def test_results_name_the_model_version_that_answered(triton: EmbeddedTriton, analyze, pages):
-    """Roll deskew to version 2 and back with no restart: results follow within seconds."""
+    """Roll deskew to version 3 and back with no restart: results follow within seconds."""
     folder = PROJECT_ROOT / "model_repository" / "deskew"
     client = grpcclient.InferenceServerClient(triton.grpc_url)
     page = pages["receipt"][0]
@@ -295,12 +295,12 @@ def test_results_name_the_model_version_that_answered(triton: EmbeddedTriton, an
                 return version
             time.sleep(0.5)
 
-    shutil.copytree(folder / "1", folder / "2")
+    shutil.copytree(folder / "2", folder / "3")
     try:
-        assert deskew_version_after_reload() == "2"
+        assert deskew_version_after_reload() == "3"
     finally:
-        shutil.rmtree(folder / "2")
-    assert deskew_version_after_reload() == "1"
+        shutil.rmtree(folder / "3")
+    assert deskew_version_after_reload() == "2"
     client.close()
 
 

@@ -242,6 +242,58 @@ async def test_claim_waits_for_an_enqueued_job_up_to_wait_s(backend):
     assert time.monotonic() - started < 2  # woken by the enqueue, not by the end of the wait
 
 
+# -- progress, page by page ------------------------------------------------------------------------
+
+
+def _page(number: int, text: str = "") -> dict:
+    return {"page": number, "seconds": 0.1, "result": {"text": text}}
+
+
+async def test_a_job_reports_its_pages_as_they_finish(backend):
+    store, queue = backend.store, backend.queue
+    queued = await _queued(backend, "r1")
+    assert (queued.pages_total, queued.pages_done) == (None, 0)
+    assert await store.partial_pages("r1") == []
+    job = await queue.claim("w1", lease_s=10, wait_s=0)
+    assert await queue.start_pages(job, "w1", 3)
+    assert ((await store.get("r1")).pages_total, (await store.get("r1")).pages_done) == (3, 0)
+    assert await queue.record_page(job, "w1", _page(3, "third"))  # pages finish in any order
+    assert await queue.record_page(job, "w1", _page(1, "first"))
+    assert await queue.record_page(job, "w1", _page(1, "first again"))  # the same page counts once
+    running = await store.get("r1")
+    assert (running.status, running.pages_total, running.pages_done) == (JobStatus.PROCESSING, 3, 2)
+    assert await store.partial_pages("r1") == [_page(1, "first again"), _page(3, "third")]
+    assert await queue.record_page(job, "w1", _page(2))
+    assert await queue.succeed(job, "w1", {"pages": 3})
+    done = await store.get("r1")
+    assert (done.status, done.pages_total, done.pages_done) == (JobStatus.SUCCEEDED, 3, 3)
+    assert await store.partial_pages("r1") == []  # the result holds every page now
+    with pytest.raises(NotFoundError):
+        await store.partial_pages("nope")
+
+
+async def test_progress_needs_the_lease_and_a_new_attempt_starts_over(backend):
+    clock, store, queue = backend.clock, backend.store, backend.queue
+    await _queued(backend, "r1")
+    first = await queue.claim("w1", lease_s=10, wait_s=0)
+    assert await queue.start_pages(first, "w1", 2)
+    assert await queue.record_page(first, "w1", _page(1, "w1"))
+    clock.advance(11)
+    second = await queue.claim("w2", lease_s=10, wait_s=0)  # w1's lease ran out
+    assert not await queue.record_page(first, "w1", _page(2, "late"))
+    assert not await queue.start_pages(first, "w1", 5)
+    assert await store.partial_pages("r1") == [_page(1, "w1")]  # until the new attempt splits
+    assert await queue.start_pages(second, "w2", 2)
+    assert await store.partial_pages("r1") == []
+    assert (await store.get("r1")).pages_done == 0
+    assert await queue.record_page(second, "w2", _page(2, "w2"))
+    assert await queue.fail(second, "w2", "invalid_document", "page 1: unreadable")
+    failed = await store.get("r1")
+    assert (failed.status, failed.pages_total, failed.pages_done) == (JobStatus.FAILED, 2, 1)
+    assert await store.partial_pages("r1") == [_page(2, "w2")]  # what it did finish stays readable
+    assert not await queue.record_page(second, "w2", _page(1))  # final: no more progress
+
+
 # -- what clients read ------------------------------------------------------------------------------
 
 
