@@ -7,10 +7,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the test suite needs (installed only when missing): the print and handwriting
 # fonts synthetic pages are rendered with (export/documents/fonts.py names each file's package),
-# and the headless browser (with its WebDriver) tests/web drives the page at / in.
+# and the headless browser (with its WebDriver) tests/web drives the page at / in, and redis-server,
+# the result cache the scale-out tests start.
 APT_PACKAGES ?= fonts-dejavu-core fonts-liberation fonts-freefont-ttf fonts-dkg-handwriting \
 	fonts-kristi fonts-sjfonts fonts-breip fonts-femkeklaver fonts-dancingscript fonts-kaushanscript \
-	chromium chromium-driver
+	chromium chromium-driver redis-server
 # ... and what the benchmarks compare against.
 BENCH_APT_PACKAGES ?= tesseract-ocr tesseract-ocr-eng
 
@@ -38,6 +39,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python bench/pipelines.py $(BENCH_ARGS)
 	$(BIN)/python bench/limit.py $(BENCH_ARGS)
 	$(BIN)/python bench/monolith.py $(BENCH_ARGS)
+	$(BIN)/python bench/scale_out.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

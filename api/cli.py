@@ -117,7 +117,8 @@ def worker(
         int | None, typer.Option("--concurrency", help="Jobs in flight [DOCSERVE_WORKER_CONCURRENCY]")
     ] = None,
 ) -> None:
-    """Run job workers without the gateway (they share the gateway's SQLite store)."""
+    """Run job workers without the gateway (the gateway's SQLite store, or with DOCSERVE_QUEUE=kafka a
+    member of the request topic's consumer group)."""
     from docserve.api.worker_process import main
 
     main(_settings(worker_concurrency=concurrency))

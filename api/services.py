@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from docserve.api.api_keys import KeyRing
 from docserve.api.car_evaluation import CarEvaluationService
@@ -20,6 +21,46 @@ from docserve.api.settings import Settings
 from docserve.api.step_repair import StepRepair
 from docserve.inference.pipelines import PipelineCatalog
 from docserve.inference.triton_client import TritonClient
+
+if TYPE_CHECKING:
+    from docserve.api.jobs.mongo_jobs import MongoJobs
+
+
+def open_job_backends(settings: Settings) -> tuple[JobStore, JobQueue]:
+    """The job store and queue the settings choose (the one place that names them).
+
+    Embedded default: one SQLite file is both. ``DOCSERVE_STORE=mongodb``: MongoDB holds the
+    records (and is the queue too, unless ``DOCSERVE_QUEUE=kafka``); ``DOCSERVE_REDIS_URL``:
+    reads go through the Redis cache; ``DOCSERVE_QUEUE=kafka``: the request topic delivers the
+    jobs, leased on the store's records. The scale-out backends are imported only when chosen:
+    their clients are the ``scale-out`` extra, which the embedded default does not install.
+    """
+    records: SqliteJobs | MongoJobs
+    if settings.store == "mongodb":
+        from docserve.api.jobs.mongo_jobs import MongoJobs
+
+        assert settings.mongodb_url is not None
+        records = MongoJobs(settings.mongodb_url, settings.mongodb_database, max_queue=settings.max_queue,
+                            retention_s=settings.job_retention_s)
+    else:
+        records = SqliteJobs(settings.jobs_database, max_queue=settings.max_queue)
+    store: JobStore = records
+    if settings.redis_url:
+        from docserve.api.jobs.result_cache import CachedJobStore
+
+        store = CachedJobStore(records, settings.redis_url, settings.result_cache_ttl_s)
+    if settings.queue != "kafka":
+        return store, records  # SQLite and MongoDB are queues too
+    from docserve.api.jobs.kafka_queue import KafkaJobQueue
+    from docserve.inference.job_messages import JobMessageCodec
+
+    assert settings.kafka_bootstrap_servers is not None and settings.schema_registry_url is not None
+    codec = JobMessageCodec(settings.schema_registry_url, settings.kafka_request_topic,
+                            settings.kafka_result_topic)
+    queue = KafkaJobQueue(settings.kafka_bootstrap_servers, codec, settings.kafka_dead_letter_topic,
+                          settings.kafka_consumer_group, store=store, leases=records,
+                          max_in_flight=settings.worker_concurrency)
+    return store, queue
 
 
 @dataclass
@@ -47,8 +88,7 @@ class Services:
             settings.triton_grpc_url, timeout_s=settings.triton_timeout_s, retries=settings.triton_retries,
             on_inference=lambda model, seconds: metrics.triton_seconds.labels(model).observe(seconds),
         )
-        # The embedded job backend: one SQLite file is both the store and the queue.
-        store = queue = SqliteJobs(settings.jobs_database, max_queue=settings.max_queue)
+        store, queue = open_job_backends(settings)
         metrics.watch_jobs(store)
         uploads = UploadStore(settings.uploads_dir, settings.max_document_bytes, settings.upload_retention_s)
         page_images = PageImageStore(settings.page_images_dir, settings.page_image_retention_s)
@@ -81,5 +121,6 @@ class Services:
         await self.callbacks.close()
         await self.fetcher.close()
         await self.triton.close()
-        await self.queue.close()
+        if self.queue is not self.store:
+            await self.queue.close()
         await self.store.close()

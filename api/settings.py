@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from docserve.api.embedded_triton import TritonOptions, TritonPorts
@@ -120,6 +120,35 @@ class Settings(BaseSettings):
         default=7 * 86_400.0, gt=0,
         description="How long a job's page images (GET /api/v1/jobs/{id}/pages/{n}/image) are kept",
     )
+
+    # Scale-out mode (README "Scale out"): Kafka queue, MongoDB store, Redis result cache
+    queue: str = Field(default="sqlite", pattern="^(sqlite|kafka)$",
+                       description="sqlite: the store's own table; kafka: request/result topics")
+    store: str = Field(default="sqlite", pattern="^(sqlite|mongodb)$",
+                       description="Where job records live: the data dir's SQLite file, or MongoDB")
+    kafka_bootstrap_servers: str | None = Field(default=None, description="host:port[,host:port]")
+    kafka_request_topic: str = "docserve.requests"
+    kafka_result_topic: str = "docserve.results"
+    kafka_dead_letter_topic: str = "docserve.requests.dead"
+    kafka_consumer_group: str = "docserve-workers"
+    schema_registry_url: str | None = Field(
+        default=None, description="Confluent-compatible schema registry (mock://NAME: in-process, tests)")
+    mongodb_url: str | None = Field(default=None, description="mongodb://host:port/...")
+    mongodb_database: str = "docserve"
+    job_retention_s: float = Field(
+        default=30 * 86_400.0, gt=0, description="MongoDB store: finished jobs are removed after (TTL index)")
+    redis_url: str | None = Field(default=None, description="Result cache for GET /jobs/{id} (optional)")
+    result_cache_ttl_s: float = Field(default=300.0, gt=0, description="How long a cached final job is kept")
+
+    @model_validator(mode="after")
+    def _scale_out_needs_its_servers(self) -> Settings:
+        """A mode without its server's address is refused at start, not at the first job."""
+        if self.queue == "kafka" and not (self.kafka_bootstrap_servers and self.schema_registry_url):
+            raise ValueError("DOCSERVE_QUEUE=kafka needs DOCSERVE_KAFKA_BOOTSTRAP_SERVERS and "
+                             "DOCSERVE_SCHEMA_REGISTRY_URL")
+        if self.store == "mongodb" and not self.mongodb_url:
+            raise ValueError("DOCSERVE_STORE=mongodb needs DOCSERVE_MONGODB_URL")
+        return self
 
     # The car evaluation pipeline behind POST /api/v1/predict
     car_pipeline: str = "car_evaluation"

@@ -1,8 +1,11 @@
-"""``docserve worker``: job workers without the HTTP gateway, sharing the SQLite store.
+"""``docserve worker``: job workers without the HTTP gateway, sharing the gateway's job store.
 
-Run several on one machine to add throughput; each takes jobs with its own leases. With
-``DOCSERVE_WORKER_PROBE_PORT`` set, the worker also answers the gateway's probes
-(``/healthz``, ``/readyz``, ``/metrics``) on that port, for orchestrators and Prometheus.
+Embedded default: several on one machine share the SQLite file, each taking jobs with its own
+leases. ``DOCSERVE_QUEUE=kafka``: each is a member of the consumer group on the request topic
+(any machine that reaches the broker, MongoDB and Triton); add processes up to the topic's
+partition count to add throughput. With ``DOCSERVE_WORKER_PROBE_PORT`` set, the worker also
+answers the gateway's probes (``/healthz``, ``/readyz``, ``/metrics``) on that port, for
+orchestrators and Prometheus.
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ async def run_workers(settings: Settings) -> None:
             log_config=None, access_log=False,
         ))
         probe_task = asyncio.create_task(probe_server.serve())
-    logger.info("worker process ready: store {}, Triton {}", settings.jobs_database, settings.triton_grpc_url)
+    logger.info("worker process ready: queue {}, store {}, Triton {}", settings.queue, settings.store,
+                settings.triton_grpc_url)
     print(f"docserve worker ready ({settings.worker_concurrency} concurrent jobs)", flush=True)
     try:
         await stop.wait()

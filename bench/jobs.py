@@ -37,7 +37,8 @@ async def run_job(client: httpx.AsyncClient, request_id: str, pipeline: str, loc
         await asyncio.sleep(0.02)
 
 
-async def throughput(base: str, pipeline: str, documents: list[Path], concurrency: int) -> dict:
+async def throughput(base: str, pipeline: str, documents: list[Path], concurrency: int,
+                     prefix: str = "bench") -> dict:
     queue: asyncio.Queue[int] = asyncio.Queue()
     for index in range(len(documents)):
         queue.put_nowait(index)
@@ -46,7 +47,8 @@ async def throughput(base: str, pipeline: str, documents: list[Path], concurrenc
     async def client_task(client: httpx.AsyncClient) -> None:
         while not queue.empty():
             index = queue.get_nowait()
-            latencies.append(await run_job(client, f"bench-{index}", pipeline, f"file://{documents[index]}"))
+            location = f"file://{documents[index]}"
+            latencies.append(await run_job(client, f"{prefix}-{index}", pipeline, location))
 
     async with httpx.AsyncClient(base_url=base, timeout=120) as client:
         started = time.perf_counter()

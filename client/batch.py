@@ -1,11 +1,13 @@
 """``docserve submit``: many documents through a pipeline, with progress and a summary.
 
-Two ways in:
+Three ways in:
 - ``rest``: each document becomes a job: local files are uploaded with it (the gateway needs no
   access to this machine's disk); locations (http(s)://, s3://, a server-side file://) are sent
   as they are, for the workers to fetch.
 - ``grpc``: each document is split into pages here and the pages go straight to Triton (the
   high-throughput path; no queue, no gateway).
+- ``kafka``: each document becomes a ``JobRequest`` on the request topic and its ``JobResult``
+  is read from the result topic (the scale-out mode; the workers fetch the locations).
 """
 
 from __future__ import annotations
@@ -154,18 +156,70 @@ async def _analyze_file(triton: TritonPipelineClient, source: str, pipeline: str
     return Outcome(source, ok=True, pages=len(pages), result=result)
 
 
+@dataclass(frozen=True)
+class KafkaTarget:
+    """Where ``--via kafka`` sends requests and reads results (README, "Scale out")."""
+
+    bootstrap_servers: str
+    schema_registry_url: str
+    request_topic: str = "docserve.requests"
+    result_topic: str = "docserve.results"
+    timeout_s: float = 3600.0
+
+
+def via_kafka(sources: list[str], pipeline: str, target: KafkaTarget, progress: Progress,
+              task: Any) -> list[Outcome]:
+    """Every document as a ``JobRequest`` on the request topic, then its ``JobResult``: a local
+    file is sent as its ``file://`` location (the workers must see the same filesystem)."""
+    from docserve.client.kafka_jobs import KafkaJobClient  # the scale-out extra: imported when used
+
+    documents, outcomes = {}, []
+    for source in sources:
+        try:
+            request_id, document = _job_document(source)
+        except OSError as error:
+            outcomes.append(Outcome(source, ok=False, error=str(error)))
+            progress.advance(task)
+            continue
+        location = document.resolve().as_uri() if isinstance(document, Path) else document
+        documents[request_id] = (source, location)
+    with KafkaJobClient(target.bootstrap_servers, target.schema_registry_url, target.request_topic,
+                        target.result_topic) as client:
+        for request_id, (_, location) in documents.items():
+            client.submit(request_id, pipeline, location)
+        try:
+            results = client.wait(list(documents), timeout_s=target.timeout_s)
+        except TimeoutError as error:
+            results = {}
+            outcomes += [Outcome(source, ok=False, error=str(error)) for source, _ in documents.values()]
+    for request_id, result in results.items():
+        source = documents[request_id][0]
+        if result.status == JobStatus.SUCCEEDED.value and result.result is not None:
+            analysed = DocumentResult.model_validate(result.result)
+            outcomes.append(Outcome(source, ok=True, pages=len(analysed.pages), result=analysed))
+        else:
+            outcomes.append(Outcome(source, ok=False, error=f"{result.error_code}: {result.error_message}"))
+        progress.advance(task)
+    return outcomes
+
+
 def run(sources: list[str], pipeline: str, via: str, concurrency: int, base_url: str,
-        triton_url: str, limits: PageLimits, out: TextIO | None, api_key: str | None = None) -> Summary:
+        triton_url: str, limits: PageLimits, out: TextIO | None, api_key: str | None = None,
+        kafka: KafkaTarget | None = None) -> Summary:
     summary = Summary()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     started = time.perf_counter()
     with Progress(*columns, transient=False) as progress:
         task = progress.add_task(f"{pipeline} via {via}", total=len(sources))
-        if via == "rest":
-            coroutine = via_rest(sources, pipeline, base_url, concurrency, progress, task, api_key)
+        if via == "kafka":
+            assert kafka is not None
+            summary.outcomes = via_kafka(sources, pipeline, kafka, progress, task)
+        elif via == "rest":
+            summary.outcomes = asyncio.run(
+                via_rest(sources, pipeline, base_url, concurrency, progress, task, api_key))
         else:
-            coroutine = via_grpc(sources, pipeline, triton_url, concurrency, limits, progress, task)
-        summary.outcomes = asyncio.run(coroutine)
+            summary.outcomes = asyncio.run(
+                via_grpc(sources, pipeline, triton_url, concurrency, limits, progress, task))
     summary.seconds = time.perf_counter() - started
     if out is not None:
         for outcome in summary.outcomes:

@@ -40,28 +40,45 @@ TritonOption = Annotated[
 def submit(
     sources: Annotated[list[str], typer.Argument(help="Files, folders or URLs (http(s)://, s3://)")],
     pipeline: Annotated[str, typer.Option("--pipeline", "-p", help="Pipeline name")],
-    via: Annotated[str, typer.Option("--via", help="rest (jobs API) or grpc (Triton direct)")] = "rest",
+    via: Annotated[str, typer.Option(
+        "--via", help="rest (jobs API), grpc (Triton direct) or kafka (request/result topics)")] = "rest",
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1)] = 8,
     out: Annotated[Path | None, typer.Option("--out", help="Write results as JSON lines")] = None,
     url: GatewayOption = "http://localhost:8080",
     triton_url: TritonOption = "localhost:8001",
     api_key: ApiKeyOption = None,
+    kafka_bootstrap_servers: Annotated[str | None, typer.Option(
+        "--kafka-bootstrap-servers", envvar="DOCSERVE_KAFKA_BOOTSTRAP_SERVERS", help="--via kafka")] = None,
+    schema_registry_url: Annotated[str | None, typer.Option(
+        "--schema-registry-url", envvar="DOCSERVE_SCHEMA_REGISTRY_URL", help="--via kafka")] = None,
+    request_topic: Annotated[str, typer.Option(
+        "--request-topic", envvar="DOCSERVE_KAFKA_REQUEST_TOPIC")] = "docserve.requests",
+    result_topic: Annotated[str, typer.Option(
+        "--result-topic", envvar="DOCSERVE_KAFKA_RESULT_TOPIC")] = "docserve.results",
+    timeout_s: Annotated[float, typer.Option("--timeout", help="--via kafka: seconds to wait for results")]
+    = 3600.0,
 ) -> None:
     """Analyse many documents; exit code 1 if any failed."""
     from rich.console import Console
     from rich.table import Table
 
-    from docserve.client.batch import collect, run
+    from docserve.client.batch import KafkaTarget, collect, run
     from docserve.processing.document_pages import PageLimits
 
-    if via not in ("rest", "grpc"):
-        raise typer.BadParameter("--via must be rest or grpc")
+    if via not in ("rest", "grpc", "kafka"):
+        raise typer.BadParameter("--via must be rest, grpc or kafka")
+    kafka = None
+    if via == "kafka":
+        if not (kafka_bootstrap_servers and schema_registry_url):
+            raise typer.BadParameter("--via kafka needs --kafka-bootstrap-servers and --schema-registry-url")
+        kafka = KafkaTarget(kafka_bootstrap_servers, schema_registry_url, request_topic, result_topic,
+                            timeout_s)
     documents = collect(sources)
     if not documents:
         raise _fail(ValueError("no documents found (PDF, PNG, JPEG, TIFF)"))
     with out.open("w", encoding="utf-8") if out else contextlib.nullcontext() as handle:
         summary = run(documents, pipeline, via, concurrency, url, triton_url, PageLimits(), handle,
-                      api_key)
+                      api_key, kafka)
     console = Console()
     table = Table(title=f"{pipeline} via {via}")
     for column in ("documents", "pages", "ok", "failed", "seconds", "pages/s"):

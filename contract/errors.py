@@ -72,6 +72,9 @@ ERROR_CODES: Mapping[str, ErrorCode] = error_table(
     ErrorCode("queue_full", 429, "RESOURCE_EXHAUSTED", True,
               "The job queue is at its bound; `Retry-After` is the time the workers' recent pace "
               "needs to make room."),
+    ErrorCode("queue_unavailable", 503, "UNAVAILABLE", True,
+              "The job queue's broker (Kafka) did not take the job in time; the job is stored as "
+              "queued and is offered again when the same submission is repeated."),
     ErrorCode("rate_limited", 429, "RESOURCE_EXHAUSTED", True,
               "The request's API key is over its requests per minute; `Retry-After` says when it "
               "has one again."),
@@ -222,6 +225,10 @@ class UnsupportedMediaTypeError(DocserveError):
 
 class QueueFullError(DocserveError):
     code = "queue_full"
+
+
+class QueueUnavailableError(DocserveError):
+    code = "queue_unavailable"
 
 
 class RateLimitedError(DocserveError):

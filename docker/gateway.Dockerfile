@@ -11,7 +11,7 @@ COPY api ./api
 COPY client ./client
 COPY export ./export
 COPY cli ./cli
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir ".[scale-out]" \
  && groupadd --system --gid 10001 docserve \
  && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/docserve --create-home docserve
 # Not root: the gateway and the workers (`docserve worker`, same image) need nothing privileged.

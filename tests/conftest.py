@@ -165,3 +165,13 @@ def s3_server() -> Iterator[str]:
     yield endpoint
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def mongo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real MongoDB wire-protocol server (nx-27017) on a free loopback port."""
+    from real_servers import mongo_wire
+
+    server = mongo_wire(tmp_path_factory.mktemp("mongo")).start()
+    yield f"mongodb://127.0.0.1:{server.port}/?directConnection=true"
+    server.stop()

@@ -1,10 +1,11 @@
 """What the gateway and the workers need from a job backend: a :class:`JobStore` and a :class:`JobQueue`.
 
 Routers, the job service, workers, callbacks, uploads and metrics depend on these two protocols
-only; ``Services.open`` picks the implementations. Today one SQLite file is both
-(``sqlite_jobs.SqliteJobs``); the scale-out mode (issue 16) adds a Kafka queue and a
-MongoDB/Redis store behind the same methods, and ``tests/api/jobs/test_job_backends.py`` is the
-contract suite every implementation passes.
+only; ``Services.open`` picks the implementations: one SQLite file is both
+(``sqlite_jobs.SqliteJobs``, the embedded default), or MongoDB (``mongo_jobs.MongoJobs``, also
+both), optionally behind the Redis cache (``result_cache.CachedJobStore``), with the Kafka queue
+(``kafka_queue.KafkaJobQueue``) delivering instead; ``tests/api/jobs/test_job_backends.py`` is
+the contract suite every store passes.
 
 - The **store** holds the job records: the source of truth a client reads (``GET /jobs/{id}``),
   idempotency of submissions, cancellation, listings and counts, callback bookkeeping.
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from docserve.api.jobs.records import CallbackState, Job, JobRequest
+from docserve.api.jobs.records import AttemptStart, CallbackState, Job, JobRequest
 from docserve.contract.jobs import JobStatus
 
 
@@ -89,6 +90,20 @@ class JobStore(Protocol):
     async def pending_callbacks(self, limit: int = 100) -> list[Job]:
         """At most ``limit`` finished jobs (succeeded or failed) whose callback is still
         ``pending``: owed by a process that stopped before delivering it."""
+        ...
+
+    async def start_attempt(self, request: JobRequest, worker_id: str, lease_s: float) -> AttemptStart:
+        """Start an attempt at a job a message queue delivered, unless it is final or cancelled.
+
+        For queues that carry the request itself (Kafka): the record is created first when
+        there is none (a request put on the topic directly; ``QueueFullError`` never applies: the
+        topic is the buffer), then, if the job is queued and due or its lease ran out, leased to
+        ``worker_id`` for ``lease_s`` like a claim (``attempts`` + 1, ``processing``,
+        ``started_at`` at the first). A final job (redelivery after its outcome was stored) is
+        returned not started; so is one leased to another worker or not due, with
+        ``not_before``. ``ConflictError`` when the stored job under this request id has another
+        fingerprint (the request's owner is not compared: a message carries none).
+        """
         ...
 
     async def close(self) -> None:

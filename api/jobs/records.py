@@ -64,3 +64,17 @@ class Job:
     trace_parent: str | None = None
     pages_total: int | None = None
     pages_done: int = 0
+
+
+@dataclass(frozen=True)
+class AttemptStart:
+    """What ``JobStore.start_attempt`` did with a delivered request.
+
+    ``started``: this caller now holds the lease and runs the attempt. Otherwise the job is final
+    (``job.status.final``: the delivery is a duplicate, acknowledge it) or not runnable yet:
+    another worker holds a live lease, or a retry is not due; ``not_before`` says when to ask again.
+    """
+
+    job: Job
+    started: bool
+    not_before: float | None = None

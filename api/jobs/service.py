@@ -136,8 +136,11 @@ class JobService:
             raise DocumentError(f"callback_url must be http(s), got {url!r}")
 
     async def _queue(self, request: JobRequest) -> tuple[Job, bool]:
+        """Store, then offer to the workers. A repeat of a job still queued is offered again:
+        a queue whose broker refused the first offer (``QueueUnavailableError``) gets it now, and
+        a duplicate delivery is harmless (one attempt holds the lease, a final job is skipped)."""
         job, created = await self.store.submit(request)
-        if created:
+        if created or job.status == JobStatus.QUEUED:
             await self.queue.enqueue(job)
         return job, created
 

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from docserve.api.jobs.records import CallbackState, Job, JobRequest
+from docserve.api.jobs.records import AttemptStart, CallbackState, Job, JobRequest
 from docserve.contract.errors import ConflictError, NotFoundError, QueueFullError
 from docserve.contract.jobs import JobStatus
 
@@ -269,6 +269,47 @@ class SqliteJobs:
         rows = self._all("SELECT * FROM jobs WHERE callback_state = 'pending'"
                          " AND status IN ('succeeded', 'failed') LIMIT ?", (limit,))
         return [_job(row) for row in rows]
+
+    @_off_the_loop
+    def start_attempt(self, request: JobRequest, worker_id: str, lease_s: float) -> AttemptStart:
+        now = self._clock()
+        fingerprint = request.fingerprint()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO jobs (request_id, fingerprint, pipeline, location, options_json,"
+                    " callback_url, status, created_at, available_at, callback_state, owner, trace_parent)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, NULL, ?)",
+                    (request.request_id, fingerprint, request.pipeline, request.location,
+                     json.dumps(request.options, sort_keys=True), request.callback_url, now, now,
+                     "pending" if request.callback_url else None, request.trace_parent),
+                )
+                row = self._db.execute(
+                    "SELECT * FROM jobs WHERE request_id = ?", (request.request_id,)).fetchone()
+                if row["fingerprint"] != fingerprint:
+                    raise ConflictError(
+                        f"request_id {request.request_id!r} was already used for a different job "
+                        "(pipeline, location, options or callback_url differ)")
+                started = self._db.execute(
+                    "UPDATE jobs SET status = 'processing', lease_owner = ?, lease_expires_at = ?,"
+                    " attempts = attempts + 1, started_at = COALESCE(started_at, ?)"
+                    " WHERE request_id = ? AND ((status = 'queued' AND available_at <= ?)"
+                    "   OR (status = 'processing' AND lease_expires_at < ?))"
+                    " RETURNING *",
+                    (worker_id, now + lease_s, now, request.request_id, now, now),
+                ).fetchone()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        if started is not None:
+            return AttemptStart(_job(started), started=True)
+        job = _job(row)
+        if job.status.final:
+            return AttemptStart(job, started=False)
+        not_before = row["available_at"] if job.status == JobStatus.QUEUED else row["lease_expires_at"]
+        return AttemptStart(job, started=False, not_before=not_before)
 
     # -- the queue -------------------------------------------------------------------------------
     async def enqueue(self, job: Job) -> None:

@@ -1,20 +1,25 @@
 """The JobStore/JobQueue contract, run against every job backend (no Triton needed).
 
 Each backend is built by a factory below from a folder and a clock (the tests move time by
-hand: leases, retry delays); a new backend (Kafka queue, MongoDB store: issue 16) adds its
-factory to ``BACKENDS`` and must pass every test here unchanged.
+hand: leases, retry delays); a new backend adds its factory to ``BACKENDS`` and must pass
+every test here unchanged. ``mongodb`` runs against a real MongoDB wire-protocol server
+(nx-27017, started once per session by ``mongo_url``), one fresh database per test. The Kafka
+queue delivers through a broker's consumer group, not claims: it is tested end to end in
+tests/api/scale_out/, on ``start_attempt`` tested here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from docserve.api.jobs.mongo_jobs import MongoJobs
 from docserve.api.jobs.protocols import JobQueue, JobStore
 from docserve.api.jobs.records import JobRequest
 from docserve.api.jobs.sqlite_jobs import SqliteJobs
@@ -43,12 +48,21 @@ class Backend:
     clock: ManualClock
 
 
-def sqlite_backend(folder: Path, clock: ManualClock) -> Backend:
+def sqlite_backend(folder: Path, clock: ManualClock, request: pytest.FixtureRequest) -> Backend:
     jobs = SqliteJobs(folder / "jobs.sqlite3", max_queue=MAX_QUEUE, clock=clock)
     return Backend(store=jobs, queue=jobs, clock=clock)
 
 
-BACKENDS: dict[str, Callable[[Path, ManualClock], Backend]] = {"sqlite": sqlite_backend}
+def mongodb_backend(folder: Path, clock: ManualClock, request: pytest.FixtureRequest) -> Backend:
+    url = request.getfixturevalue("mongo_url")
+    jobs = MongoJobs(url, database=f"t{uuid.uuid4().hex[:12]}", max_queue=MAX_QUEUE, retention_s=3600,
+                     clock=clock)
+    return Backend(store=jobs, queue=jobs, clock=clock)
+
+
+BACKENDS: dict[str, Callable[[Path, ManualClock, pytest.FixtureRequest], Backend]] = {
+    "sqlite": sqlite_backend, "mongodb": mongodb_backend,
+}
 
 
 @pytest.fixture
@@ -58,7 +72,7 @@ def anyio_backend():
 
 @pytest.fixture(params=sorted(BACKENDS))
 async def backend(request, tmp_path) -> AsyncIterator[Backend]:
-    built = BACKENDS[request.param](tmp_path, ManualClock())
+    built = BACKENDS[request.param](tmp_path, ManualClock(), request)
     yield built
     await built.queue.close()
     await built.store.close()
@@ -337,3 +351,63 @@ async def test_a_callback_is_pending_from_the_outcome_until_delivered(backend):
     await store.set_callback_state("hooked", "delivered")
     assert await store.pending_callbacks() == []
     assert (await store.get("hooked")).callback_state == "delivered"
+
+
+# -- attempts started from a delivered message (the Kafka queue) ----------------------------------
+
+
+async def test_start_attempt_creates_the_record_of_a_request_sent_straight_to_the_topic(backend):
+    started = await backend.store.start_attempt(_request("direct", callback_url="https://e.com/h"), "w1", 10)
+    assert started.started and started.not_before is None
+    job = started.job
+    assert (job.request_id, job.status, job.attempts, job.started_at, job.owner) == (
+        "direct", JobStatus.PROCESSING, 1, backend.clock.now, None)
+    assert job.callback_state == "pending"
+    assert await backend.store.get("direct") == job
+
+
+async def test_start_attempt_leases_a_submitted_job_and_skips_a_final_one(backend):
+    store, queue = backend.store, backend.queue
+    await store.submit(_request("r1", owner="alice"))
+    started = await store.start_attempt(_request("r1"), "w1", 10)  # a message carries no owner
+    assert started.started and started.job.attempts == 1 and started.job.owner == "alice"
+    assert await queue.succeed(started.job, "w1", {"done": 1})
+    again = await store.start_attempt(_request("r1"), "w2", 10)  # redelivered after the outcome
+    assert not again.started and again.not_before is None
+    assert (again.job.status, again.job.result, again.job.attempts) == (JobStatus.SUCCEEDED, {"done": 1}, 1)
+    await store.submit(_request("gone"))
+    await store.cancel("gone")
+    cancelled = await store.start_attempt(_request("gone"), "w1", 10)
+    assert not cancelled.started and cancelled.job.status == JobStatus.CANCELLED
+
+
+async def test_start_attempt_waits_for_a_live_lease_or_a_retry_time(backend):
+    clock, store, queue = backend.clock, backend.store, backend.queue
+    first = await store.start_attempt(_request("r1"), "w1", 10)
+    clock.advance(4)
+    held = await store.start_attempt(_request("r1"), "w2", 10)
+    assert not held.started and held.job.status == JobStatus.PROCESSING
+    assert held.not_before == pytest.approx(first.job.started_at + 10)
+    clock.advance(7)  # w1 died: its lease ran out
+    taken = await store.start_attempt(_request("r1"), "w2", 10)
+    assert taken.started and taken.job.attempts == 2
+    assert not await queue.succeed(first.job, "w1", {"late": True})
+    assert await queue.retry_later(taken.job, "w2", "triton_unavailable", "down", delay_s=30)
+    early = await store.start_attempt(_request("r1"), "w2", 10)
+    assert not early.started and early.not_before == pytest.approx(clock.now + 30)
+    clock.advance(31)
+    assert (await store.start_attempt(_request("r1"), "w2", 10)).job.attempts == 3
+
+
+async def test_start_attempt_refuses_a_request_id_with_another_body(backend):
+    await backend.store.submit(_request("r1"))
+    with pytest.raises(ConflictError, match="different job"):
+        await backend.store.start_attempt(_request("r1", location="file:///other"), "w1", 10)
+    assert (await backend.store.get("r1")).status == JobStatus.QUEUED
+
+
+async def test_racing_starts_of_one_message_lease_it_once(backend):
+    starts = await asyncio.gather(
+        *(backend.store.start_attempt(_request("r1"), f"w{n}", 10) for n in range(6)))
+    assert sum(start.started for start in starts) == 1
+    assert (await backend.store.get("r1")).attempts == 1
