@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sample_documents import png_page
@@ -98,10 +99,24 @@ def test_jobs_by_a_client_with_its_key(keyed_api, inbox):
     from docserve.client.rest import DocServeClient
 
     client, issued = keyed_api
-    with DocServeClient(transport=client._transport, base_url="http://testserver",
+    with DocServeClient(transport=_through(client), base_url="http://testserver",
                         api_key=issued["alice"]) as rest:
         rest.upload("owned-2", png_page(8, 9), PIPELINE)
         assert rest.wait("owned-2", timeout=30).result.pages[0].result.page.height == 9
+
+
+def _through(test_client: TestClient) -> httpx.MockTransport:
+    """An httpx transport that hands each request to the app through the TestClient.
+
+    The TestClient's own transport cannot be lent to an httpx client: with httpx2 installed
+    (confluent-kafka's schema-registry extra needs it), starlette builds the TestClient on httpx2.
+    """
+    def handle(request: httpx.Request) -> httpx.Response:
+        answer = test_client.request(request.method, str(request.url), headers=dict(request.headers),
+                                     content=request.read())
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+    return httpx.MockTransport(handle)
 
 
 def test_keys_commands_and_the_loopback_guard(tmp_path):

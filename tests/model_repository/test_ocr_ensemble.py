@@ -127,6 +127,7 @@ def test_a_large_page_is_shrunk_and_read_in_its_own_coordinates(read_page, trito
     """
     page = render_text_page(seed=5, line_count=8)
     large = Image.open(io.BytesIO(page.image_bytes)).resize((4000, 5600), Image.BICUBIC)
+    _reset_python_stub_peaks(triton)  # the stubs are shared with every test before this one
     result = read_page(encoded(large))
     assert character_error_rate(page.text, "\n".join(line_texts(result))) <= MAX_CER
     polygons = result.as_numpy("line_polygons")
@@ -138,15 +139,26 @@ def test_a_large_page_is_shrunk_and_read_in_its_own_coordinates(read_page, trito
     assert _python_stub_peak_rss_mib(triton) < 1500
 
 
-def _python_stub_peak_rss_mib(triton: EmbeddedTriton) -> float:
-    """The highest peak resident memory of Triton's python stubs (VmHWM, MiB)."""
-    peaks = []
+def _python_stubs(triton: EmbeddedTriton) -> dict[Path, dict[str, str]]:
+    """/proc/<pid> -> status fields of each of Triton's python stub processes."""
+    stubs = {}
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
         except (OSError, ValueError):
             continue
         if fields.get("PPid", "").strip() == str(triton.pid) and "VmHWM" in fields:
-            peaks.append(int(fields["VmHWM"].split()[0]) / 1024)
-    assert peaks, "no python stub processes found under the Triton server"
-    return max(peaks)
+            stubs[status.parent] = fields
+    assert stubs, "no python stub processes found under the Triton server"
+    return stubs
+
+
+def _reset_python_stub_peaks(triton: EmbeddedTriton) -> None:
+    """Start each stub's peak (VmHWM) afresh at its current resident memory (clear_refs 5)."""
+    for process in _python_stubs(triton):
+        (process / "clear_refs").write_text("5")
+
+
+def _python_stub_peak_rss_mib(triton: EmbeddedTriton) -> float:
+    """The highest peak resident memory of Triton's python stubs (VmHWM, MiB)."""
+    return max(int(fields["VmHWM"].split()[0]) / 1024 for fields in _python_stubs(triton).values())
