@@ -42,12 +42,11 @@ from docserve.contract.tensor_names import PAGE_INPUT, RESULT_OUTPUT
 from docserve.export.orientation import MODEL
 from docserve.export.vision.real_orientation import (
     OrientationMetrics,
-    OrientationMiss,
     orientation_metrics,
     stored_orientations,
+    turned_pages,
 )
 from docserve.processing.page_image import decode_page_gray
-from docserve.processing.page_orientation import ORIENTATIONS
 
 DEFAULT_REAL = PROJECT_ROOT.parent / "shared" / "data" / "real_documents"
 
@@ -73,27 +72,17 @@ def through_triton(pipeline: str, pages: Iterator[tuple[str, str, np.ndarray]]) 
                           work_dir=Path(work_dir), ports=ports), log_sink=lambda line: None) as server:
         client = grpcclient.InferenceServerClient(server.grpc_url)
         before = _compute_ns(client)
-        for file, label, page in pages:
-            if file in stored and stored[file] is None:
-                metrics.untold += 1
-                continue
-            for degrees in ORIENTATIONS:
-                truth = (stored.get(file, 0) + degrees) % 360
-                buffer = io.BytesIO()
-                Image.fromarray(page).rotate(degrees, expand=True).save(buffer, format="PNG")
-                tensor = grpcclient.InferInput(PAGE_INPUT, [1], "BYTES")
-                tensor.set_data_from_numpy(np.array([buffer.getvalue()], dtype=np.object_))
-                answer = client.infer(pipeline, [tensor],
-                                      outputs=[grpcclient.InferRequestedOutput(RESULT_OUTPUT)])
-                result = PageResult.model_validate_json(answer.as_numpy(RESULT_OUTPUT)[0])
-                for step in ("decode", "orientation_preprocess", "orientation_apply"):
-                    metrics.timings_ms[step].append(result.timings_ms[step])
-                hit = result.orientation.degrees == truth
-                metrics.by_type[label].append(hit)
-                metrics.by_turn[degrees].append(hit)
-                if not hit:
-                    metrics.misses.append(OrientationMiss(file, degrees, truth, result.orientation.degrees,
-                                                          result.orientation.score))
+        for test in turned_pages(pages, stored, metrics):
+            buffer = io.BytesIO()
+            Image.fromarray(test.page).save(buffer, format="PNG")
+            tensor = grpcclient.InferInput(PAGE_INPUT, [1], "BYTES")
+            tensor.set_data_from_numpy(np.array([buffer.getvalue()], dtype=np.object_))
+            answer = client.infer(pipeline, [tensor],
+                                  outputs=[grpcclient.InferRequestedOutput(RESULT_OUTPUT)])
+            result = PageResult.model_validate_json(answer.as_numpy(RESULT_OUTPUT)[0])
+            for step in ("decode", "orientation_preprocess", "orientation_apply"):
+                metrics.timings_ms[step].append(result.timings_ms[step])
+            metrics.record(test, result.orientation.degrees, result.orientation.score)
         (compute_ns, count), (start_ns, start_count) = _compute_ns(client), before
         metrics.timings_ms[f"{MODEL} (Triton compute, mean)"] = [(compute_ns - start_ns) / 1e6
                                                                 / max(1, count - start_count)]

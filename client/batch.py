@@ -90,8 +90,10 @@ def _job_document(source: str) -> tuple[str, JobDocument]:
     return request_id_for(source, digest.hexdigest()), Path(source)
 
 
-async def via_rest(sources: list[str], pipeline: str, base_url: str, concurrency: int,
-                   progress: Progress, task: Any, api_key: str | None = None) -> list[Outcome]:
+def _job_documents(sources: list[str], progress: Progress,
+                   task: Any) -> tuple[dict[str, tuple[str, JobDocument]], list[Outcome]]:
+    """request id -> (source, document) of every readable source; the unreadable ones as failed
+    outcomes (already counted on the progress bar)."""
     documents, outcomes = {}, []
     for source in sources:
         try:
@@ -101,6 +103,12 @@ async def via_rest(sources: list[str], pipeline: str, base_url: str, concurrency
             progress.advance(task)
             continue
         documents[request_id] = (source, document)
+    return documents, outcomes
+
+
+async def via_rest(sources: list[str], pipeline: str, base_url: str, concurrency: int,
+                   progress: Progress, task: Any, api_key: str | None = None) -> list[Outcome]:
+    documents, outcomes = _job_documents(sources, progress, task)
     async with AsyncDocServeClient(base_url, api_key=api_key) as client:
         jobs = [(request_id, document) for request_id, (_, document) in documents.items()]
         async for item in client.submit_many(jobs, pipeline, concurrency=concurrency):
@@ -173,16 +181,9 @@ def via_kafka(sources: list[str], pipeline: str, target: KafkaTarget, progress: 
     file is sent as its ``file://`` location (the workers must see the same filesystem)."""
     from docserve.client.kafka_jobs import KafkaJobClient  # the scale-out extra: imported when used
 
-    documents, outcomes = {}, []
-    for source in sources:
-        try:
-            request_id, document = _job_document(source)
-        except OSError as error:
-            outcomes.append(Outcome(source, ok=False, error=str(error)))
-            progress.advance(task)
-            continue
-        location = document.resolve().as_uri() if isinstance(document, Path) else document
-        documents[request_id] = (source, location)
+    documents, outcomes = _job_documents(sources, progress, task)
+    documents = {request_id: (source, document.resolve().as_uri() if isinstance(document, Path) else document)
+                 for request_id, (source, document) in documents.items()}
     with KafkaJobClient(target.bootstrap_servers, target.schema_registry_url, target.request_topic,
                         target.result_topic) as client:
         for request_id, (_, location) in documents.items():

@@ -30,6 +30,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from docserve.api.jobs.claiming import claim_or_wait
 from docserve.api.jobs.records import AttemptStart, CallbackState, Job, JobRequest
 from docserve.contract.errors import ConflictError, NotFoundError, QueueFullError
 from docserve.contract.jobs import JobStatus
@@ -217,15 +218,8 @@ class MongoJobs:
         self._enqueued.set()
 
     async def claim(self, worker_id: str, lease_s: float, wait_s: float) -> Job | None:
-        self._enqueued.clear()
-        job = await self._lease({}, worker_id, lease_s, self._clock())
-        if job is not None or wait_s <= 0:
-            return job
-        try:
-            await asyncio.wait_for(self._enqueued.wait(), wait_s)
-        except TimeoutError:
-            return None
-        return await self._lease({}, worker_id, lease_s, self._clock())
+        return await claim_or_wait(lambda: self._lease({}, worker_id, lease_s, self._clock()),
+                                   self._enqueued, wait_s)
 
     async def _lease(self, query: dict[str, Any], worker_id: str, lease_s: float, now: float) -> Job | None:
         """Lease the oldest runnable job matching ``query`` (queued and due, or abandoned)."""

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from docserve.api.jobs.claiming import claim_or_wait
 from docserve.api.jobs.records import AttemptStart, CallbackState, Job, JobRequest
 from docserve.contract.errors import ConflictError, NotFoundError, QueueFullError
 from docserve.contract.jobs import JobStatus
@@ -319,15 +320,7 @@ class SqliteJobs:
     async def claim(self, worker_id: str, lease_s: float, wait_s: float) -> Job | None:
         """Claim now; if nothing is due, wait for this process's next ``enqueue`` (jobs queued
         by other processes are seen at the next call: the caller polls every ``wait_s``)."""
-        self._enqueued.clear()
-        job = await self._claim_due(worker_id, lease_s)
-        if job is not None or wait_s <= 0:
-            return job
-        try:
-            await asyncio.wait_for(self._enqueued.wait(), wait_s)
-        except TimeoutError:
-            return None
-        return await self._claim_due(worker_id, lease_s)
+        return await claim_or_wait(lambda: self._claim_due(worker_id, lease_s), self._enqueued, wait_s)
 
     @_off_the_loop
     def _claim_due(self, worker_id: str, lease_s: float) -> Job | None:

@@ -14,7 +14,7 @@ import csv
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +60,13 @@ class OrientationMetrics:
     timings_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     untold: int = 0  # pages left out: their orientation cannot be told
 
+    def record(self, test: TurnedPage, found: int, score: float) -> None:
+        hit = found == test.truth
+        self.by_type[test.label].append(hit)
+        self.by_turn[test.degrees].append(hit)
+        if not hit:
+            self.misses.append(OrientationMiss(test.file, test.degrees, test.truth, found, score))
+
     @property
     def tests(self) -> int:
         return sum(len(hits) for hits in self.by_type.values())
@@ -98,6 +105,30 @@ def orientation_session(model: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
 
 
+@dataclass(frozen=True)
+class TurnedPage:
+    """One test: a real page turned ``degrees`` counter-clockwise, whose content is then at ``truth``."""
+
+    file: str
+    label: str
+    degrees: int
+    truth: int
+    page: np.ndarray
+
+
+def turned_pages(pages: Iterable[tuple[str, str, np.ndarray]], stored: dict[str, int | None],
+                 metrics: OrientationMetrics) -> Iterator[TurnedPage]:
+    """Each page turned 0/90/180/270 deg with its truth; pages that cannot be told are counted
+    in ``metrics.untold`` and left out."""
+    for file, label, page in pages:
+        if file in stored and stored[file] is None:
+            metrics.untold += 1
+            continue
+        for degrees in ORIENTATIONS:
+            yield TurnedPage(file, label, degrees, (stored.get(file, 0) + degrees) % 360,
+                             np.asarray(Image.fromarray(page).rotate(degrees, expand=True)))
+
+
 def orientation_metrics(model: Path, pages: Iterable[tuple[str, str, np.ndarray]],
                         stored: dict[str, int | None] | None = None) -> OrientationMetrics:
     """``(file, type, grayscale page)`` of real pages -> the metrics of the four turns of each.
@@ -105,30 +136,19 @@ def orientation_metrics(model: Path, pages: Iterable[tuple[str, str, np.ndarray]
     ``file`` is the page's path in its folder, the key of ``stored`` (default: the labels in
     ``export/data``); the pages are read lazily, one at a time.
     """
-    stored = stored_orientations() if stored is None else stored
     session = orientation_session(model)
     metrics = OrientationMetrics()
-    for file, label, page in pages:
-        if file in stored and stored[file] is None:
-            metrics.untold += 1
-            continue
-        for degrees in ORIENTATIONS:
-            truth = (stored.get(file, 0) + degrees) % 360
-            sent = np.asarray(Image.fromarray(page).rotate(degrees, expand=True))
-            started = time.perf_counter()
-            crops = orientation_input(sent)
-            prepared = time.perf_counter()
-            (probabilities,) = session.run(None, {MODEL_INPUT: crops})
-            classified = time.perf_counter()
-            found = read_orientation(probabilities)
-            turn_upright(sent, found.degrees)
-            turned = time.perf_counter()
-            for step, seconds in zip(STEPS, (prepared - started, classified - prepared, turned - classified),
-                                     strict=True):
-                metrics.timings_ms[step].append(seconds * 1000)
-            hit = found.degrees == truth
-            metrics.by_type[label].append(hit)
-            metrics.by_turn[degrees].append(hit)
-            if not hit:
-                metrics.misses.append(OrientationMiss(file, degrees, truth, found.degrees, found.score))
+    for test in turned_pages(pages, stored_orientations() if stored is None else stored, metrics):
+        started = time.perf_counter()
+        crops = orientation_input(test.page)
+        prepared = time.perf_counter()
+        (probabilities,) = session.run(None, {MODEL_INPUT: crops})
+        classified = time.perf_counter()
+        found = read_orientation(probabilities)
+        turn_upright(test.page, found.degrees)
+        turned = time.perf_counter()
+        for step, seconds in zip(STEPS, (prepared - started, classified - prepared, turned - classified),
+                                 strict=True):
+            metrics.timings_ms[step].append(seconds * 1000)
+        metrics.record(test, found.degrees, found.score)
     return metrics
