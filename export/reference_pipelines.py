@@ -33,9 +33,10 @@ from docserve.processing.page_assembly import (
 )
 from docserve.processing.page_image import decode_page_gray
 from docserve.processing.page_orientation import (
+    FIRST_READING,
     PageOrientation,
+    orient,
     orientation_input,
-    read_orientation,
     turn_upright,
 )
 from docserve.processing.page_rotation import deskew_page
@@ -133,9 +134,13 @@ class ReferencePipelines:
 
     def page_orientation(self, page: np.ndarray) -> PageOrientation:
         """How far the grayscale page's content is turned counter-clockwise (0/90/180/270)."""
+        return orient(page, self._orientation_probabilities(orientation_input(page, FIRST_READING)),
+                      self._orientation_probabilities)
+
+    def _orientation_probabilities(self, crops: np.ndarray) -> np.ndarray:
         (probabilities,) = self.orientation.run([orientation_export.MODEL_OUTPUT],
-                                                {orientation_export.MODEL_INPUT: orientation_input(page)})
-        return read_orientation(probabilities)
+                                                {orientation_export.MODEL_INPUT: crops})
+        return probabilities
 
     def _text(self, step: TextStep, upright: np.ndarray | None, probabilities: np.ndarray | None,
               expected_types: Sequence[str]) -> TextOutputs | None:

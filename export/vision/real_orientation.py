@@ -24,9 +24,10 @@ from PIL import Image
 
 from docserve.export.orientation import MODEL_INPUT
 from docserve.processing.page_orientation import (
+    FIRST_READING,
     ORIENTATIONS,
+    orient,
     orientation_input,
-    read_orientation,
     turn_upright,
 )
 
@@ -140,11 +141,12 @@ def orientation_metrics(model: Path, pages: Iterable[tuple[str, str, np.ndarray]
     metrics = OrientationMetrics()
     for test in turned_pages(pages, stored_orientations() if stored is None else stored, metrics):
         started = time.perf_counter()
-        crops = orientation_input(test.page)
+        crops = orientation_input(test.page, FIRST_READING)
         prepared = time.perf_counter()
         (probabilities,) = session.run(None, {MODEL_INPUT: crops})
+        found = orient(test.page, probabilities,
+                       lambda turned: session.run(None, {MODEL_INPUT: turned})[0])
         classified = time.perf_counter()
-        found = read_orientation(probabilities)
         turn_upright(test.page, found.degrees)
         turned = time.perf_counter()
         for step, seconds in zip(STEPS, (prepared - started, classified - prepared, turned - classified),

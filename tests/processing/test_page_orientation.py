@@ -16,9 +16,13 @@ from docserve.processing.page_orientation import (
     CROP_SIZE,
     CROPS_ACROSS,
     CROPS_ALONG,
+    FIRST_READING,
     QUARTER_TURNS,
+    TURNED_READINGS,
+    UNSURE_BELOW,
     PageOrientation,
     crop_corners,
+    orient,
     orientation_input,
     orientation_transform,
     read_orientation,
@@ -142,3 +146,39 @@ def test_assembly_composes_the_skew_and_the_quarter_turn_back_to_the_page_as_sen
     corners = np.hstack([np.array(result.text.lines[0].polygon), np.ones((4, 1))])
     np.testing.assert_allclose((corners @ sent_to_canvas.T)[:, :2], box_corners(box)[0], atol=0.2)
     assert (result.orientation.degrees, result.orientation.score) == (90, 0.9)
+
+
+def test_a_sure_first_reading_is_the_answer_and_the_turned_crops_are_not_read(page):
+    """Six crops that agree (0.9 for the clockwise class 90 = content turned 270 deg) score above
+    UNSURE_BELOW: the model is not called again."""
+    def classify(crops):
+        raise AssertionError("a sure first reading needs no turned readings")
+
+    first = np.tile([0.03, 0.9, 0.04, 0.03], (CROPS_ALONG * CROPS_ACROSS, 1))
+    found = orient(page, first, classify)
+    assert found.degrees == 270 and found.score >= UNSURE_BELOW
+
+
+def test_an_unsure_first_reading_is_decided_by_all_four_readings_of_every_crop(page):
+    """A first reading that leans towards 180 (as the model does on sparse crops) asks for the 18
+    turned crops; the answer is the four-way reading of the 24, which cancels the lean."""
+    crops = CROPS_ALONG * CROPS_ACROSS
+    four_ways = np.vstack([seen_four_ways([0.1, 0.1, 0.1, 0.7])] * crops)  # turned: content at 90 deg
+    four_ways[::QUARTER_TURNS] = [0.3, 0.1, 0.5, 0.1]  # as cut, the crops lean to 180
+    asked = []
+
+    def classify(turned_crops):
+        asked.append(turned_crops)
+        return np.delete(four_ways, np.s_[::QUARTER_TURNS], axis=0)
+
+    first = four_ways[::QUARTER_TURNS]
+    assert read_orientation(first, FIRST_READING).score < UNSURE_BELOW
+    found = orient(page, first, classify)
+    np.testing.assert_array_equal(asked[0], orientation_input(page, TURNED_READINGS))
+    assert asked[0].shape == (crops * len(TURNED_READINGS), 3, CROP_SIZE, CROP_SIZE)
+    assert found == read_orientation(four_ways) and found.degrees == 90
+
+
+def test_the_first_reading_is_the_crops_as_cut(page):
+    np.testing.assert_array_equal(orientation_input(page, FIRST_READING),
+                                  orientation_input(page)[::QUARTER_TURNS])
