@@ -74,8 +74,8 @@ Classify = Callable[[np.ndarray], np.ndarray]  # the model: crops -> class proba
 
 def orient(page: np.ndarray, first_probabilities: np.ndarray, classify: Classify) -> PageOrientation:
     """The page's orientation from the first reading (``first_probabilities``: the model on
-    ``orientation_input(page, FIRST_READING)``), and, when that is unsure, from the four readings of every crop
-    (``classify`` reads the turned crops)."""
+    ``orientation_input(page, FIRST_READING)``), and, when that is unsure, from the four
+    readings of every crop (``classify`` reads the turned crops)."""
     first = read_orientation(first_probabilities, FIRST_READING)
     if first.score >= UNSURE_BELOW:
         return first
