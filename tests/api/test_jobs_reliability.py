@@ -76,7 +76,9 @@ def test_worker_process_killed_mid_job(jobs_settings, probe_pipeline, document_s
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         try:
-            _wait_until(lambda: client.get("/api/v1/jobs/killed-1").json()["status"] == "processing")
+            # A fresh worker process imports, connects and claims: seconds, more on a loaded machine.
+            _wait_until(lambda: client.get("/api/v1/jobs/killed-1").json()["status"] == "processing",
+                        timeout_s=60)
             worker.send_signal(signal.SIGKILL)
             worker.wait(timeout=10)
         finally:
@@ -84,7 +86,7 @@ def test_worker_process_killed_mid_job(jobs_settings, probe_pipeline, document_s
                 worker.kill()
         assert client.get("/api/v1/jobs/killed-1").json()["status"] == "processing"
     with TestClient(create_app(settings.model_copy(update={"run_workers": True}))) as client:
-        job = wait_for_job(client, "killed-1", timeout_s=30)
+        job = wait_for_job(client, "killed-1", timeout_s=60)
     assert job["status"] == "succeeded"
     assert job["attempts"] == 2
     assert job["result"]["pages"][0]["result"]["page"]["width"] == 77
