@@ -221,6 +221,21 @@ function svgElement(name, attributes) {
   return element;
 }
 
+// One entry of a page's numbered list (its lines or its checkboxes): a button holding what was
+// found and its confidence, which the page links to the mark drawn on the image.
+function listEntry(list, found, confidence) {
+  const button = document.createElement("button");
+  button.type = "button";
+  const score = document.createElement("span");
+  score.className = "conf";
+  score.textContent = confidence;
+  button.append(found, score);
+  const item = document.createElement("li");
+  item.append(button);
+  list.append(item);
+  return button;
+}
+
 function points(polygon) {
   return polygon.map(([x, y]) => `${x},${y}`).join(" ");
 }
@@ -301,16 +316,7 @@ function drawPage(job, entry) {
   (text ? text.lines : []).forEach((line, index) => {
     const mark = svgElement("polygon", { points: points(line.polygon), class: "mark line" });
     svg.append(mark);
-    const item = document.createElement("li");
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = line.text || "(empty)";
-    const confidence = document.createElement("span");
-    confidence.className = "conf";
-    confidence.textContent = pct(line.confidence);
-    button.append(confidence);
-    item.append(button);
-    lines.append(item);
+    const button = listEntry(lines, line.text || "(empty)", pct(line.confidence));
     link(mark, button, `Line ${index + 1}: “${line.text}”, confidence ${pct(line.confidence)}`);
   });
   page.querySelector(".lines-count").textContent = text ? `(${text.lines.length})` : "(not run)";
@@ -324,16 +330,10 @@ function drawPage(job, entry) {
     const label = svgElement("text", { x: box.box[0], y: box.box[3] + 15, class: `score ${stateName}` });
     label.textContent = box.score.toFixed(2);
     svg.append(mark, label);
-    const item = document.createElement("li");
-    const button = document.createElement("button");
-    button.type = "button";
-    button.innerHTML = `<span class="state-${stateName}">${box.checked ? "☑ ticked" : "☐ empty"}</span>`;
-    const score = document.createElement("span");
-    score.className = "conf";
-    score.textContent = pct(box.score);
-    button.append(score);
-    item.append(button);
-    boxes.append(item);
+    const state = document.createElement("span");
+    state.className = `state-${stateName}`;
+    state.textContent = box.checked ? "☑ ticked" : "☐ empty";
+    const button = listEntry(boxes, state, pct(box.score));
     link(mark, button, `Checkbox ${index + 1}: ${box.checked ? "ticked" : "empty"}, score ${pct(box.score)}`);
   });
   page.querySelector(".boxes-count").textContent = result.checkboxes ? `(${items.length})` : "(not run)";
@@ -345,12 +345,7 @@ function drawPage(job, entry) {
     const label = svgElement("text", { x: x0, y: Math.max(20, y0 - 6), class: "score signature" });
     label.textContent = `signature ${signature.score.toFixed(2)}`;
     svg.append(mark, label);
-    const item = document.createElement("li");
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = `Signature (${pct(signature.score)})`;
-    item.append(button);
-    boxes.append(item);
+    const button = listEntry(boxes, "Signature", pct(signature.score));
     link(mark, button, `Signature, score ${pct(signature.score)}`);
   }
 
