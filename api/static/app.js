@@ -221,7 +221,7 @@ function svgElement(name, attributes) {
   return element;
 }
 
-// One entry of a page's numbered list (its lines or its checkboxes): a button holding what was
+// One entry of a page's lists (its lines, checkboxes or signature): a button holding what was
 // found and its confidence, which the page links to the mark drawn on the image.
 function listEntry(list, found, confidence) {
   const button = document.createElement("button");
@@ -339,13 +339,15 @@ function drawPage(job, entry) {
   page.querySelector(".boxes-count").textContent = result.checkboxes ? `(${items.length})` : "(not run)";
 
   const signature = result.signature;
+  page.querySelector(".signature-count").textContent =
+    signature ? (signature.present ? "" : "(none found)") : "(not run)";
   if (signature && signature.present && signature.box) {
     const [x0, y0, x1, y1] = signature.box;
     const mark = svgElement("rect", { x: x0, y: y0, width: x1 - x0, height: y1 - y0, class: "mark signature" });
     const label = svgElement("text", { x: x0, y: Math.max(20, y0 - 6), class: "score signature" });
     label.textContent = `signature ${signature.score.toFixed(2)}`;
     svg.append(mark, label);
-    const button = listEntry(boxes, "Signature", pct(signature.score));
+    const button = listEntry(page.querySelector(".signature-entry"), "Present", pct(signature.score));
     link(mark, button, `Signature, score ${pct(signature.score)}`);
   }
 

@@ -103,6 +103,8 @@ def test_a_signed_two_page_form_is_followed_page_by_page_and_drawn(browser, web_
         assert len(page.find_elements(By.CSS_SELECTOR, "svg .mark.checked")) == ticked
         signature = result["signature"]
         assert len(page.find_elements(By.CSS_SELECTOR, "svg .mark.signature")) == int(signature["present"])
+        assert len(page.find_elements(By.CSS_SELECTOR, ".boxes li")) == len(boxes)  # the signature apart
+        assert len(page.find_elements(By.CSS_SELECTOR, ".signature-entry li")) == int(signature["present"])
         doc_type = result["document_type"]
         assert page.find_element(By.CSS_SELECTOR, ".doc-type").text.startswith(doc_type["label"])
         assert page.find_element(By.CSS_SELECTOR, ".skew").text.endswith("°")
