@@ -29,6 +29,9 @@ from docserve.contract.errors import KeyRevokedError, RateLimitedError, Unauthor
 
 KEY_PREFIX = "dsk_"
 RELOAD_CHECK_S = 1.0
+# A key's name owns its jobs and names the folder of their files (``records.owner_folder``: its
+# UTF-8 in hex, which must fit a file name): 1 to this many bytes.
+MAX_NAME_BYTES = 100
 
 
 class KeysFileError(ValueError):
@@ -69,6 +72,8 @@ class KeysFile:
 
     def create(self, name: str, rate_per_minute: int | None = None) -> str:
         """Add a client; returns its key, which is shown once and stored only as a hash."""
+        if not 0 < len(name.encode()) <= MAX_NAME_BYTES:
+            raise KeysFileError(f"a key's name is 1 to {MAX_NAME_BYTES} bytes (UTF-8), not {name!r}")
         if any(key.name == name for key in self.keys):
             raise KeysFileError(f"a key named {name!r} exists already (revoke it or pick another name)")
         key = KEY_PREFIX + secrets.token_urlsafe(32)

@@ -9,7 +9,9 @@ For services that already speak Kafka (README, "Scale out"): the same work and r
         result.status, result.result
 
 Results are published at least once (a redelivered request republishes the stored outcome),
-every copy the same: ``wait`` keeps the first per request id. ``wait`` reads from the result
+every copy the same: ``wait`` keeps the first per request id. Requests put on the topic are the
+anonymous owner's jobs (request ids are unique per owner), so ``wait`` reads the anonymous
+owner's results only, never an API key's job that has the same request id. ``wait`` reads from the result
 topic's end as it was when the client was opened (``from_start=True``: from the beginning), so
 open the client before submitting.
 """
@@ -71,7 +73,8 @@ class KafkaJobClient:
             if message is None or message.error():
                 continue
             result = self.codec.decode_result(message.value())
-            self._seen.setdefault(result.request_id, result)
+            if not result.owner:  # anonymous ("") or published before owners (None)
+                self._seen.setdefault(result.request_id, result)
         return {request_id: self._seen[request_id] for request_id in request_ids}
 
     def close(self) -> None:

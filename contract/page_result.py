@@ -19,8 +19,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# 1.1 added `orientation`; minor versions only add optional parts, so a 1.1 reader reads 1.0.
-SCHEMA_VERSION = "1.1"
+# 1.1 added `orientation`, 1.2 the words of each text line; minor versions only add optional
+# parts, so a 1.2 reader reads 1.1 and 1.0.
+SCHEMA_VERSION = "1.2"
 
 Point = tuple[float, float]
 Polygon = tuple[Point, Point, Point, Point]
@@ -65,10 +66,23 @@ class DocumentType(_Part):
     models: list[ModelVersion]
 
 
+class Word(_Part):
+    """One word of a text line: where the recognizer read it, and how surely."""
+
+    text: str = Field(description="No whitespace; a line's words joined by single spaces are its "
+                                  "text with runs of whitespace made one space and the ends trimmed")
+    confidence: float = Field(description="Lowest probability of its characters (a line's "
+                                          "confidence is the mean of its own)")
+    polygon: Polygon = Field(description="Corners (x, y) clockwise from the word's top-left, inside its "
+                                         "line's polygon and along its baseline")
+
+
 class TextLine(_Part):
     text: str
     confidence: float
     polygon: Polygon = Field(description="Corners (x, y) clockwise from the line's top-left")
+    words: list[Word] | None = Field(default=None, description="The line split at its spaces, in "
+                                     "reading order; null in results of schema 1.0 and 1.1")
 
 
 class SkippedStep(_Part):
@@ -109,7 +123,7 @@ class PageResult(_Part):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    schema_version: Literal["1.1", "1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.2", "1.1", "1.0"] = SCHEMA_VERSION
     page: PageSize
     orientation: Orientation | None = None
     skew: Skew | None = None

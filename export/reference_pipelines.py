@@ -29,6 +29,7 @@ from docserve.processing.page_assembly import (
     PageOutputs,
     SignatureOutputs,
     TextOutputs,
+    WordOutputs,
     assemble_page_result,
 )
 from docserve.processing.page_image import decode_page_gray
@@ -174,5 +175,17 @@ def _text_outputs(lines: Sequence[OcrLine], skipped: SkippedStep | None = None) 
         confidences=np.array([line.confidence for line in lines], dtype=np.float32),
         polygons=np.array([line.polygon for line in lines], dtype=np.float32).reshape(-1, 4, 2),
         skipped=skipped,
+        words=_word_outputs(lines),
+    )
+
+
+def _word_outputs(lines: Sequence[OcrLine]) -> WordOutputs:
+    """The lines' words flat, as ``ocr_lines`` hands them to ``page_result``."""
+    words = [word for line in lines for word in line.words]
+    return WordOutputs(
+        texts=[word.text for word in words],
+        confidences=np.array([word.confidence for word in words], dtype=np.float32),
+        polygons=np.array([word.polygon for word in words], dtype=np.float32).reshape(-1, 4, 2),
+        line_word_counts=np.array([len(line.words) for line in lines], dtype=np.int32),
     )
 

@@ -9,6 +9,11 @@ Both schemas are registered when the codec is built, request first: with a real 
 surfaces a refused (incompatible) schema at start; with confluent-kafka's in-process
 ``mock://`` registry it gives every process the same ids (1 and 2), which is what lets the
 tests' separate processes read each other's messages (README, "Scale out").
+
+Both messages carry the job's ``owner`` (schema version 2): request ids are unique per owner, so
+a job is ``(owner, request_id)``. On the wire ``""`` is the anonymous owner and null (what a
+version-1 message reads as) means the writer predates owners; the dataclasses keep that
+distinction (``owner`` None) for the reader to resolve.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ class JobRequestMessage:
     options: dict[str, Any]
     callback_url: str | None
     submitted_at: float  # seconds since the epoch (timestamp-millis on the wire)
+    owner: str | None = ""  # the API key's name, "" anonymous; None: a message from before owners
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class JobResultMessage:
     model_versions: dict[str, str]
     attempts: int
     finished_at: float
+    owner: str | None = ""  # as in the request: "" anonymous; None: published before owners
 
 
 def _stamp(seconds: float) -> datetime:
@@ -76,7 +83,8 @@ class JobMessageCodec:
     def encode_request(self, message: JobRequestMessage) -> bytes:
         value = {"request_id": message.request_id, "pipeline": message.pipeline,
                  "location": message.location, "options_json": json.dumps(message.options, sort_keys=True),
-                 "callback_url": message.callback_url, "submitted_at": _stamp(message.submitted_at)}
+                 "callback_url": message.callback_url, "submitted_at": _stamp(message.submitted_at),
+                 "owner": message.owner}
         return self._request_out(value, SerializationContext(self.request_topic, MessageField.VALUE))
 
     def decode_request(self, data: bytes, topic: str | None = None) -> dict[str, Any]:
@@ -89,7 +97,7 @@ class JobMessageCodec:
                  "result_json": None if message.result is None else json.dumps(message.result),
                  "error_code": message.error_code, "error_message": message.error_message,
                  "model_versions": message.model_versions, "attempts": message.attempts,
-                 "finished_at": _stamp(message.finished_at)}
+                 "finished_at": _stamp(message.finished_at), "owner": message.owner}
         return self._result_out(value, SerializationContext(self.result_topic, MessageField.VALUE))
 
     def decode_result(self, data: bytes) -> JobResultMessage:
@@ -99,7 +107,7 @@ class JobMessageCodec:
             result=None if value["result_json"] is None else json.loads(value["result_json"]),
             error_code=value["error_code"], error_message=value["error_message"],
             model_versions=dict(value["model_versions"]), attempts=value["attempts"],
-            finished_at=_seconds(value["finished_at"]),
+            finished_at=_seconds(value["finished_at"]), owner=value["owner"],
         )
 
 
@@ -114,4 +122,5 @@ def request_fields(value: dict[str, Any]) -> JobRequestMessage:
     return JobRequestMessage(
         request_id=value["request_id"], pipeline=value["pipeline"], location=value["location"],
         options=options, callback_url=value["callback_url"], submitted_at=_seconds(value["submitted_at"]),
+        owner=value["owner"],
     )

@@ -27,7 +27,11 @@ from docserve.processing.text_recognition import (
     RecognizedLine,
     crop_line,
     ctc_greedy_decode,
+    fit_to_ink,
+    ink_mask,
     recognition_batches,
+    strip_polygon,
+    strip_width,
 )
 
 # Every batch of line_images [n, 3, 48, W] of a page -> for each, in order, (best_character_ids
@@ -44,17 +48,18 @@ class OcrSettings:
 
 
 @dataclass(frozen=True)
+class OcrWord:
+    text: str
+    confidence: float  # the lowest probability of its characters
+    polygon: np.ndarray  # [4, 2] float32 corners on the original page, inside its line's polygon
+
+
+@dataclass(frozen=True)
 class OcrLine:
     text: str
     confidence: float
     polygon: np.ndarray  # [4, 2] float32 x, y corners on the original page, clockwise
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "text": self.text,
-            "confidence": round(self.confidence, 5),
-            "polygon": np.round(self.polygon, 1).tolist(),
-        }
+    words: tuple[OcrWord, ...] = ()  # the text split at spaces, in reading order
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,11 @@ def read_lines(
     characters: Sequence[str],
     settings: OcrSettings,
 ) -> list[OcrLine]:
-    """Detector output -> recognized lines in reading order, polygons on the original page."""
+    """Detector output -> recognized lines in reading order, polygons on the original page.
+
+    Each line's words are the parts of its box where the recognizer read them, trimmed to their
+    ink.
+    """
     height, width = page_bgr.shape[:2]
     boxes, _ = text_line_boxes(text_probability_map, height, width, settings.detection)
     boxes = boxes[reading_order(boxes)]
@@ -106,10 +115,20 @@ def read_lines(
     recognized = recognize_crops(crops, recognize, characters, settings.recognition_batch_size)
     to_original = np.array([original_size[1] / width, original_size[0] / height], np.float32)
     return [
-        OcrLine(line.text, line.confidence, box * to_original)
-        for box, line in zip(boxes, recognized, strict=True)
+        OcrLine(line.text, line.confidence, box * to_original, _words(line, box, crop, to_original))
+        for box, crop, line in zip(boxes, crops, recognized, strict=True)
         if line.text.strip() and line.confidence >= settings.min_line_confidence
     ]
+
+
+def _words(line: RecognizedLine, box: np.ndarray, crop: np.ndarray,
+           to_original: np.ndarray) -> tuple[OcrWord, ...]:
+    ink = ink_mask(crop)
+    return tuple(
+        OcrWord(word.text, word.confidence,
+                strip_polygon(box, *fit_to_ink(ink, word.start, word.end)) * to_original)
+        for word in line.words
+    )
 
 
 def recognize_crops(
@@ -122,8 +141,10 @@ def recognize_crops(
     recognized: list[RecognizedLine | None] = [None] * len(crops)
     batches = list(recognition_batches(crops, batch_size))
     answers = recognize([images for _, images in batches])
-    for (indices, _), (ids, probabilities) in zip(batches, answers, strict=True):
-        decoded = ctc_greedy_decode(ids, probabilities, characters)
+    for (indices, images), (ids, probabilities) in zip(batches, answers, strict=True):
+        step_width = images.shape[3] / ids.shape[1]  # strip columns per recognizer step
+        line_steps = [strip_width(crops[index], images.shape[3]) / step_width for index in indices]
+        decoded = ctc_greedy_decode(ids, probabilities, characters, line_steps)
         for index, line in zip(indices, decoded, strict=True):
             recognized[index] = line
     return [line for line in recognized if line is not None]

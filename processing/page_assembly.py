@@ -28,6 +28,7 @@ from docserve.contract.page_result import (
     SkippedStep,
     Text,
     TextLine,
+    Word,
 )
 from docserve.processing.page_orientation import (
     PageOrientation,
@@ -40,11 +41,23 @@ Models = Mapping[str, Sequence[ModelVersion]]  # result part -> the models behin
 
 
 @dataclass(frozen=True)
+class WordOutputs:
+    """Every word of a page's lines, flat as tensors carry them: line i owns the next
+    ``line_word_counts[i]`` words."""
+
+    texts: Sequence[str]
+    confidences: np.ndarray  # [words]
+    polygons: np.ndarray  # [words, 4, 2], in the frame of the lines' polygons
+    line_word_counts: np.ndarray  # [lines] int
+
+
+@dataclass(frozen=True)
 class TextOutputs:
     texts: Sequence[str]
     confidences: np.ndarray  # [n]
     polygons: np.ndarray  # [n, 4, 2], on the straightened page when the pipeline deskews
     skipped: SkippedStep | None = None
+    words: WordOutputs | None = None  # None: the pipeline does not split lines into words
 
 
 @dataclass(frozen=True)
@@ -161,11 +174,23 @@ def _document_type(probabilities: np.ndarray, labels: Sequence[str],
 
 def _text(text: TextOutputs, frame: _PageFrame, models: list[ModelVersion]) -> Text:
     polygons = frame.points(np.asarray(text.polygons, dtype=np.float32).reshape(-1, 4, 2))
+    words = [None] * len(polygons) if text.words is None else _line_words(text.words, frame)
     lines = [
-        TextLine(text=line, confidence=round(float(confidence), 5), polygon=_polygon(polygon))
-        for line, confidence, polygon in zip(text.texts, text.confidences, polygons, strict=True)
+        TextLine(text=line, confidence=round(float(confidence), 5), polygon=_polygon(polygon),
+                 words=line_words)
+        for line, confidence, polygon, line_words in zip(text.texts, text.confidences, polygons, words,
+                                                         strict=True)
     ]
     return Text(lines=lines, skipped=text.skipped, models=models)
+
+
+def _line_words(words: WordOutputs, frame: _PageFrame) -> list[list[Word]]:
+    """The flat words, mapped like the lines, grouped by the line that owns them."""
+    polygons = frame.points(np.asarray(words.polygons, dtype=np.float32).reshape(-1, 4, 2))
+    flat = [Word(text=text, confidence=round(float(confidence), 5), polygon=_polygon(polygon))
+            for text, confidence, polygon in zip(words.texts, words.confidences, polygons, strict=True)]
+    ends = np.cumsum(words.line_word_counts, dtype=np.int64)
+    return [flat[end - count : end] for end, count in zip(ends, words.line_word_counts, strict=True)]
 
 
 def _checkboxes(found: CheckboxOutputs, frame: _PageFrame, models: list[ModelVersion]) -> Checkboxes:
@@ -181,6 +206,16 @@ def _checkboxes(found: CheckboxOutputs, frame: _PageFrame, models: list[ModelVer
 def _signature(found: SignatureOutputs, frame: _PageFrame, models: list[ModelVersion]) -> Signature:
     box = frame.bounds(frame.upright_points(box_corners(found.box)[0])) if found.present else None
     return Signature(present=found.present, score=round(found.score, 5), box=box, models=models)
+
+
+def _word_tensors(lines: Sequence[TextLine]) -> dict[str, np.ndarray]:
+    words = [word for line in lines for word in line.words]
+    return {
+        "page_word_texts": np.array([word.text.encode("utf-8") for word in words], dtype=np.object_),
+        "page_word_confidences": np.array([word.confidence for word in words], dtype=np.float32),
+        "page_word_polygons": np.array([word.polygon for word in words], dtype=np.float32).reshape(-1, 4, 2),
+        "page_line_word_counts": np.array([len(line.words) for line in lines], dtype=np.int32),
+    }
 
 
 def typed_outputs(result: PageResult) -> dict[str, np.ndarray]:
@@ -199,6 +234,8 @@ def typed_outputs(result: PageResult) -> dict[str, np.ndarray]:
         tensors["page_line_confidences"] = np.array([line.confidence for line in lines], dtype=np.float32)
         tensors["page_line_polygons"] = np.array([line.polygon for line in lines],
                                                  dtype=np.float32).reshape(-1, 4, 2)
+        if all(line.words is not None for line in lines):
+            tensors.update(_word_tensors(lines))
     if result.checkboxes is not None:
         items = result.checkboxes.items
         boxes = np.array([item.box for item in items], dtype=np.float32)

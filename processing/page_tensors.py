@@ -17,12 +17,14 @@ from docserve.processing.page_assembly import (
     PageOutputs,
     SignatureOutputs,
     TextOutputs,
+    WordOutputs,
 )
 from docserve.processing.page_orientation import PageOrientation
 from docserve.processing.step_errors import StepInputError
 
 Tensor = Callable[[str], "np.ndarray | None"]  # an input by name; None when the pipeline has none
 TIMING_SUFFIX = "_ms"
+WORD_TENSORS = ("word_texts", "word_confidences", "word_polygons", "line_word_counts")
 
 
 def read_page_outputs(tensor: Tensor, labels: Callable[[int | None], Sequence[str]]) -> PageOutputs:
@@ -77,7 +79,29 @@ def _text(tensor: Tensor) -> TextOutputs | None:
         confidences=tensor("line_confidences").reshape(-1),
         polygons=tensor("line_polygons"),
         skipped=SkippedStep.model_validate_json(skipped_json) if skipped_json else None,
+        words=_words(tensor, len(texts.reshape(-1))),
     )
+
+
+def _words(tensor: Tensor, line_count: int) -> WordOutputs | None:
+    """The lines' words, when the pipeline maps them: all four word tensors or none, every word
+    owned by one line, in order."""
+    found = {name: tensor(name) for name in WORD_TENSORS}
+    if all(value is None for value in found.values()):
+        return None
+    missing = [name for name, value in found.items() if value is None]
+    if missing:
+        raise ValueError(f"words without {', '.join(missing)}")
+    texts, counts = found["word_texts"].reshape(-1), found["line_word_counts"].reshape(-1)
+    confidences, polygons = found["word_confidences"].reshape(-1), found["word_polygons"]
+    if len(confidences) != len(texts) or polygons.shape != (len(texts), 4, 2):
+        raise ValueError(f"{len(texts)} word texts, {len(confidences)} confidences, polygons "
+                         f"{list(polygons.shape)}")
+    if len(counts) != line_count or np.any(counts < 0) or counts.sum() != len(texts):
+        raise ValueError(f"line_word_counts {counts.tolist()} do not share {len(texts)} words "
+                         f"among {line_count} lines")
+    return WordOutputs(texts=[bytes(text).decode("utf-8") for text in texts], confidences=confidences,
+                       polygons=polygons, line_word_counts=counts)
 
 
 def _checkboxes(tensor: Tensor) -> CheckboxOutputs | None:

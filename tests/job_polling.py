@@ -7,10 +7,12 @@ import time
 from fastapi.testclient import TestClient
 
 
-def wait_for_job(client: TestClient, request_id: str, timeout_s: float = 30.0) -> dict:
+def wait_for_job(client: TestClient, request_id: str, timeout_s: float = 30.0,
+                 headers: dict[str, str] | None = None) -> dict:
+    """The job once final (``headers``: e.g. the API key of its owner)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        job = client.get(f"/api/v1/jobs/{request_id}").json()
+        job = client.get(f"/api/v1/jobs/{request_id}", headers=headers).json()
         if job["status"] in ("succeeded", "failed", "cancelled"):
             return job
         time.sleep(0.05)

@@ -34,7 +34,7 @@ class CallbackSender:
             timeout=httpx.Timeout(settings.fetch_timeout_s),
             follow_redirects=False,
         )
-        self._in_flight: dict[str, asyncio.Task] = {}
+        self._in_flight: dict[tuple[str | None, str], asyncio.Task] = {}  # by (owner, request_id)
 
     async def close(self) -> None:
         for task in self._in_flight.values():
@@ -44,14 +44,15 @@ class CallbackSender:
                 await task
         await self._http.aclose()
 
-    def schedule(self, request_id: str) -> None:
-        if request_id not in self._in_flight:
-            task = asyncio.create_task(self.deliver(request_id), name=f"callback-{request_id}")
-            self._in_flight[request_id] = task
-            task.add_done_callback(lambda _: self._in_flight.pop(request_id, None))
+    def schedule(self, request_id: str, owner: str | None) -> None:
+        key = (owner, request_id)
+        if key not in self._in_flight:
+            task = asyncio.create_task(self.deliver(request_id, owner), name=f"callback-{request_id}")
+            self._in_flight[key] = task
+            task.add_done_callback(lambda _: self._in_flight.pop(key, None))
 
-    async def deliver(self, request_id: str) -> bool:
-        job = await self.store.get(request_id)
+    async def deliver(self, request_id: str, owner: str | None) -> bool:
+        job = await self.store.get(request_id, owner)
         if not job.callback_url:
             return False
         body = job_view(job).model_dump_json().encode()
@@ -60,7 +61,7 @@ class CallbackSender:
             try:
                 response = await self._http.post(job.callback_url, content=body, headers=self._headers(body))
                 if response.status_code < 300:
-                    await self.store.set_callback_state(request_id, "delivered")
+                    await self.store.set_callback_state(request_id, "delivered", owner)
                     log.info("callback for {} delivered to {}", request_id, job.callback_url)
                     return True
                 reason = f"answered {response.status_code}"
@@ -70,7 +71,7 @@ class CallbackSender:
                     break  # a refused address stays refused
             log.warning("callback for {} attempt {} failed: {}", request_id, attempt, reason)
             await asyncio.sleep(self.settings.job_retry_base_s * 2 ** (attempt - 1))
-        await self.store.set_callback_state(request_id, "failed")
+        await self.store.set_callback_state(request_id, "failed", owner)
         log.error("callback for {} to {} abandoned", request_id, job.callback_url)
         return False
 
@@ -84,5 +85,5 @@ class CallbackSender:
         """Forever: send callbacks left pending by an earlier process."""
         while True:
             for job in await self.store.pending_callbacks():
-                self.schedule(job.request_id)
+                self.schedule(job.request_id, job.owner)
             await asyncio.sleep(REDELIVERY_INTERVAL_S)

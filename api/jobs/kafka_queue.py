@@ -1,7 +1,10 @@
 """The scale-out job queue: a Kafka request topic read by the workers as one consumer group.
 
 ``DOCSERVE_QUEUE=kafka``. ``enqueue`` produces the job's ``JobRequest`` (Avro, keyed by request
-id) to the request topic; a client that speaks Kafka puts the same message there itself. Each
+id, carrying the job's owner) to the request topic; a client that speaks Kafka puts the same
+message there itself (as the anonymous owner). A job is its owner's request id, on the store as
+in the result published: a message without an owner (written before owners) means the job its
+request id named then, the oldest stored under it (``JobStore.legacy_owner``). Each
 worker process's queue is a member of the consumer group, so the topic's partitions are
 shared out and re-shared when a worker joins or dies. Delivery is at-least-once:
 
@@ -17,7 +20,7 @@ shared out and re-shared when a worker joins or dies. Delivery is at-least-once:
   of this consumer for the retry delay: a Triton that is down is not hammered by the next
   messages (backpressure instead of a tight retry loop).
 - Poison messages (bytes that are not Avro, an unknown schema id, invalid fields, a request id
-  taken by another job) go to the dead-letter topic with the reason in the
+  its owner used for another body) go to the dead-letter topic with the reason in the
   ``docserve-dead-letter-reason`` header, and consumption goes on.
 - At most ``max_in_flight`` messages are taken and not yet done per process (the partitions
   are paused past it): with the workers' concurrency, partitions x workers is the throttle.
@@ -35,7 +38,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -77,6 +80,7 @@ class Delivery:
     key: bytes | None
     value: bytes
     request: JobRequest | None = None
+    owner_unsaid: bool = False  # a message from before owners: the request's owner is still to resolve
 
 
 @dataclass
@@ -92,15 +96,17 @@ class _Partition:
 
 
 def job_request(message: JobRequestMessage) -> JobRequest:
+    """The request a message carries; its owner None both for the anonymous owner and for a
+    message from before owners (``message.owner`` None: see ``Delivery.owner_unsaid``)."""
     return JobRequest(request_id=message.request_id, pipeline=message.pipeline, location=message.location,
-                      options=message.options, callback_url=message.callback_url)
+                      options=message.options, callback_url=message.callback_url, owner=message.owner or None)
 
 
 def result_message(job: Job) -> JobResultMessage:
     return JobResultMessage(
         request_id=job.request_id, pipeline=job.pipeline, status=job.status.value, result=job.result,
         error_code=job.error_code, error_message=job.error_message, model_versions=model_versions(job.result),
-        attempts=job.attempts, finished_at=job.finished_at or time.time(),
+        attempts=job.attempts, finished_at=job.finished_at or time.time(), owner=job.owner or "",
     )
 
 
@@ -139,7 +145,7 @@ class KafkaJobQueue:
         self._in_flight = 0  # taken from the topic, not yet done (consumer thread only)
         self._paused_until = 0.0  # monotonic; set by retry_later: backpressure
         self._held: list[tuple[float, Delivery]] = []  # not runnable yet: (not_before, delivery)
-        self._running: dict[str, Delivery] = {}
+        self._running: dict[tuple[str | None, str], Delivery] = {}  # by (owner, request_id)
 
     # -- producing -------------------------------------------------------------------------------
     def _serve_deliveries(self) -> None:
@@ -170,7 +176,7 @@ class KafkaJobQueue:
         take it in time (the record stays queued: a repeated submission offers it again)."""
         value = self.codec.encode_request(JobRequestMessage(
             request_id=job.request_id, pipeline=job.pipeline, location=job.location, options=job.options,
-            callback_url=job.callback_url, submitted_at=job.created_at))
+            callback_url=job.callback_url, submitted_at=job.created_at, owner=job.owner or ""))
         try:
             await self._produce(self.request_topic, job.request_id, value)
         except (KafkaException, BufferError, TimeoutError) as error:
@@ -291,7 +297,18 @@ class KafkaJobQueue:
         except (ValueError, KeyError, TypeError) as error:
             return f"invalid fields: {error}"
         delivery.request = job_request(message)
+        delivery.owner_unsaid = message.owner is None
         return None
+
+    async def _resolve_owner(self, delivery: Delivery) -> JobRequest:
+        """The delivery's request with its owner: a message from before owners names the job
+        its request id named then (the oldest stored under it)."""
+        assert delivery.request is not None
+        if delivery.owner_unsaid:
+            owner = await self.store.legacy_owner(delivery.request.request_id)
+            delivery.request = replace(delivery.request, owner=owner)
+            delivery.owner_unsaid = False
+        return delivery.request
 
     async def _next(self, deadline: float) -> Delivery | None:
         assert self._deliveries is not None
@@ -324,20 +341,21 @@ class KafkaJobQueue:
                 await self._dead_letter(delivery, reason)
                 self._finish_delivery(delivery)
                 continue
-            assert delivery.request is not None
             try:
-                attempt = await self.store.start_attempt(delivery.request, worker_id, lease_s)
+                request = await self._resolve_owner(delivery)
+                attempt = await self.store.start_attempt(request, worker_id, lease_s)
             except ConflictError as error:
                 await self._dead_letter(delivery, f"conflict: {error.message}")
                 self._finish_delivery(delivery)
                 continue
             except Exception:  # the store is unreachable: keep the message, ask again shortly
+                assert delivery.request is not None
                 logger.exception("job {}: could not start the attempt; retried in {}s",
                                  delivery.request.request_id, STORE_RETRY_S)
                 self._held.append((self._clock() + STORE_RETRY_S, delivery))
                 continue
             if attempt.started:
-                self._running[attempt.job.request_id] = delivery
+                self._running[(attempt.job.owner, attempt.job.request_id)] = delivery
                 return attempt.job
             if attempt.job.status.final:  # a duplicate: its outcome is stored; publish it (again)
                 await self.publish_result(attempt.job)
@@ -364,8 +382,8 @@ class KafkaJobQueue:
     async def _settle(self, job: Job, stored: bool) -> bool:
         """Stored -> published -> offset done (a crash before the commit redelivers, harmlessly)."""
         if stored:
-            await self.publish_result(await self.store.get(job.request_id))
-        delivery = self._running.pop(job.request_id, None)
+            await self.publish_result(await self.store.get(job.request_id, job.owner))
+        delivery = self._running.pop((job.owner, job.request_id), None)
         if delivery is not None:
             self._finish_delivery(delivery)
         return stored
@@ -375,7 +393,7 @@ class KafkaJobQueue:
         if stored:
             self._paused_until = max(self._paused_until, time.monotonic() + delay_s)
             await self.enqueue(job)
-        delivery = self._running.pop(job.request_id, None)
+        delivery = self._running.pop((job.owner, job.request_id), None)
         if delivery is not None:
             self._finish_delivery(delivery)
         return stored

@@ -1,8 +1,9 @@
 """The scale-out job store: one MongoDB collection, shared by every gateway and worker machine.
 
-``DOCSERVE_STORE=mongodb``. A document per job, keyed by ``request_id`` (a unique index: however
-many submissions race, one insert wins), holding what the SQLite backend's row holds: the
-fingerprint and owner for ``submit``'s checks, the status, attempts, lease and outcome. Every
+``DOCSERVE_STORE=mongodb``. A document per job, keyed by ``(owner, request_id)`` (a unique
+index: however many submissions of one owner's id race, one insert wins; the anonymous owner is
+stored as ``""``, like SQLite's key column), holding what the SQLite backend's row holds: the
+fingerprint for ``submit``'s check, the status, attempts, lease and outcome. Every
 state change is one conditional update (``update_one`` / ``find_one_and_update`` filtered on
 the status and the lease owner), so the first stored outcome wins and a worker that lost its
 lease cannot overwrite the next attempt's.
@@ -15,6 +16,11 @@ Retention: a job that reaches a final status gets ``expires_at`` (wall-clock tim
 ``retention_s``) and the collection's TTL index removes it after that; queued and running jobs
 never expire. The driver is pymongo's asyncio client (``AsyncMongoClient``), so nothing blocks
 the event loop.
+
+A collection of an earlier version (unique on ``request_id`` alone, anonymous jobs with a null
+owner) is migrated by the first use of each process (``_scope_ids_by_owner``, idempotent): null
+owners become ``""``, the ``(owner, request_id)`` index is built, then the old unique index goes;
+every job stays reachable by its owner.
 """
 
 from __future__ import annotations
@@ -28,10 +34,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from docserve.api.jobs.claiming import claim_or_wait
-from docserve.api.jobs.records import AttemptStart, CallbackState, Job, JobRequest
+from docserve.api.jobs.records import EVERY_OWNER, AttemptStart, CallbackState, Job, JobRequest, OwnerScope
 from docserve.contract.errors import ConflictError, NotFoundError, QueueFullError
 from docserve.contract.jobs import JobStatus
 
@@ -39,6 +45,16 @@ COLLECTION = "jobs"
 PACE_WINDOW_S = 60.0  # the workers' recent pace, for Retry-After when the queue is full
 FINAL = [JobStatus.SUCCEEDED.value, JobStatus.FAILED.value, JobStatus.CANCELLED.value]
 _LEASE_FIELDS = {"lease_owner": None, "lease_expires_at": None}
+
+
+def _stored(owner: str | None) -> str:
+    """The owner as the key holds it: the anonymous owner is ``""``."""
+    return owner or ""
+
+
+def _key(request_id: str, owner: str | None) -> dict[str, Any]:
+    """The filter of one job."""
+    return {"owner": _stored(owner), "request_id": request_id}
 
 
 def _job(document: dict[str, Any]) -> Job:
@@ -57,7 +73,7 @@ def _job(document: dict[str, Any]) -> Job:
         error_code=document.get("error_code"),
         error_message=document.get("error_message"),
         callback_state=document.get("callback_state"),
-        owner=document.get("owner"),
+        owner=document.get("owner") or None,
         trace_parent=document.get("trace_parent"),
         pages_total=document.get("pages_total"),
         pages_done=document.get("pages_done", 0),
@@ -84,7 +100,7 @@ class MongoJobs:
             self._indexed = self._indexed or asyncio.Lock()
             async with self._indexed:
                 if not self._ready:
-                    await self._jobs.create_index([("request_id", ASCENDING)], unique=True, name="request_id")
+                    await self._scope_ids_by_owner()
                     await self._jobs.create_index([("expires_at", ASCENDING)], expireAfterSeconds=0,
                                                   name="retention")
                     await self._jobs.create_index([("status", ASCENDING), ("available_at", ASCENDING)],
@@ -92,27 +108,41 @@ class MongoJobs:
                     self._ready = True
         return self._jobs
 
+    async def _scope_ids_by_owner(self) -> None:
+        """The ``(owner, request_id)`` key, migrating a collection keyed by ``request_id`` alone:
+        null owners become ``""`` (under the old unique index, so nothing can collide), the new
+        unique index is built, and only then the old one goes (the ids were unique all along)."""
+        await self._jobs.update_many({"owner": None}, {"$set": {"owner": ""}})
+        await self._jobs.create_index([("owner", ASCENDING), ("request_id", ASCENDING)], unique=True,
+                                      name="owner_request_id")
+        for name, index in (await self._jobs.index_information()).items():
+            if index.get("unique") and [field for field, _ in index["key"]] == ["request_id"]:
+                with contextlib.suppress(OperationFailure):  # another process dropped it first
+                    await self._jobs.drop_index(name)
+        await self._jobs.create_index([("request_id", ASCENDING), ("created_at", ASCENDING)],
+                                      name="by_request_id")
+
     async def close(self) -> None:
         await self._client.close()
 
     def _expiry(self) -> datetime:
         return datetime.fromtimestamp(time.time() + self.retention_s, UTC)
 
-    def _new_document(self, request: JobRequest, now: float, owner: str | None) -> dict[str, Any]:
+    def _new_document(self, request: JobRequest, now: float) -> dict[str, Any]:
         return {
             "request_id": request.request_id, "fingerprint": request.fingerprint(),
             "pipeline": request.pipeline, "location": request.location, "options": request.options,
             "callback_url": request.callback_url, "status": JobStatus.QUEUED.value, "attempts": 0,
             "created_at": now, "started_at": None, "finished_at": None, "available_at": now,
             **_LEASE_FIELDS, "result": None, "error_code": None, "error_message": None,
-            "callback_state": "pending" if request.callback_url else None, "owner": owner,
+            "callback_state": "pending" if request.callback_url else None, "owner": _stored(request.owner),
             "trace_parent": request.trace_parent, "pages_total": None, "pages_done": 0, "partial": {},
         }
 
     # -- the store -------------------------------------------------------------------------------
     async def submit(self, request: JobRequest) -> tuple[Job, bool]:
         jobs = await self._collection()
-        existing = await jobs.find_one({"request_id": request.request_id})
+        existing = await jobs.find_one(_key(request.request_id, request.owner))
         if existing is None:
             now = self._clock()
             queued = await jobs.count_documents({"status": JobStatus.QUEUED.value})
@@ -121,15 +151,13 @@ class MongoJobs:
                     f"{queued} jobs are queued (DOCSERVE_MAX_QUEUE); retry later",
                     retry_after_s=await self._seconds_to_room(queued - self.max_queue + 1, now),
                 )
-            document = self._new_document(request, now, request.owner)
+            document = self._new_document(request, now)
             try:
                 await jobs.insert_one(document)
             except DuplicateKeyError:  # a racing submission of the same id won
-                existing = await jobs.find_one({"request_id": request.request_id})
+                existing = await jobs.find_one(_key(request.request_id, request.owner))
             else:
                 return _job(document), True
-        if existing["owner"] != request.owner:
-            raise ConflictError(f"request_id {request.request_id!r} is used by another client")
         _check_fingerprint(existing, request)
         return _job(existing), False
 
@@ -139,23 +167,23 @@ class MongoJobs:
             return int(PACE_WINDOW_S)
         return max(1, min(int(PACE_WINDOW_S), math.ceil(jobs * PACE_WINDOW_S / finished)))
 
-    async def get(self, request_id: str) -> Job:
-        document = await (await self._collection()).find_one({"request_id": request_id})
+    async def get(self, request_id: str, owner: str | None = None) -> Job:
+        document = await (await self._collection()).find_one(_key(request_id, owner))
         if document is None:
             raise NotFoundError(f"no job with request_id {request_id!r}")
         return _job(document)
 
-    async def list(self, status: JobStatus | None, limit: int, owner: str | None = None) -> list[Job]:
+    async def list(self, status: JobStatus | None, limit: int, owner: OwnerScope = EVERY_OWNER) -> list[Job]:
         query: dict[str, Any] = {}
         if status is not None:
             query["status"] = status.value
-        if owner is not None:
-            query["owner"] = owner
+        if owner is not EVERY_OWNER:
+            query["owner"] = _stored(owner)
         cursor = (await self._collection()).find(query).sort("created_at", DESCENDING).limit(limit)
         return [_job(document) async for document in cursor]
 
-    async def counts(self, owner: str | None = None) -> dict[str, int]:
-        match = {} if owner is None else {"owner": owner}
+    async def counts(self, owner: OwnerScope = EVERY_OWNER) -> dict[str, int]:
+        match = {} if owner is EVERY_OWNER else {"owner": _stored(owner)}
         cursor = await (await self._collection()).aggregate(
             [{"$match": match}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}])
         return {group["_id"]: group["n"] async for group in cursor}
@@ -165,27 +193,28 @@ class MongoJobs:
             {"status": JobStatus.QUEUED.value}, sort=[("created_at", ASCENDING)])
         return None if oldest is None else self._clock() - oldest["created_at"]
 
-    async def cancel(self, request_id: str) -> Job:
+    async def cancel(self, request_id: str, owner: str | None = None) -> Job:
         document = await (await self._collection()).find_one_and_update(
-            {"request_id": request_id, "status": JobStatus.QUEUED.value},
+            {**_key(request_id, owner), "status": JobStatus.QUEUED.value},
             {"$set": {"status": JobStatus.CANCELLED.value, "finished_at": self._clock(),
                       "callback_state": None, "expires_at": self._expiry()}},
             return_document=ReturnDocument.AFTER,
         )
         if document is not None:
             return _job(document)
-        job = await self.get(request_id)
+        job = await self.get(request_id, owner)
         raise ConflictError(f"job {request_id!r} is {job.status.value}; only queued jobs can be cancelled")
 
-    async def partial_pages(self, request_id: str) -> list[dict[str, Any]]:
-        document = await (await self._collection()).find_one({"request_id": request_id}, {"partial": 1})
+    async def partial_pages(self, request_id: str, owner: str | None = None) -> list[dict[str, Any]]:
+        document = await (await self._collection()).find_one(_key(request_id, owner), {"partial": 1})
         if document is None:
             raise NotFoundError(f"no job with request_id {request_id!r}")
         pages = (document.get("partial") or {}).values()
         return sorted(pages, key=lambda page: int(page["page"]))
 
-    async def set_callback_state(self, request_id: str, state: CallbackState) -> None:
-        await (await self._collection()).update_one({"request_id": request_id},
+    async def set_callback_state(self, request_id: str, state: CallbackState,
+                                 owner: str | None = None) -> None:
+        await (await self._collection()).update_one(_key(request_id, owner),
                                                     {"$set": {"callback_state": state}})
 
     async def pending_callbacks(self, limit: int = 100) -> list[Job]:
@@ -194,18 +223,23 @@ class MongoJobs:
              "status": {"$in": [JobStatus.SUCCEEDED.value, JobStatus.FAILED.value]}}).limit(limit)
         return [_job(document) async for document in cursor]
 
+    async def legacy_owner(self, request_id: str) -> str | None:
+        oldest = await (await self._collection()).find_one({"request_id": request_id},
+                                                           sort=[("created_at", ASCENDING)])
+        return (oldest["owner"] or None) if oldest else None
+
     async def start_attempt(self, request: JobRequest, worker_id: str, lease_s: float) -> AttemptStart:
         jobs = await self._collection()
         now = self._clock()
+        key = _key(request.request_id, request.owner)
         with contextlib.suppress(DuplicateKeyError):  # two workers upserted at once: the other inserted it
-            await jobs.update_one({"request_id": request.request_id},
-                                  {"$setOnInsert": self._new_document(request, now, owner=None)}, upsert=True)
-        existing = await jobs.find_one({"request_id": request.request_id})
+            await jobs.update_one(key, {"$setOnInsert": self._new_document(request, now)}, upsert=True)
+        existing = await jobs.find_one(key)
         _check_fingerprint(existing, request)
-        started = await self._lease({"request_id": request.request_id}, worker_id, lease_s, now)
+        started = await self._lease(key, worker_id, lease_s, now)
         if started is not None:
             return AttemptStart(started, started=True)
-        document = await jobs.find_one({"request_id": request.request_id})
+        document = await jobs.find_one(key)
         job = _job(document)
         if job.status.final:
             return AttemptStart(job, started=False)
@@ -238,13 +272,14 @@ class MongoJobs:
         if document is None:
             return None
         if document.get("started_at") is None:  # the first claim starts the job
-            await jobs.update_one({"request_id": document["request_id"], "started_at": None},
+            await jobs.update_one({**_key(document["request_id"], document["owner"]), "started_at": None},
                                   {"$set": {"started_at": now}})
             document["started_at"] = now
         return _job(document)
 
     def _held(self, job: Job, worker_id: str) -> dict[str, Any]:
-        return {"request_id": job.request_id, "lease_owner": worker_id, "status": JobStatus.PROCESSING.value}
+        return {**_key(job.request_id, job.owner), "lease_owner": worker_id,
+                "status": JobStatus.PROCESSING.value}
 
     async def extend_lease(self, job: Job, worker_id: str, lease_s: float) -> bool:
         outcome = await (await self._collection()).update_one(

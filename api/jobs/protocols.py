@@ -8,14 +8,17 @@ both), optionally behind the Redis cache (``result_cache.CachedJobStore``), with
 the contract suite every store passes.
 
 - The **store** holds the job records: the source of truth a client reads (``GET /jobs/{id}``),
-  idempotency of submissions, cancellation, listings and counts, callback bookkeeping.
+  idempotency of submissions, cancellation, listings and counts, callback bookkeeping. A job is
+  keyed by its owner and request id (``records``): every method that names a job by its request
+  id takes its ``owner`` too (None: the anonymous owner), and another owner's job of the same id
+  is another job, invisible from this one.
 - The **queue** hands stored jobs to workers and settles each attempt: at-least-once delivery
   under a lease (a worker that dies loses its job to the next claim once the lease runs out),
   acknowledged by storing the outcome. A Kafka queue maps this onto a consumer group: ``claim``
   polls the request topic and starts the attempt on the store's record, the lease is the
   record's lease kept alive by ``extend_lease`` while the consumer keeps polling, ``succeed`` /
-  ``fail`` store the outcome (the first stored outcome wins, keyed by request id), publish the
-  ``JobResult`` and only then commit the offset; ``retry_later`` re-publishes the request for
+  ``fail`` store the outcome (the first stored outcome wins, per owner and request id), publish
+  the ``JobResult`` and only then commit the offset; ``retry_later`` re-publishes the request for
   later; a redelivered message whose record is final or cancelled is acknowledged and skipped.
 
 A running job reports its progress page by page (``JobQueue.start_pages``, ``record_page``,
@@ -31,7 +34,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from docserve.api.jobs.records import AttemptStart, CallbackState, Job, JobRequest
+from docserve.api.jobs.records import EVERY_OWNER, AttemptStart, CallbackState, Job, JobRequest, OwnerScope
 from docserve.contract.jobs import JobStatus
 
 
@@ -41,12 +44,13 @@ class JobStore(Protocol):
 
     async def submit(self, request: JobRequest) -> tuple[Job, bool]:
         """Store ``request`` as a new ``queued`` job, or return the job already stored under its
-        request id: ``(job, created)``.
+        owner and request id: ``(job, created)``.
 
-        Idempotent and atomic across processes: however many submissions of one request id race,
-        one job is created. A repeat from the same owner with the same fingerprint returns the
-        stored job (whatever its status now) with ``created`` False. Raises ``ConflictError``
-        when the id belongs to another owner or was used with another fingerprint, and
+        Idempotent and atomic across processes: however many submissions of one owner's request
+        id race, one job is created. A repeat with the same fingerprint returns the stored job
+        (whatever its status now) with ``created`` False; the same id from another owner is
+        another job. Raises ``ConflictError`` when the owner used the id with another
+        fingerprint, and
         ``QueueFullError`` (with ``retry_after_s``, an estimate of when there is room) when the
         deployment's bound of queued jobs is reached; neither stores anything. A new job has
         ``attempts`` 0, ``created_at`` now, and ``callback_state`` ``pending`` when it has a
@@ -54,36 +58,39 @@ class JobStore(Protocol):
         """
         ...
 
-    async def get(self, request_id: str) -> Job:
-        """The job as stored now; ``NotFoundError`` if there is none under ``request_id``."""
+    async def get(self, request_id: str, owner: str | None = None) -> Job:
+        """The job as stored now; ``NotFoundError`` if ``owner`` has none under ``request_id``."""
         ...
 
-    async def list(self, status: JobStatus | None, limit: int, owner: str | None = None) -> list[Job]:
-        """At most ``limit`` jobs, most recently submitted first; only those in ``status`` and
-        of ``owner`` when given."""
+    async def list(self, status: JobStatus | None, limit: int,
+                   owner: OwnerScope = EVERY_OWNER) -> list[Job]:
+        """At most ``limit`` jobs, most recently submitted first; only those in ``status`` when
+        given, and of ``owner`` unless ``EVERY_OWNER``."""
         ...
 
-    async def counts(self, owner: str | None = None) -> dict[str, int]:
-        """Jobs per status value (statuses with none are left out); of ``owner`` only, when given."""
+    async def counts(self, owner: OwnerScope = EVERY_OWNER) -> dict[str, int]:
+        """Jobs per status value (statuses with none are left out); of ``owner`` only unless
+        ``EVERY_OWNER``."""
         ...
 
     async def oldest_queued_age_s(self) -> float | None:
         """Seconds since the oldest job still queued was submitted; None when none is."""
         ...
 
-    async def cancel(self, request_id: str) -> Job:
+    async def cancel(self, request_id: str, owner: str | None = None) -> Job:
         """Cancel a queued job: it becomes ``cancelled`` and final (``finished_at`` now), its
         callback is no longer owed, and no claim ever returns it. ``NotFoundError`` for an
         unknown id, ``ConflictError`` when the job is not queued (running or finished)."""
         ...
 
-    async def partial_pages(self, request_id: str) -> list[dict[str, Any]]:
+    async def partial_pages(self, request_id: str, owner: str | None = None) -> list[dict[str, Any]]:
         """The page results the job's current (or last failed) attempt has stored so far
         (``JobQueue.record_page``), in page order; ``[]`` before the first page and once the job
         succeeded (its result holds every page). ``NotFoundError`` for an unknown id."""
         ...
 
-    async def set_callback_state(self, request_id: str, state: CallbackState) -> None:
+    async def set_callback_state(self, request_id: str, state: CallbackState,
+                                 owner: str | None = None) -> None:
         """Record where the job's result callback stands (an unknown id is ignored)."""
         ...
 
@@ -101,8 +108,18 @@ class JobStore(Protocol):
         ``worker_id`` for ``lease_s`` like a claim (``attempts`` + 1, ``processing``,
         ``started_at`` at the first). A final job (redelivery after its outcome was stored) is
         returned not started; so is one leased to another worker or not due, with
-        ``not_before``. ``ConflictError`` when the stored job under this request id has another
-        fingerprint (the request's owner is not compared: a message carries none).
+        ``not_before``. The job is the one of the request's owner and request id;
+        ``ConflictError`` when it has another fingerprint.
+        """
+        ...
+
+    async def legacy_owner(self, request_id: str) -> str | None:
+        """The owner of the oldest job stored under ``request_id`` (None when it is anonymous or
+        there is none).
+
+        What a request id meant before ids were scoped per owner, when it named one job: a
+        request message written then (no owner field) and the page images and uploads kept
+        then (not under an owner folder) belong to this job.
         """
         ...
 

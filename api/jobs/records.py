@@ -2,6 +2,11 @@
 
 These are the gateway's own records, not HTTP views (``schemas/jobs.py`` turns a :class:`Job`
 into the ``JobView`` clients read); the job backends (``protocols.py``) take and return them.
+
+A job is known by its owner *and* its request id: request ids are the clients' own, so they are
+unique per owner only (bob's ``alice-1`` is another job than alice's, and neither learns of the
+other). The owner is the API key's name; None is the one anonymous owner of a gateway without
+keys (and of requests put on the Kafka topic directly).
 """
 
 from __future__ import annotations
@@ -9,12 +14,39 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Literal
 
 from docserve.contract.jobs import JobStatus
 
 # Where a job's result callback stands: owed (``pending``), ``delivered``, or given up (``failed``).
 CallbackState = Literal["pending", "delivered", "failed"]
+
+
+class EveryOwner(Enum):
+    """A listing or count over every owner's jobs (the operators' metrics), not one owner's."""
+
+    EVERY = "every"
+
+
+EVERY_OWNER = EveryOwner.EVERY
+# Whose jobs a listing or count covers: one owner's (None: the anonymous owner's), or every owner's.
+OwnerScope = str | EveryOwner | None
+
+
+def owner_folder(owner: str | None) -> str:
+    """The name under which ``owner``'s per-job files and cache entries are kept: ``~`` and the
+    owner's name as UTF-8 hex (``~`` alone for the anonymous owner). Distinct per owner, safe in
+    a path, and never a request id (``~`` is outside their grammar), so two owners' jobs of one
+    request id never share a page image, an upload or a cache entry."""
+    return "~" + (owner or "").encode().hex()
+
+
+def folder_owner(name: str) -> str | None:
+    """The owner of an :func:`owner_folder` name; ``ValueError`` when ``name`` is not one."""
+    if not name.startswith("~"):
+        raise ValueError(f"{name!r} is not an owner folder")
+    return bytes.fromhex(name[1:]).decode() or None
 
 
 @dataclass(frozen=True)
@@ -26,7 +58,7 @@ class JobRequest:
     location: str
     options: dict[str, Any] = field(default_factory=dict)
     callback_url: str | None = None
-    owner: str | None = None  # the API key's name; not part of the body, so not fingerprinted
+    owner: str | None = None  # the API key's name (None: anonymous); scopes the request id, not fingerprinted
     trace_parent: str | None = None  # W3C traceparent of the submission: workers continue its trace
 
     def fingerprint(self) -> str:

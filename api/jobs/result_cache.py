@@ -6,7 +6,8 @@ the cache when it is read, and the Kafka queue reads it right after storing an o
 cache is also filled on completion. Entries expire after ``DOCSERVE_RESULT_CACHE_TTL_S``.
 Running jobs are never cached: their status would go stale. The store stays the record: a Redis
 that is down or was restarted empty costs a store read, never a result (errors are logged, not
-raised). Every other method is the store's.
+raised). Every other method is the store's. An entry is keyed by the job's owner and request id
+(``docserve:job:<owner folder>:<request_id>``), so two owners' jobs of one id never share one.
 """
 
 from __future__ import annotations
@@ -20,11 +21,25 @@ from loguru import logger
 from redis.exceptions import RedisError
 
 from docserve.api.jobs.protocols import JobStore
-from docserve.api.jobs.records import AttemptStart, CallbackState, Job, JobRequest
+from docserve.api.jobs.records import (
+    EVERY_OWNER,
+    AttemptStart,
+    CallbackState,
+    Job,
+    JobRequest,
+    OwnerScope,
+    owner_folder,
+)
 from docserve.contract.jobs import JobStatus
 
 KEY_PREFIX = "docserve:job:"
 REDIS_TIMEOUT_S = 0.5
+
+
+def cache_key(request_id: str, owner: str | None) -> str:
+    """The job's entry: its owner folder (``~``..., never a request id) keeps it apart from
+    another owner's job of the same id and from the entries of earlier versions (by id alone)."""
+    return f"{KEY_PREFIX}{owner_folder(owner)}:{request_id}"
 
 
 def _encode(job: Job) -> str:
@@ -45,8 +60,8 @@ class CachedJobStore:
         self._redis = redis.Redis.from_url(redis_url, socket_timeout=REDIS_TIMEOUT_S,
                                            socket_connect_timeout=REDIS_TIMEOUT_S)
 
-    async def get(self, request_id: str) -> Job:
-        key = KEY_PREFIX + request_id
+    async def get(self, request_id: str, owner: str | None = None) -> Job:
+        key = cache_key(request_id, owner)
         try:
             cached = await self._redis.get(key)
         except RedisError as error:
@@ -54,47 +69,52 @@ class CachedJobStore:
             cached = None
         if cached is not None:
             return _decode(cached)
-        job = await self.store.get(request_id)
+        job = await self.store.get(request_id, owner)
         if job.status.final:
             await self._remember(job)
         return job
 
     async def _remember(self, job: Job) -> None:
         try:
-            await self._redis.set(KEY_PREFIX + job.request_id, _encode(job), px=int(self.ttl_s * 1000))
+            await self._redis.set(cache_key(job.request_id, job.owner), _encode(job),
+                                  px=int(self.ttl_s * 1000))
         except RedisError as error:
             logger.warning("result cache unavailable ({}); job {} not cached", error, job.request_id)
 
-    async def _forget(self, request_id: str) -> None:
+    async def _forget(self, request_id: str, owner: str | None) -> None:
         try:
-            await self._redis.delete(KEY_PREFIX + request_id)
+            await self._redis.delete(cache_key(request_id, owner))
         except RedisError as error:
             logger.warning("result cache unavailable ({}); job {} may stay cached", error, request_id)
 
-    async def set_callback_state(self, request_id: str, state: CallbackState) -> None:
-        await self.store.set_callback_state(request_id, state)
-        await self._forget(request_id)
+    async def set_callback_state(self, request_id: str, state: CallbackState,
+                                 owner: str | None = None) -> None:
+        await self.store.set_callback_state(request_id, state, owner)
+        await self._forget(request_id, owner)
 
     async def submit(self, request: JobRequest) -> tuple[Job, bool]:
         return await self.store.submit(request)
 
-    async def list(self, status: JobStatus | None, limit: int, owner: str | None = None) -> list[Job]:
+    async def list(self, status: JobStatus | None, limit: int, owner: OwnerScope = EVERY_OWNER) -> list[Job]:
         return await self.store.list(status, limit, owner)
 
-    async def counts(self, owner: str | None = None) -> dict[str, int]:
+    async def counts(self, owner: OwnerScope = EVERY_OWNER) -> dict[str, int]:
         return await self.store.counts(owner)
 
     async def oldest_queued_age_s(self) -> float | None:
         return await self.store.oldest_queued_age_s()
 
-    async def cancel(self, request_id: str) -> Job:
-        return await self.store.cancel(request_id)
+    async def cancel(self, request_id: str, owner: str | None = None) -> Job:
+        return await self.store.cancel(request_id, owner)
 
-    async def partial_pages(self, request_id: str) -> list[dict[str, Any]]:
-        return await self.store.partial_pages(request_id)
+    async def partial_pages(self, request_id: str, owner: str | None = None) -> list[dict[str, Any]]:
+        return await self.store.partial_pages(request_id, owner)
 
     async def pending_callbacks(self, limit: int = 100) -> list[Job]:
         return await self.store.pending_callbacks(limit)
+
+    async def legacy_owner(self, request_id: str) -> str | None:
+        return await self.store.legacy_owner(request_id)
 
     async def start_attempt(self, request: JobRequest, worker_id: str, lease_s: float) -> AttemptStart:
         return await self.store.start_attempt(request, worker_id, lease_s)

@@ -4,7 +4,8 @@ The jobs router parses HTTP into these calls and turns the jobs they return into
 service checks a submission before anything is stored (unknown pipeline 404, refused location
 or callback URL 422, an upload's type, pages and pixels), stores it through the ``JobStore`` and
 offers it to the workers through the ``JobQueue``. ``owner`` is the API key's name, None when
-the API is open: with keys, another key's job is 404 like a missing one.
+the API is open (the anonymous owner): request ids are scoped per owner, so another owner's job
+of the same id is simply not found (404, never 403 or 409: its existence does not leak).
 """
 
 from __future__ import annotations
@@ -60,23 +61,21 @@ class JobService:
             self.uploads.discard(staged)
             raise
         request = _job_request(fields, staged.location, owner)
-        linked = await asyncio.to_thread(self.uploads.commit, staged, fields.request_id)
+        linked = await asyncio.to_thread(self.uploads.commit, staged, owner, fields.request_id)
         try:
             job, created = await self._queue(request)
         except BaseException:
             if linked:  # refused (409, 429): the file we just linked belongs to no job
-                self.uploads.delete(fields.request_id, staged.location)
+                self.uploads.delete(owner, fields.request_id, staged.location)
             raise
         if linked and not created and job.status.final:  # a repeat of a finished job: nothing to keep
-            self.uploads.delete(fields.request_id, staged.location)
+            self.uploads.delete(owner, fields.request_id, staged.location)
         return job, created
 
     async def get(self, request_id: str, owner: str | None) -> Job:
-        """The job, if ``owner`` may see it (``NotFoundError`` otherwise)."""
-        job = await self.store.get(request_id)
-        if owner is not None and job.owner != owner:
-            raise NotFoundError(f"no job with request_id {request_id!r}")
-        return job
+        """``owner``'s job ``request_id`` (``NotFoundError`` when it has none: another owner's
+        job of that id is none of its business)."""
+        return await self.store.get(request_id, owner)
 
     async def wait(self, request_id: str, owner: str | None, wait_s: float) -> Job:
         """Long polling: the job as soon as its status or its progress (pages split, a page
@@ -85,7 +84,7 @@ class JobService:
         deadline = time.monotonic() + wait_s
         while not job.status.final and (left := deadline - time.monotonic()) > 0:
             await asyncio.sleep(min(LONG_POLL_INTERVAL_S, left))
-            current = await self.store.get(request_id)
+            current = await self.store.get(request_id, owner)
             if _progress(current) != _progress(job):
                 return current
         return job
@@ -94,14 +93,14 @@ class JobService:
         """The pages of ``job`` finished so far (``[]`` once it succeeded: see its result)."""
         if job.status == JobStatus.SUCCEEDED:
             return []
-        return await self.store.partial_pages(job.request_id)
+        return await self.store.partial_pages(job.request_id, job.owner)
 
     async def page_image(self, request_id: str, owner: str | None, page: int) -> bytes:
         """The PNG of page ``page`` as the job's pipeline analysed it (``NotFoundError`` naming
         the page when the job has none such, or not yet: a page's image is kept once its result is)."""
         job = await self.get(request_id, owner)
         try:
-            return await asyncio.to_thread(self.page_images.read, job.request_id, page)
+            return await asyncio.to_thread(self.page_images.read, job.owner, job.request_id, page)
         except NotFoundError as missing:
             if job.status.final or job.pages_total is None:
                 raise
@@ -110,15 +109,14 @@ class JobService:
 
     async def list(self, status: JobStatus | None, limit: int,
                    owner: str | None) -> tuple[list[Job], dict[str, int]]:
-        """The most recent jobs (of ``owner``, when keys are on) and the counts per status."""
+        """The most recent jobs of ``owner`` and its counts per status."""
         return await self.store.list(status, limit, owner), await self.store.counts(owner)
 
     async def cancel(self, request_id: str, owner: str | None) -> Job:
         """Cancel a job still queued; its uploaded document, if any, goes with it."""
-        await self.get(request_id, owner)
-        job = await self.store.cancel(request_id)
-        self.uploads.delete(job.request_id, job.location)
-        await asyncio.to_thread(self.page_images.delete, job.request_id)
+        job = await self.store.cancel(request_id, owner)
+        self.uploads.delete(owner, job.request_id, job.location)
+        await asyncio.to_thread(self.page_images.delete, owner, job.request_id)
         return job
 
     async def _check(self, fields: JobFields, location: str | None = None) -> Pipeline:

@@ -2,7 +2,9 @@
 
 A multipart ``POST /api/v1/jobs`` copies its file to ``<data dir>/uploads/.incoming/`` while
 hashing it, checks it (size, type, pages, pixels), then *links* it to
-``uploads/<request_id>.<sha256>.document`` and only then queues the job, whose location is
+``uploads/<owner folder>/<request_id>.<sha256>.document`` (the owner folder keeps two owners'
+jobs of one request id apart: ``records.owner_folder``) and only then queues the job, whose
+location is
 ``upload:sha256:<digest>``. The digest in the location makes idempotency the jobs store's usual
 fingerprint (the same bytes again are the same job, other bytes a 409), and in the file name it
 keeps uploads under one request id apart: ``os.link`` never replaces a file, and a file of that
@@ -11,6 +13,11 @@ name can only hold those bytes.
 The file goes when the job's outcome is stored or the job is cancelled; a sweep removes files
 whose job is gone or final, half-received files, and uploads older than the retention (a job
 still queued by then fails with ``document_not_found`` when it runs).
+
+Uploads kept by an earlier version (``uploads/<request_id>.<sha256>.document``, from when
+request ids were global) stay readable by their job (the digest in the name still proves the
+bytes) and are swept like the others, as the uploads of the job that request id then named
+(``JobStore.legacy_owner``).
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from typing import BinaryIO
 from loguru import logger
 
 from docserve.api.jobs.protocols import JobStore
-from docserve.api.jobs.records import Job
+from docserve.api.jobs.records import Job, folder_owner, owner_folder
 from docserve.contract.errors import (
     DocumentError,
     DocumentNotFoundError,
@@ -73,8 +80,12 @@ class UploadStore:
         self.retention_s = retention_s
         (root / _INCOMING).mkdir(parents=True, exist_ok=True)
 
-    def path_of(self, request_id: str, location: str) -> Path:
-        return self.root / f"{request_id}.{location.removeprefix(LOCATION_PREFIX)}{_SUFFIX}"
+    def path_of(self, owner: str | None, request_id: str, location: str) -> Path:
+        return self.root / owner_folder(owner) / _file_name(request_id, location)
+
+    def _legacy_path(self, request_id: str, location: str) -> Path:
+        """Where an earlier version kept the upload (by request id alone)."""
+        return self.root / _file_name(request_id, location)
 
     def receive(self, source: BinaryIO) -> StagedUpload:
         """Copy the upload to the incoming folder (hashing it, refusing it past ``max_bytes``) and
@@ -101,17 +112,20 @@ class UploadStore:
             raise DocumentError("the uploaded document is empty")
         return StagedUpload(path, digest.hexdigest(), size)
 
-    def commit(self, staged: StagedUpload, request_id: str) -> bool:
-        """Make the upload the document of ``request_id``, durably; False if these very bytes
-        already are (a repeated submission)."""
-        target = self.path_of(request_id, staged.location)
+    def commit(self, staged: StagedUpload, owner: str | None, request_id: str) -> bool:
+        """Make the upload the document of the owner's ``request_id``, durably; False if these
+        very bytes already are (a repeated submission)."""
+        target = self.path_of(owner, request_id, staged.location)
         try:
+            if not target.parent.is_dir():
+                target.parent.mkdir(exist_ok=True)
+                _fsync_dir(self.root)
             os.link(staged.path, target)
         except FileExistsError:
             return False
         finally:
             staged.path.unlink(missing_ok=True)
-        _fsync_dir(self.root)
+        _fsync_dir(target.parent)
         return True
 
     @staticmethod
@@ -121,7 +135,7 @@ class UploadStore:
     def read(self, job: Job) -> bytes:
         """The job's uploaded document, checked against the digest its location names."""
         try:
-            data = self.path_of(job.request_id, job.location).read_bytes()
+            data = self._read_either(job)
         except FileNotFoundError as error:
             raise DocumentNotFoundError(
                 f"the uploaded document of job {job.request_id!r} is gone (uploads are kept "
@@ -131,9 +145,16 @@ class UploadStore:
             raise DocumentError(f"the uploaded document of job {job.request_id!r} was altered on disk")
         return data
 
-    def delete(self, request_id: str, location: str) -> None:
+    def _read_either(self, job: Job) -> bytes:
+        """The owner's file, else one an earlier version kept under the same name and digest."""
+        try:
+            return self.path_of(job.owner, job.request_id, job.location).read_bytes()
+        except FileNotFoundError:
+            return self._legacy_path(job.request_id, job.location).read_bytes()
+
+    def delete(self, owner: str | None, request_id: str, location: str) -> None:
         if is_upload(location):
-            self.path_of(request_id, location).unlink(missing_ok=True)
+            self.path_of(owner, request_id, location).unlink(missing_ok=True)
 
     async def sweep(self, store: JobStore, now: float | None = None) -> int:
         """Remove what no job needs any more (see the module docstring); how many files went."""
@@ -148,7 +169,9 @@ class UploadStore:
         return removed
 
     def _documents_by_age(self, now: float) -> list[tuple[Path, float]]:
-        return [(path, now - _mtime(path, now)) for path in self.root.glob(f"*{_SUFFIX}")]
+        """Every kept document (the owners' and an earlier version's) with its age."""
+        paths = [*self.root.glob(f"~*/*{_SUFFIX}"), *self.root.glob(f"*{_SUFFIX}")]
+        return [(path, now - _mtime(path, now)) for path in paths]
 
     def _remove(self, expendable: list[Path], now: float) -> int:
         """The expendable documents and the half-received files left in the incoming folder."""
@@ -164,11 +187,19 @@ class UploadStore:
         if age < SWEEP_GRACE_S:
             return False
         request_id, digest = path.name.removesuffix(_SUFFIX).rsplit(".", 1)
+        if path.parent == self.root:  # kept by an earlier version: its job's owner is the id's first
+            owner = await store.legacy_owner(request_id)
+        else:
+            owner = folder_owner(path.parent.name)
         try:
-            job = await store.get(request_id)
+            job = await store.get(request_id, owner)
         except NotFoundError:
             return True
         return job.status.final or job.location != f"{LOCATION_PREFIX}{digest}"
+
+
+def _file_name(request_id: str, location: str) -> str:
+    return f"{request_id}.{location.removeprefix(LOCATION_PREFIX)}{_SUFFIX}"
 
 
 def _mtime(path: Path, default: float) -> float:

@@ -159,11 +159,11 @@ class JobWorkers:
             log.warning("job {}: lease lost before the outcome was stored; outcome dropped", job.request_id)
             return
         log.info("job {} {} {}", job.request_id, status, detail)
-        self.uploads.delete(job.request_id, job.location)  # an upload is done with: outcome stored
+        self.uploads.delete(job.owner, job.request_id, job.location)  # an upload is done with: outcome stored
         self.metrics.job_outcomes.labels(job.pipeline, status, code).inc()
         self.metrics.job_seconds.labels(job.pipeline, status).observe(time.time() - job.created_at)
         if job.callback_url:
-            self.callbacks.schedule(job.request_id)
+            self.callbacks.schedule(job.request_id, job.owner)
 
     async def _sweep_uploads(self) -> None:
         """Uploads no job needs any more, and those kept past their retention, go; so do the
@@ -195,11 +195,12 @@ class _JobProgress:
         self.job = job
 
     async def pages_split(self, pages_total: int) -> None:
-        await asyncio.to_thread(self.workers.page_images.clear, self.job.request_id)
+        await asyncio.to_thread(self.workers.page_images.clear, self.job.owner, self.job.request_id)
         await self.workers.queue.start_pages(self.job, self.workers.worker_id, pages_total)
 
     async def page_done(self, entry: PageEntry, image: bytes) -> None:
-        await asyncio.to_thread(self.workers.page_images.save, self.job.request_id, entry.page, image)
+        await asyncio.to_thread(self.workers.page_images.save, self.job.owner, self.job.request_id,
+                                entry.page, image)
         await self.workers.queue.record_page(self.job, self.workers.worker_id, entry.model_dump(mode="json"))
 
 

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sample_documents import png_page
+from two_owners import two_owners_of_one_request_id
 from typer.testing import CliRunner
 
 from docserve.api.api_keys import KeysFile
@@ -69,8 +70,16 @@ def test_a_key_sees_only_its_own_jobs(keyed_api, inbox):
     assert listed == {"jobs": [], "counts": {}}
     mine = client.get("/api/v1/jobs", headers=_as(issued["alice"])).json()
     assert [job["request_id"] for job in mine["jobs"]] == ["owned-1"]
-    taken = client.post("/api/v1/jobs", json=body, headers=_as(issued["bob"]))
-    assert taken.status_code == 409
+
+
+def test_two_keys_each_have_their_own_job_under_one_request_id(jobs_settings, probe_pipeline, keys, inbox):
+    """SQLite store: bob's alice-1 is his own job, not a 409, and never touches alice's."""
+    settings = jobs_settings.model_copy(update={"api_keys_file": keys[0].path})
+
+    def gateway(run_workers: bool) -> TestClient:
+        return TestClient(create_app(settings.model_copy(update={"run_workers": run_workers})))
+
+    two_owners_of_one_request_id(gateway, inbox, keys[1])
 
 
 def test_a_key_over_its_rate_is_429_with_retry_after(keyed_api):
@@ -131,6 +140,9 @@ def test_keys_commands_and_the_loopback_guard(tmp_path):
     assert "dana" in runner.invoke(cli, ["keys", "list", "--file", str(keys_file)]).output
     twice = runner.invoke(cli, ["keys", "create", "dana", "--file", str(keys_file)])
     assert twice.exit_code == 2 and "exists already" in twice.output
+    for name in ("", "x" * 101):  # a name owns jobs and names their files' folder: 1 to 100 bytes
+        refused = runner.invoke(cli, ["keys", "create", name, "--file", str(keys_file)])
+        assert refused.exit_code == 2 and "1 to 100 bytes" in refused.output
     assert runner.invoke(cli, ["keys", "revoke", "dana", "--file", str(keys_file)]).exit_code == 0
     assert "revoked" in runner.invoke(cli, ["keys", "list", "--file", str(keys_file)]).output
     exposed = runner.invoke(cli, ["serve", "--host", "0.0.0.0"], env={"DOCSERVE_API_KEYS_FILE": None})

@@ -60,7 +60,7 @@ def test_an_upload_is_stored_durably_before_202_and_deleted_on_cancel(queue_only
     assert response.json()["location"] == f"upload:sha256:{digest}"
     assert response.json()["status"] == "queued"
     (stored,) = _stored(settings)
-    assert stored == f"up-1.{digest}.document"
+    assert stored == f"~/up-1.{digest}.document"  # the anonymous owner's folder
     assert (settings.uploads_dir / stored).read_bytes() == page
     assert client.delete("/api/v1/jobs/up-1").json()["status"] == "cancelled"
     assert _stored(settings) == []
@@ -87,7 +87,7 @@ def test_same_bytes_same_job_other_bytes_409(queue_only, probe_pipeline):
     assert again.json()["created_at"] == first.json()["created_at"]
     other = _upload(client, "up-3", png_page(11, 10))
     assert other.status_code == 409 and other.json()["error"]["code"] == "conflict"
-    assert _stored(settings) == [f"up-3.{hashlib.sha256(png_page(10, 10)).hexdigest()}.document"]
+    assert _stored(settings) == [f"~/up-3.{hashlib.sha256(png_page(10, 10)).hexdigest()}.document"]
     assert client.get("/api/v1/jobs", params={"limit": 10}).json()["counts"] == {"queued": 1}
 
 
@@ -171,24 +171,54 @@ def test_the_sweep_keeps_live_uploads_and_removes_the_rest(tmp_path):
     async def scenario():
         store = SqliteJobs(tmp_path / "jobs.sqlite3", max_queue=10)
 
-        async def upload(request_id: str, content: bytes, age_s: float, queue: bool) -> None:
+        async def upload(request_id: str, content: bytes, age_s: float, queue: bool, owner=None) -> None:
             staged = uploads.receive(io.BytesIO(content))
             if queue:
-                await store.submit(JobRequest(request_id, PIPELINE, staged.location))
-            uploads.commit(staged, request_id)
-            path = uploads.path_of(request_id, staged.location)
+                await store.submit(JobRequest(request_id, PIPELINE, staged.location, owner=owner))
+            uploads.commit(staged, owner, request_id)
+            path = uploads.path_of(owner, request_id, staged.location)
             os.utime(path, (now - age_s, now - age_s))
 
         await upload("live", b"a", age_s=SWEEP_GRACE_S + 10, queue=True)     # queued: kept
         await upload("fresh-orphan", b"b", age_s=1, queue=False)             # may be mid-submit: kept
         await upload("orphan", b"c", age_s=SWEEP_GRACE_S + 10, queue=False)  # no job: removed
         await upload("expired", b"d", age_s=3601, queue=True)                # past retention: removed
-        assert await uploads.sweep(store, now=now) == 2
+        await upload("live", b"e", age_s=SWEEP_GRACE_S + 10, queue=True, owner="alice")  # alice's: kept
+        await upload("live", b"f", age_s=SWEEP_GRACE_S + 10, queue=False, owner="bob")   # bob has none
+        assert await uploads.sweep(store, now=now) == 3
         await store.close()
 
     asyncio.run(scenario())
-    assert sorted(path.name.split(".")[0] for path in uploads.root.glob("*.document")) == [
-        "fresh-orphan", "live"]
+    kept = sorted(str(path.relative_to(uploads.root)).split(".")[0]
+                  for path in uploads.root.rglob("*.document"))
+    assert kept == ["~/fresh-orphan", "~/live", "~616c696365/live"]
+
+
+def test_an_upload_kept_by_an_earlier_version_is_still_its_job_s_document(tmp_path):
+    """uploads/<request_id>.<digest>.document, from when request ids were global: the owner's job
+    of that id reads it, and the sweep treats it as that job's."""
+    uploads = UploadStore(tmp_path / "uploads", max_bytes=10_000, retention_s=3600)
+    now = time.time()
+
+    async def scenario():
+        store = SqliteJobs(tmp_path / "jobs.sqlite3", max_queue=10)
+        for request_id, content in (("done-1", b"done bytes"), ("queued-1", b"old bytes")):
+            digest = hashlib.sha256(content).hexdigest()
+            location = f"upload:sha256:{digest}"
+            job, _ = await store.submit(JobRequest(request_id, PIPELINE, location, owner="alice"))
+            legacy = uploads.root / f"{request_id}.{digest}.document"
+            legacy.write_bytes(content)
+            os.utime(legacy, (now - SWEEP_GRACE_S - 10, now - SWEEP_GRACE_S - 10))
+            if request_id == "queued-1":
+                assert uploads.read(job) == b"old bytes"
+            else:
+                claimed = await store.claim("w", lease_s=10, wait_s=0)
+                assert await store.succeed(claimed, "w", {})
+        assert await uploads.sweep(store, now=now) == 1  # done-1 no longer needs its document
+        await store.close()
+
+    asyncio.run(scenario())
+    assert [path.name.split(".")[0] for path in uploads.root.glob("*.document")] == ["queued-1"]
 
 
 def test_long_polling_answers_on_a_change_or_after_the_wait(queue_only, uploads_api):

@@ -46,12 +46,15 @@ def test_the_schemas_are_in_the_docserve_namespace_with_the_issue_s_fields(name)
     assert fields[stamp] == {"type": "long", "logicalType": "timestamp-millis"}
     if name == JOB_REQUEST:
         assert list(fields) == ["request_id", "pipeline", "location", "options_json", "callback_url",
-                                "submitted_at"]
+                                "submitted_at", "owner"]
         assert fields["callback_url"] == ["null", "string"]
     else:
         assert list(fields) == ["request_id", "pipeline", "status", "result_json", "error_code",
-                                "error_message", "model_versions", "attempts", "finished_at"]
+                                "error_message", "model_versions", "attempts", "finished_at", "owner"]
         assert fields["model_versions"] == {"type": "map", "values": "string"}
+    # Request ids are unique per owner; version 1 had no owner: its records read as null.
+    owner = next(field for field in current["fields"] if field["name"] == "owner")
+    assert (owner["type"], owner["default"]) == (["null", "string"], None)
 
 
 @pytest.mark.parametrize("name", NAMES)

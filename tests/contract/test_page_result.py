@@ -22,8 +22,11 @@ from docserve.processing.page_assembly import (
     PageOutputs,
     SignatureOutputs,
     TextOutputs,
+    WordOutputs,
     assemble_page_result,
+    typed_outputs,
 )
+from docserve.processing.page_orientation import PageOrientation
 from docserve.processing.page_rotation import box_corners, deskew_page, deskew_transform, undo_deskew
 from docserve.processing.step_errors import StepConfigurationError
 
@@ -69,6 +72,39 @@ def test_assembly_maps_boxes_and_lines_back_and_names_models():
     assert checkbox.checked and result.checkboxes.models[0].version == "3"
     assert result.signature.box is None and result.document_type is None
     assert result.timings_ms == {"decode": 1.23}
+
+
+def test_words_are_mapped_back_like_their_lines_and_grouped_by_line():
+    """Words go through the same inverse deskew and quarter turn as the line polygons; a word
+    spanning its whole line lands exactly on the line."""
+    lines = box_corners(np.array([[100.0, 200.0, 400.0, 230.0], [100.0, 300.0, 200.0, 330.0]]))
+    words = np.stack([box_corners(np.array([[100.0, 200.0, 180.0, 230.0]]))[0],
+                      box_corners(np.array([[200.0, 200.0, 400.0, 230.0]]))[0], lines[1]])
+    text = TextOutputs(["Date: 5/12/96", "Signed"], np.array([0.9, 0.8]), lines,
+                       words=WordOutputs(["Date:", "5/12/96", "Signed"], np.array([0.7, 0.95, 0.8]),
+                                         words, np.array([2, 1])))
+    turned = {"page_height": 800, "page_width": 1000, "orientation": PageOrientation(90, 0.99),
+              "skew_degrees": 4.0}
+    result = assemble_page_result(PageOutputs(**turned, text=text), {})
+    (date, signed) = result.text.lines
+    assert [(word.text, word.confidence) for word in date.words] == [("Date:", 0.7), ("5/12/96", 0.95)]
+    assert [word.text for word in signed.words] == ["Signed"]
+    assert signed.words[0].polygon == signed.polygon
+    as_a_line = assemble_page_result(
+        PageOutputs(**turned, text=TextOutputs(["Date:"], np.array([0.7]), words[:1])), {})
+    assert date.words[0].polygon == as_a_line.text.lines[0].polygon
+    tensors = typed_outputs(result)
+    assert tensors["page_line_word_counts"].tolist() == [2, 1]
+    assert [text.decode() for text in tensors["page_word_texts"]] == ["Date:", "5/12/96", "Signed"]
+    np.testing.assert_allclose(tensors["page_word_polygons"][2], signed.polygon)
+
+
+def test_results_of_earlier_minor_versions_still_parse_without_words():
+    line = {"text": "a", "confidence": 0.9, "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}
+    earlier = PageResult.model_validate({"schema_version": "1.1", "page": {"width": 2, "height": 3},
+                                         "text": {"lines": [line], "models": []}})
+    assert earlier.text.lines[0].words is None
+    assert "page_word_texts" not in typed_outputs(earlier)
 
 
 def test_the_gate_reads_expected_types_and_says_why_it_skips():

@@ -48,6 +48,7 @@ from docserve.contract.page_result import (
     Skew,
     Text,
     TextLine,
+    Word,
 )
 from docserve.contract.tensor_names import PAGE_INPUT, RESULT_OUTPUT
 from docserve.export import ocr as ocr_export
@@ -448,7 +449,8 @@ def _full_page_result() -> PageResult:
         orientation=Orientation(degrees=0, score=1.0, models=models),
         skew=Skew(degrees=0.0, models=models),
         document_type=DocumentType(label="letter", score=1.0, scores={"letter": 1.0}, models=models),
-        text=Text(lines=[TextLine(text="a", confidence=1.0, polygon=square)], models=models),
+        text=Text(lines=[TextLine(text="a", confidence=1.0, polygon=square,
+                                  words=[Word(text="a", confidence=1.0, polygon=square)])], models=models),
         checkboxes=Checkboxes(items=[Checkbox(box=(0, 0, 1, 1), polygon=square, checked=True, score=1.0)],
                               models=models),
         signature=Signature(present=True, score=1.0, box=(0, 0, 1, 1), models=models),

@@ -44,3 +44,43 @@ def test_a_garbled_skip_note_is_the_callers_error() -> None:
 def test_timings_are_the_ms_inputs_sent() -> None:
     tensors = {"decode_ms": np.array([12.5], dtype=np.float32)}
     assert read_timings(tensors.get, ["page_size", "decode_ms", "thumbnail_ms"]) == {"decode": 12.5}
+
+
+def _word_tensors(counts: list[int], words: int) -> dict[str, np.ndarray]:
+    return {"word_texts": np.array([b"w"] * words, dtype=np.object_),
+            "word_confidences": np.full(words, 0.9, dtype=np.float32),
+            "word_polygons": np.zeros((words, 4, 2), dtype=np.float32),
+            "line_word_counts": np.array(counts, dtype=np.int32)}
+
+
+def _two_lines() -> dict[str, np.ndarray]:
+    return {**_text_tensors(b""), "line_texts": np.array([b"a b", b"c"], dtype=np.object_),
+            "line_confidences": np.full(2, 0.9, dtype=np.float32),
+            "line_polygons": np.zeros((2, 4, 2), dtype=np.float32)}
+
+
+def test_words_are_read_with_the_lines_that_own_them() -> None:
+    outputs = read_page_outputs({**_two_lines(), **_word_tensors([2, 1], 3)}.get, _labels)
+    assert outputs.text.words.texts == ["w", "w", "w"]
+    assert outputs.text.words.line_word_counts.tolist() == [2, 1]
+    assert read_page_outputs(_two_lines().get, _labels).text.words is None  # no word tensors sent
+
+
+@pytest.mark.parametrize(("counts", "words", "message"), [
+    ([2, 2], 3, "do not share 3 words among 2 lines"),
+    ([3], 3, "do not share 3 words among 2 lines"),
+    ([4, -1], 3, "do not share 3 words among 2 lines"),
+])
+def test_words_that_do_not_add_up_to_the_lines_are_the_callers_error(counts, words, message) -> None:
+    with pytest.raises(StepInputError, match=message):
+        read_page_outputs({**_two_lines(), **_word_tensors(counts, words)}.get, _labels)
+
+
+def test_words_come_with_all_their_tensors_or_none() -> None:
+    tensors = {**_two_lines(), **_word_tensors([2, 1], 3)}
+    del tensors["line_word_counts"]
+    with pytest.raises(StepInputError, match="words without line_word_counts"):
+        read_page_outputs(tensors.get, _labels)
+    tensors = {**_two_lines(), **_word_tensors([2, 1], 3), "word_confidences": np.ones(2, np.float32)}
+    with pytest.raises(StepInputError, match="3 word texts, 2 confidences"):
+        read_page_outputs(tensors.get, _labels)

@@ -1,4 +1,4 @@
-"""CTC greedy decoding, line crops and recognition batches on hand-made inputs."""
+"""CTC greedy decoding, words, line crops and recognition batches on hand-made inputs."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from docserve.processing.text_recognition import (
     MIN_LINE_WIDTH,
     crop_line,
     ctc_greedy_decode,
+    fit_to_ink,
+    ink_mask,
     load_characters,
     recognition_batches,
+    strip_polygon,
 )
 
 CHARACTERS = ["", "a", "b", "c", " "]  # blank, the character set file's lines, space
@@ -86,3 +89,117 @@ def test_narrow_crops_are_padded_with_zeros_to_the_minimum_width() -> None:
     assert images.shape == (1, 3, LINE_HEIGHT, MIN_LINE_WIDTH)
     assert images[0, :, :, :120].min() == pytest.approx(1.0)  # white, normalized to 1
     assert np.all(images[0, :, :, 120:] == 0.0)
+
+
+# --- words: the CTC steps say where each character sits --------------------------------------
+
+WORD_CHARACTERS = ["", *"Dates:5/1296", " "]
+WORD_SPACE = len(WORD_CHARACTERS) - 1
+
+
+def read_at(placed: list[tuple[int, str]], steps: int, probability: float = 0.9):
+    """Decode a line of ``steps`` steps with each character at its step (blanks elsewhere)."""
+    ids = np.zeros((1, steps), dtype=np.int64)
+    for step, character in placed:
+        ids[0, step] = WORD_CHARACTERS.index(character)
+    probabilities = np.full((1, steps), probability, dtype=np.float32)
+    (line,) = ctc_greedy_decode(ids, probabilities, WORD_CHARACTERS)
+    return line, probabilities[0]
+
+
+def spaced(text: str, first_step: int = 0, pitch: int = 2) -> list[tuple[int, str]]:
+    return [(first_step + pitch * index, character) for index, character in enumerate(text)]
+
+
+def test_a_key_and_its_value_on_one_line_are_two_words_left_and_right() -> None:
+    line, _ = read_at(spaced("Date: 5/12/96"), steps=26)
+    assert line.text == "Date: 5/12/96"
+    key, value = line.words
+    assert (key.text, value.text) == ("Date:", "5/12/96")
+    space_centre = (2 * 5 + 0.5) / 26  # the space is the 6th character, at step 10
+    assert key.start == 0.0 and key.end == pytest.approx(space_centre)
+    assert value.start == pytest.approx(space_centre) and value.end == 1.0
+
+
+def test_a_wide_gap_ends_words_a_character_pitch_beyond_their_outer_characters() -> None:
+    # "Da" at steps 0 and 2, a space at 10, "te" at 18 and 20: the gap is far wider than the pitch
+    line, _ = read_at([(0, "D"), (2, "a"), (10, " "), (18, "t"), (20, "e")], steps=24)
+    first, second = line.words
+    assert first.end == pytest.approx((2.5 + 2) / 24)  # the centre of "a" plus one pitch
+    assert second.start == pytest.approx((18.5 - 2) / 24)
+
+
+def test_spaces_at_the_ends_are_no_words_and_bound_the_outer_words() -> None:
+    line, _ = read_at(spaced("  Da te "), steps=16)
+    assert [word.text for word in line.words] == ["Da", "te"]
+    first, last = line.words
+    assert first.start == pytest.approx((4.5 - 2) / 16)  # a pitch before "D", past the space at 2
+    assert last.end == pytest.approx((12.5 + 2) / 16)  # a pitch after "e", before the space at 14
+    assert 0 < first.start < first.end <= last.start < last.end < 1
+
+
+def test_a_single_word_is_the_whole_line() -> None:
+    line, _ = read_at(spaced("Dates", first_step=3), steps=20)
+    (word,) = line.words
+    assert (word.text, word.start, word.end) == ("Dates", 0.0, 1.0)
+
+
+def test_a_word_is_as_confident_as_its_least_confident_character() -> None:
+    ids = np.array([[1, 2, 0, WORD_SPACE, 3, 3, 4]])  # "Da" " " "te"; the second t is a repeat
+    probabilities = np.array([[0.9, 0.8, 0.99, 0.7, 0.6, 0.1, 0.95]], dtype=np.float32)
+    (line,) = ctc_greedy_decode(ids, probabilities, WORD_CHARACTERS)
+    assert [(word.text, word.confidence) for word in line.words] == [
+        ("Da", pytest.approx(0.8)), ("te", pytest.approx(0.6))]
+    assert line.confidence == pytest.approx((0.9 + 0.8 + 0.7 + 0.6 + 0.95) / 5)  # unchanged
+
+
+def test_words_are_fractions_of_the_strip_the_line_fills_not_of_its_padding() -> None:
+    ids = np.zeros((1, 40), dtype=np.int64)
+    for step, character in spaced("Da te"):
+        ids[0, step] = WORD_CHARACTERS.index(character)
+    (line,) = ctc_greedy_decode(ids, np.ones((1, 40), np.float32), WORD_CHARACTERS, line_steps=[10])
+    assert line.words[0].end == pytest.approx(4.5 / 10) and line.words[1].end == 1.0
+
+
+def test_a_blank_or_space_only_line_has_no_words() -> None:
+    line, _ = read_at([(1, " "), (3, " ")], steps=6)
+    assert line.text == "  " and line.words == ()
+    line, _ = read_at([], steps=6)
+    assert line.words == ()
+
+
+def test_a_part_of_the_strip_maps_onto_the_line_box_along_its_baseline() -> None:
+    # a line box 200 x 20 turned 30 degrees: its second half lies along the same baseline
+    angle = np.radians(30)
+    along, across = np.array([np.cos(angle), np.sin(angle)]), np.array([-np.sin(angle), np.cos(angle)])
+    origin = np.array([100.0, 50.0])
+    box = np.array([origin, origin + 200 * along, origin + 200 * along + 20 * across,
+                    origin + 20 * across], np.float32)
+    np.testing.assert_allclose(strip_polygon(box, 0.0, 1.0), box, atol=1e-3)
+    half = strip_polygon(box, 0.5, 1.0)
+    np.testing.assert_allclose(half, [origin + 100 * along, origin + 200 * along,
+                                      origin + 200 * along + 20 * across, origin + 100 * along + 20 * across],
+                               atol=0.1)
+    middle_band = strip_polygon(box, 0.0, 1.0, top=0.25, bottom=0.75)
+    np.testing.assert_allclose(middle_band[0], origin + 5 * across, atol=0.1)
+
+
+def test_a_part_of_a_vertical_strip_reads_down_the_box() -> None:
+    # crop_line turns a tall box to read top to bottom: the first half of the strip is its top half
+    box = np.array([[40, 20], [60, 20], [60, 180], [40, 180]], np.float32)
+    top_half = strip_polygon(box, 0.0, 0.5)
+    assert top_half[:, 1].min() == pytest.approx(20, abs=0.1)
+    assert top_half[:, 1].max() == pytest.approx(100, abs=0.1)
+    # clockwise from the word's own top-left, which (read top to bottom) is the box's top-right
+    np.testing.assert_allclose(top_half, [[60, 20], [60, 100], [40, 100], [40, 20]], atol=0.1)
+
+
+def test_a_word_is_trimmed_to_its_ink() -> None:
+    strip = np.full((40, 200, 3), 255, np.uint8)
+    strip[10:30, 20:60] = 0  # the first word's ink
+    strip[5:35, 120:180] = 0  # the second's
+    ink = ink_mask(strip)
+    assert fit_to_ink(ink, 0.0, 0.45) == (20 / 200, 60 / 200, 10 / 40, 30 / 40)
+    assert fit_to_ink(ink, 0.45, 1.0) == (120 / 200, 180 / 200, 5 / 40, 35 / 40)
+    assert fit_to_ink(ink, 0.32, 0.5) == (0.32, 0.5, 0.0, 1.0)  # no ink: the part as it was
+    assert np.array_equal(ink_mask(255 - strip), ink)  # light text on a dark ground

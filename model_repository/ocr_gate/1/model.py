@@ -16,10 +16,11 @@ from docserve.processing.document_gate import (
 from docserve.processing.document_labels import ServedLabels
 from docserve.processing.triton_step import TritonStep
 
-PASSED_THROUGH = ["line_texts", "line_confidences", "line_polygons",
-                  "text_detection_preprocess_ms", "text_lines_ms"]
+PASSED_THROUGH = ["line_texts", "line_confidences", "line_polygons", "word_texts", "word_confidences",
+                  "word_polygons", "line_word_counts", "text_detection_preprocess_ms", "text_lines_ms"]
 NO_TEXT = {"line_texts": [], "line_confidences": [], "line_polygons": np.zeros((0, 4, 2)),
-           "text_detection_preprocess_ms": [0.0], "text_lines_ms": [0.0]}
+           "word_texts": [], "word_confidences": [], "word_polygons": np.zeros((0, 4, 2)),
+           "line_word_counts": [], "text_detection_preprocess_ms": [0.0], "text_lines_ms": [0.0]}
 
 
 class TritonPythonModel(TritonStep):

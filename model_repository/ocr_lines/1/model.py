@@ -2,8 +2,9 @@
 
 All processing is ``docserve.processing.ocr_pipeline.read_lines``; this model only
 supplies the recognizer (one BLS request per batch of crops, several in flight at once) and
-returns the lines as typed tensors (``page_result`` turns them into the page result JSON). A
-page without text gives empty outputs.
+returns the lines and their words as typed tensors (``page_result`` turns them into the page
+result JSON): the words flat, ``line_word_counts`` saying how many belong to each line. A page
+without text gives empty outputs.
 """
 
 import numpy as np
@@ -31,9 +32,14 @@ class TritonPythonModel(TritonStep):
         lines = read_lines(request.input("page_pixels_bgr"), request.input("text_probability_map")[0, 0],
                            request.input("original_page_size"), self._recognize, self.characters,
                            self.settings)
+        words = [word for line in lines for word in line.words]
         return {"line_texts": [line.text.encode("utf-8") for line in lines],
                 "line_confidences": [line.confidence for line in lines],
-                "line_polygons": np.reshape([line.polygon for line in lines], (-1, 4, 2))}
+                "line_polygons": np.reshape([line.polygon for line in lines], (-1, 4, 2)),
+                "word_texts": [word.text.encode("utf-8") for word in words],
+                "word_confidences": [word.confidence for word in words],
+                "word_polygons": np.reshape([word.polygon for word in words], (-1, 4, 2)),
+                "line_word_counts": [len(line.words) for line in lines]}
 
     def _recognize(self, batches):
         answers = self.call_concurrently(

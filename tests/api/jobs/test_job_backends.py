@@ -107,11 +107,53 @@ async def test_submit_is_idempotent_and_conflicts_on_a_different_body(backend):
         await store.submit(_request(options={"pages": [1]}))
 
 
-async def test_a_request_id_of_another_owner_conflicts(backend):
-    await backend.store.submit(_request(owner="alice"))
-    with pytest.raises(ConflictError, match="another client"):
-        await backend.store.submit(_request(owner="bob"))
-    assert (await backend.store.get("r1")).owner == "alice"
+async def test_request_ids_are_scoped_per_owner(backend):
+    """bob's "alice-1" is another job than alice's: no conflict, and neither sees the other's."""
+    store = backend.store
+    alice, created_alice = await store.submit(_request("alice-1", owner="alice"))
+    bob, created_bob = await store.submit(_request("alice-1", owner="bob", location="file:///bob"))
+    assert created_alice and created_bob
+    assert (alice.owner, alice.location, bob.owner, bob.location) == ("alice", "file:///x", "bob", "file:///bob")
+    assert await store.get("alice-1", "alice") == alice and await store.get("alice-1", "bob") == bob
+    with pytest.raises(NotFoundError):
+        await store.get("alice-1")  # the anonymous owner has none
+    assert await store.submit(_request("alice-1", owner="bob", location="file:///bob")) == (bob, False)
+    with pytest.raises(ConflictError, match="different job"):  # idempotency stays, per owner
+        await store.submit(_request("alice-1", owner="bob"))
+    assert (await store.cancel("alice-1", "bob")).status == JobStatus.CANCELLED
+    assert await store.get("alice-1", "alice") == alice  # bob's cancel left alice's job alone
+    with pytest.raises(NotFoundError):
+        await store.cancel("alice-1", "carol")
+    with pytest.raises(NotFoundError):
+        await store.partial_pages("alice-1", "carol")
+    assert await store.counts("alice") == {"queued": 1} and await store.counts("bob") == {"cancelled": 1}
+    assert [job.owner for job in await store.list(None, 10, owner="alice")] == ["alice"]
+    assert await store.list(None, 10, owner=None) == [] and await store.counts(None) == {}
+
+
+async def test_two_owners_jobs_of_one_id_run_and_settle_apart(backend):
+    clock, store, queue = backend.clock, backend.store, backend.queue
+    await _queued(backend, "same", owner="alice", callback_url="https://example.com/a")
+    clock.advance(1)
+    await _queued(backend, "same", owner="bob", location="file:///bob", callback_url="https://example.com/b")
+    first = await queue.claim("w1", lease_s=10, wait_s=0)
+    second = await queue.claim("w2", lease_s=10, wait_s=0)
+    assert (first.owner, second.owner) == ("alice", "bob")  # the second is not "leased" by the first
+    assert await queue.start_pages(first, "w1", 2) and await queue.start_pages(second, "w2", 1)
+    assert not await queue.record_page(second, "w1", _page(1))  # w1 holds alice's lease, not bob's
+    assert await queue.record_page(first, "w1", _page(1, "alice"))
+    assert await queue.record_page(second, "w2", _page(1, "bob"))
+    assert await store.partial_pages("same", "alice") == [_page(1, "alice")]
+    assert await store.partial_pages("same", "bob") == [_page(1, "bob")]
+    assert await queue.succeed(second, "w2", {"by": "bob"})
+    assert await queue.extend_lease(first, "w1", 10)  # bob's outcome did not end alice's attempt
+    assert (await store.get("same", "alice")).status == JobStatus.PROCESSING
+    assert await queue.retry_later(first, "w1", "triton_unavailable", "down", delay_s=5)
+    assert (await store.get("same", "bob")).result == {"by": "bob"}
+    assert [job.owner for job in await store.pending_callbacks()] == ["bob"]
+    await store.set_callback_state("same", "delivered", "bob")
+    assert (await store.get("same", "alice")).callback_state == "pending"
+    assert (await store.get("same", "bob")).callback_state == "delivered"
 
 
 async def test_racing_submissions_of_one_id_create_one_job(backend):
@@ -322,6 +364,7 @@ async def test_listings_are_newest_first_and_filtered_by_status_and_owner(backen
     assert [job.request_id for job in await store.list(None, 2)] == ["a2", "b1"]
     assert [job.request_id for job in await store.list(JobStatus.QUEUED, 10)] == ["a2", "b1"]
     assert [job.request_id for job in await store.list(None, 10, owner="alice")] == ["a2", "a1"]
+    assert await store.list(None, 10, owner=None) == []  # the anonymous owner's: none here
     assert await store.counts() == {"processing": 1, "queued": 2}
     assert await store.counts(owner="alice") == {"processing": 1, "queued": 1}
     assert await store.counts(owner="carol") == {}
@@ -369,10 +412,10 @@ async def test_start_attempt_creates_the_record_of_a_request_sent_straight_to_th
 async def test_start_attempt_leases_a_submitted_job_and_skips_a_final_one(backend):
     store, queue = backend.store, backend.queue
     await store.submit(_request("r1", owner="alice"))
-    started = await store.start_attempt(_request("r1"), "w1", 10)  # a message carries no owner
+    started = await store.start_attempt(_request("r1", owner="alice"), "w1", 10)  # it names its owner
     assert started.started and started.job.attempts == 1 and started.job.owner == "alice"
     assert await queue.succeed(started.job, "w1", {"done": 1})
-    again = await store.start_attempt(_request("r1"), "w2", 10)  # redelivered after the outcome
+    again = await store.start_attempt(_request("r1", owner="alice"), "w2", 10)  # redelivered after it
     assert not again.started and again.not_before is None
     assert (again.job.status, again.job.result, again.job.attempts) == (JobStatus.SUCCEEDED, {"done": 1}, 1)
     await store.submit(_request("gone"))
@@ -397,6 +440,25 @@ async def test_start_attempt_waits_for_a_live_lease_or_a_retry_time(backend):
     assert not early.started and early.not_before == pytest.approx(clock.now + 30)
     clock.advance(31)
     assert (await store.start_attempt(_request("r1"), "w2", 10)).job.attempts == 3
+
+
+async def test_start_attempt_runs_the_job_of_the_message_s_owner(backend):
+    store = backend.store
+    await store.submit(_request("r1", owner="alice"))
+    bobs = await store.start_attempt(_request("r1", owner="bob", location="file:///bob"), "w1", 10)
+    assert bobs.started and (bobs.job.owner, bobs.job.location) == ("bob", "file:///bob")
+    assert (await store.get("r1", "alice")).status == JobStatus.QUEUED
+
+
+async def test_the_legacy_owner_of_a_request_id_is_its_oldest_job_s(backend):
+    clock, store = backend.clock, backend.store
+    assert await store.legacy_owner("r1") is None  # no job: the anonymous owner
+    await store.submit(_request("r1", owner="alice"))
+    clock.advance(1)
+    await store.submit(_request("r1", owner="bob"))
+    await store.submit(_request("r2"))
+    assert await store.legacy_owner("r1") == "alice"
+    assert await store.legacy_owner("r2") is None
 
 
 async def test_start_attempt_refuses_a_request_id_with_another_body(backend):

@@ -9,24 +9,35 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka.schema_registry import Schema
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
 from fastapi.testclient import TestClient
 from real_servers import PARTITIONS
 from sample_documents import png_page
+from two_owners import two_owners_of_one_request_id
 
+from docserve.api.api_keys import KeysFile
 from docserve.api.app import create_app
 from docserve.api.embedded_triton import free_port
 from docserve.api.jobs.kafka_queue import DEAD_LETTER_REASON
+from docserve.api.jobs.mongo_jobs import MongoJobs
+from docserve.api.jobs.records import JobRequest
 from docserve.api.metrics import GatewayMetrics
 from docserve.api.services import Services
 from docserve.client.kafka_jobs import KafkaJobClient
 from docserve.contract.errors import NotFoundError
 from docserve.contract.job_messages import model_versions
 from docserve.contract.jobs import JobStatus
+from docserve.inference.job_messages import JobMessageCodec
 
 PIPELINE = "page_probe_pipeline"
+RELEASED_AVRO = Path(__file__).parents[2] / "contract" / "released_avro"
 
 
 def _client(scale_out, **extra) -> KafkaJobClient:
@@ -77,6 +88,70 @@ def test_kafka_in_kafka_out_and_rest_in_kafka_out_give_the_rest_result(scale_out
         conflict = api.post("/api/v1/jobs", json={"request_id": "via-rest", "pipeline": PIPELINE,
                                                   "location": location, "options": {"pages": [1]}})
         assert conflict.status_code == 409
+
+
+def test_two_keys_each_have_their_own_job_under_one_request_id(scale_out, probe_pipeline, inbox, tmp_path):
+    """Kafka queue, MongoDB store, Redis cache: the owner travels in the request and result
+    messages, workers start and settle (owner, request_id), the cache keeps the two jobs apart."""
+    keys_file = KeysFile.load(tmp_path / "api-keys.json")
+    keys = {"alice": keys_file.create("alice"), "bob": keys_file.create("bob")}
+    settings = scale_out.settings.model_copy(update={"api_keys_file": keys_file.path})
+
+    def gateway(run_workers: bool) -> TestClient:
+        return TestClient(create_app(settings.model_copy(update={"run_workers": run_workers})))
+
+    two_owners_of_one_request_id(gateway, inbox, keys)
+    published = {(result.owner, result.request_id, result.status) for result in _results(scale_out, 5)}
+    assert published == {("alice", "alice-1", "succeeded"), ("bob", "alice-1", "succeeded"),
+                         ("alice", "alice-2", "succeeded"), ("bob", "alice-2", "cancelled"),
+                         ("alice", "alice-3", "succeeded")}
+
+
+def _results(scale_out, count: int, timeout_s: float = 30) -> list:
+    """The distinct results on the result topic (read from its start, no group), decoded."""
+    s = scale_out.settings
+    codec = JobMessageCodec(s.schema_registry_url, s.kafka_request_topic, s.kafka_result_topic)
+    consumer = Consumer({"bootstrap.servers": scale_out.bootstrap, "group.id": f"results-{time.time()}"})
+    consumer.assign([TopicPartition(s.kafka_result_topic, number, OFFSET_BEGINNING)
+                     for number in range(PARTITIONS)])
+    found, deadline = {}, time.monotonic() + timeout_s
+    while len(found) < count and time.monotonic() < deadline:
+        message = consumer.poll(0.5)
+        if message is not None and not message.error():
+            result = codec.decode_result(message.value())
+            found.setdefault((result.owner, result.request_id), result)
+    consumer.close()
+    return list(found.values())
+
+
+def test_a_request_message_from_before_owners_runs_the_job_its_request_id_named(scale_out, probe_pipeline,
+                                                                                inbox):
+    """A version-1 JobRequest (no owner field) left on the topic by the previous version runs the
+    job its id named then, alice's, not a new job of the anonymous owner."""
+    s = scale_out.settings
+    location = _page(inbox, width=40, height=30)
+
+    async def submitted_by_the_previous_version() -> None:
+        store = MongoJobs(s.mongodb_url, s.mongodb_database, max_queue=10, retention_s=60)
+        await store.submit(JobRequest("old-1", PIPELINE, location, owner="alice"))
+        await store.close()
+
+    asyncio.run(submitted_by_the_previous_version())
+    with TestClient(create_app(s)) as api:
+        registry = api.app.state.services.queue.codec.registry  # the mock registry lives in the client
+        version_1 = (RELEASED_AVRO / "job_request.1.avsc").read_text()
+        registry.register_schema(f"{s.kafka_request_topic}-value", Schema(version_1, "AVRO"))
+        write_v1 = AvroSerializer(registry, version_1, conf={"auto.register.schemas": False,
+                                                             "use.latest.version": True})
+        value = write_v1({"request_id": "old-1", "pipeline": PIPELINE, "location": location,
+                          "options_json": "{}", "callback_url": None, "submitted_at": datetime.now(UTC)},
+                         SerializationContext(s.kafka_request_topic, MessageField.VALUE))
+        producer = Producer({"bootstrap.servers": scale_out.bootstrap})
+        producer.produce(s.kafka_request_topic, key="old-1", value=value)
+        producer.flush(10)
+        (result,) = _results(scale_out, 1, timeout_s=60)
+    assert (result.owner, result.request_id, result.status) == ("alice", "old-1", "succeeded")
+    assert result.result["pages"][0]["result"]["page"] == {"width": 40, "height": 30}
 
 
 def test_poison_messages_go_to_the_dead_letter_topic_and_consumption_goes_on(scale_out, probe_pipeline,
