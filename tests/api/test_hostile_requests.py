@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from job_polling import wait_for_job
 from live_gateway import raw_request, read_response, serve
+from sample_documents import png_page
 
 from docserve.api.app import create_app
 from docserve.api.dependencies import get_catalog
@@ -294,3 +295,20 @@ def test_the_multipart_pages_field_is_capped_like_the_json_one(jobs_api):
     response = jobs_api.post("/api/v1/pipelines/page_probe_pipeline/predict", files=files,
                              data={"pages": "1," + "9" * 5000})
     assert response.status_code == 422, response.text
+
+
+# -- issue 26: what a second hostile run found -------------------------------------------------
+
+
+def test_multipart_options_nested_deep_get_the_json_bodys_422(jobs_api):
+    nested = "[" * 10_000 + "]" * 10_000
+    as_json = jobs_api.post("/api/v1/jobs", content=json.dumps(
+        {"request_id": "deep-1", "pipeline": "page_probe_pipeline", "location": "file:///x"}
+    ).replace("}", f', "options": {nested}}}'), headers={"content-type": "application/json"})
+    as_form = jobs_api.post("/api/v1/jobs", data={"request_id": "deep-2", "pipeline": "page_probe_pipeline",
+                                                  "options": nested},
+                            files={"document": ("p.png", png_page())})
+    assert as_json.status_code == as_form.status_code == 422, as_form.text
+    assert as_json.json()["error"]["code"] == as_form.json()["error"]["code"] == "validation_error"
+    assert as_form.json()["error"]["details"][0]["location"] == ["body", "options"]
+    assert "recursion limit" in as_form.json()["error"]["details"][0]["message"]
