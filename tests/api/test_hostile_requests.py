@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import io
 import json
 import select
 import socket
@@ -15,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from job_polling import wait_for_job
 from live_gateway import raw_request, read_response, serve
+from PIL import Image
 from sample_documents import png_page
 
 from docserve.api.app import create_app
@@ -312,3 +314,41 @@ def test_multipart_options_nested_deep_get_the_json_bodys_422(jobs_api):
     assert as_json.json()["error"]["code"] == as_form.json()["error"]["code"] == "validation_error"
     assert as_form.json()["error"]["details"][0]["location"] == ["body", "options"]
     assert "recursion limit" in as_form.json()["error"]["details"][0]["message"]
+
+
+def test_a_tiff_of_10000_pages_is_refused_at_the_page_limit(jobs_api):
+    tiny = [Image.new("L", (1, 1)) for _ in range(10_000)]
+    buffer = io.BytesIO()
+    tiny[0].save(buffer, format="TIFF", save_all=True, append_images=tiny[1:])
+    response = jobs_api.post("/api/v1/jobs", data={"request_id": "tiff-1", "pipeline": "page_probe_pipeline"},
+                             files={"document": ("many.tif", buffer.getvalue())})
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["message"] == "the TIFF has more than 50 pages; at most 50"
+
+
+def _wide_page(width: int = 60_000, height: int = 1) -> bytes:
+    return png_page(width, height)
+
+
+def test_a_page_under_the_pipelines_minimum_side_is_422_before_queueing(jobs_settings, inbox):
+    (inbox / "wide.png").write_bytes(_wide_page())
+    with TestClient(create_app(jobs_settings)) as client:
+        upload = client.post("/api/v1/jobs", data={"request_id": "wide-1", "pipeline": "signature_check"},
+                             files={"document": ("wide.png", _wide_page())})
+        not_queued = client.get("/api/v1/jobs/wide-1")
+        sync = client.post("/api/v1/pipelines/signature_check/predict",
+                           files={"document": ("wide.png", _wide_page())})
+        probe = client.post("/api/v1/pipelines/page_probe_pipeline/predict",  # no minimum there
+                            files={"document": ("wide.png", _wide_page())})
+        client.post("/api/v1/jobs", json={"request_id": "wide-2", "pipeline": "signature_check",
+                                          "location": f"file://{inbox}/wide.png"})
+        fetched = wait_for_job(client, "wide-2")
+    message = "the image is 60000x1 pixels: too small for a page of this pipeline (minimum side 64)"
+    for response in (upload, sync):
+        assert response.status_code == 422, response.text
+        assert response.json()["error"] == {"code": "invalid_document", "message": message}
+    assert not_queued.status_code == 404
+    assert probe.status_code == 200, probe.text
+    # A fetched document is checked by the worker the same way, before any page reaches Triton.
+    assert (fetched["status"], fetched["error"], fetched["attempts"]) == (
+        "failed", {"code": "invalid_document", "message": message}, 1)
