@@ -67,6 +67,9 @@ ERROR_CODES: Mapping[str, ErrorCode] = error_table(
               "job that can no longer be cancelled."),
     ErrorCode("payload_too_large", 413, "INVALID_ARGUMENT", False,
               "The body, or the records of a prediction, are over their limit."),
+    ErrorCode("request_headers_too_large", 431, "INVALID_ARGUMENT", False,
+              "The request's headers are over DOCSERVE_MAX_HEADER_BYTES; answered before the "
+              "rest is read, and the connection is closed."),
     ErrorCode("unsupported_media_type", 415, "INVALID_ARGUMENT", False,
               "The body is neither of the content types the endpoint accepts."),
     ErrorCode("queue_full", 429, "RESOURCE_EXHAUSTED", True,
@@ -217,6 +220,10 @@ class ConflictError(DocserveError):
 
 class PayloadTooLargeError(DocserveError):
     code = "payload_too_large"
+
+
+class RequestHeadersTooLargeError(DocserveError):
+    code = "request_headers_too_large"
 
 
 class UnsupportedMediaTypeError(DocserveError):

@@ -326,6 +326,26 @@ def test_a_tiff_of_10000_pages_is_refused_at_the_page_limit(jobs_api):
     assert response.json()["error"]["message"] == "the TIFF has more than 50 pages; at most 50"
 
 
+def test_request_headers_over_the_limit_are_431_before_the_rest_is_read(triton_settings):
+    with serve(create_app(triton_settings)) as address:
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(b"GET /api/v1/pipelines HTTP/1.1\r\nHost: x\r\nX-API-Key: ")
+            sent = 0
+            while sent < 64 * 1024 * 1024 and not select.select([sock], [], [], 0.01)[0]:
+                sock.sendall(b"k" * 16384)
+                sent += 16384
+            status, headers, body = read_response(sock)
+            assert sock.recv(1) == b""  # and the connection is closed
+        assert status == 431
+        assert json.loads(body)["error"]["code"] == "request_headers_too_large"
+        assert headers["connection"] == "close"
+        assert sent < 1024 * 1024  # answered near the 64 KiB limit, not after 64 MiB
+        with socket.create_connection(address, timeout=10) as sock:  # a large header within it
+            status, _, _ = raw_request(sock, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: "
+                                       + b"b" * 60_000 + b"\r\n\r\n")
+        assert status == 200
+
+
 def _wide_page(width: int = 60_000, height: int = 1) -> bytes:
     return png_page(width, height)
 
