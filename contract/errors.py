@@ -59,6 +59,9 @@ ERROR_CODES: Mapping[str, ErrorCode] = error_table(
               "API keys are on and the request has no valid one."),
     ErrorCode("key_revoked", 403, "PERMISSION_DENIED", False,
               "The request's API key was revoked (`docserve keys revoke`)."),
+    ErrorCode("origin_refused", 403, "PERMISSION_DENIED", False,
+              "A state-changing request (POST, PUT, PATCH, DELETE) sent by a web page of another "
+              "origin: its `Origin` is neither the gateway's own nor one of DOCSERVE_CORS_ORIGINS."),
     ErrorCode("not_found", 404, "NOT_FOUND", False, "No such pipeline, model, job or route."),
     ErrorCode("method_not_allowed", 405, "UNIMPLEMENTED", False,
               "The path does not serve this method; `Allow` names those it serves."),
@@ -204,6 +207,10 @@ class UnauthorizedError(DocserveError):
 
 class KeyRevokedError(DocserveError):
     code = "key_revoked"
+
+
+class OriginRefusedError(DocserveError):
+    code = "origin_refused"
 
 
 class NotFoundError(DocserveError):

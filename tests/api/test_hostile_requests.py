@@ -7,6 +7,7 @@ import asyncio
 import http.server
 import io
 import json
+import re
 import select
 import socket
 import threading
@@ -344,6 +345,38 @@ def test_request_headers_over_the_limit_are_431_before_the_rest_is_read(triton_s
             status, _, _ = raw_request(sock, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: "
                                        + b"b" * 60_000 + b"\r\n\r\n")
         assert status == 200
+
+
+def test_the_page_cannot_run_inline_script_be_framed_or_sniffed(jobs_api):
+    page = jobs_api.get("/")
+    policy = dict(part.strip().split(" ", 1) for part in page.headers["content-security-policy"].split(";"))
+    assert policy["script-src"] == "'self'" and policy["default-src"] == "'none'"
+    assert "unsafe-inline" not in page.headers["content-security-policy"]
+    assert policy["frame-ancestors"] == "'none'" and page.headers["x-frame-options"] == "DENY"
+    assert "<script>" not in page.text and not re.search(r"\son[a-z]+\s*=", page.text)  # no inline code
+    for response in (page, jobs_api.get("/static/app.js"), jobs_api.get("/api/v1/pipelines"),
+                     jobs_api.get("/api/v1/nothing-here")):
+        assert response.headers["x-content-type-options"] == "nosniff", response.url
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://testserver:8080"])
+def test_state_changing_requests_from_a_foreign_origin_are_403(jobs_api, inbox, origin):
+    (inbox / "p.png").write_bytes(png_page())
+    upload = jobs_api.post("/api/v1/jobs", data={"request_id": "x-origin", "pipeline": "page_probe_pipeline"},
+                           files={"document": ("p.png", png_page())}, headers={"Origin": origin})
+    cancel = jobs_api.delete("/api/v1/jobs/x-origin", headers={"Origin": origin})
+    assert upload.status_code == cancel.status_code == 403, upload.text
+    assert upload.json()["error"]["code"] == "origin_refused"
+    assert jobs_api.get("/api/v1/jobs/x-origin").status_code == 404  # no job was made
+    assert jobs_api.get("/api/v1/pipelines", headers={"Origin": origin}).status_code == 200  # reads: CORS'
+
+
+@pytest.mark.parametrize("origin", ["http://testserver", "http://localhost:8080", None])
+def test_the_pages_own_origin_an_allowed_one_and_no_origin_may_write(jobs_api, inbox, origin):
+    (inbox / "p.png").write_bytes(png_page())
+    headers = {"Origin": origin} if origin else {}
+    response = jobs_api.post("/api/v1/jobs", json=_job("same", f"file://{inbox}/p.png"), headers=headers)
+    assert response.status_code == 202, response.text
 
 
 def _wide_page(width: int = 60_000, height: int = 1) -> bytes:
