@@ -17,11 +17,13 @@ import pytest
 from fastapi.testclient import TestClient
 from job_polling import wait_for_job
 from live_gateway import raw_request, read_response, serve
+from loguru import logger
 from PIL import Image
 from sample_documents import png_page
 
 from docserve.api.app import create_app
 from docserve.api.dependencies import get_catalog
+from docserve.api.jobs.callbacks import CallbackSender
 from docserve.api.jobs.records import JobRequest
 from docserve.api.jobs.sqlite_jobs import SqliteJobs
 
@@ -345,6 +347,75 @@ def test_request_headers_over_the_limit_are_431_before_the_rest_is_read(triton_s
             status, _, _ = raw_request(sock, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: "
                                        + b"b" * 60_000 + b"\r\n\r\n")
         assert status == 200
+
+
+@pytest.mark.parametrize("url", ["http://0177.0.0.1:18499/cb", " http://example.com/cb"])
+def test_urls_the_http_client_cannot_parse_are_refused_at_submission(jobs_api, inbox, url):
+    (inbox / "p.png").write_bytes(png_page())
+    as_callback = jobs_api.post("/api/v1/jobs", json={**_job("cb-1", f"file://{inbox}/p.png"),
+                                                      "callback_url": url})
+    as_location = jobs_api.post("/api/v1/jobs", json=_job("loc-1", url))
+    for response in (as_callback, as_location):
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "invalid_document"
+    assert "0177.0.0.1" not in url or "Invalid IPv4 address" in as_callback.json()["error"]["message"]
+
+
+def _callback_of(settings, callback_url: str) -> tuple[bool, str, list[str]]:
+    """A finished job stored with ``callback_url`` (as one stored before submissions were
+    checked would be), its callback sent: (delivered, callback state, log lines)."""
+    lines: list[str] = []
+
+    async def send() -> tuple[bool, str]:
+        store = SqliteJobs(settings.jobs_database, max_queue=10)
+        await store.submit(JobRequest(request_id="cb", pipeline="p", location="file:///x",
+                                      callback_url=callback_url))
+        result = {"pipeline": "p", "page_count": 0, "pages": [], "timings": {}}
+        await store.succeed(await store.claim("w", lease_s=60, wait_s=0), "w", result)
+        sender = CallbackSender(settings, store)
+        sink = logger.add(lambda message: lines.append(message.rstrip("\n")), format="{message}")
+        try:
+            sender.schedule("cb")
+            await asyncio.wait_for(asyncio.gather(*sender._in_flight.values()), timeout=20)
+            delivered = await sender.deliver("cb")
+            state = (await store.get("cb")).callback_state
+        finally:
+            logger.remove(sink)
+            await sender.close()
+            await store.close()
+        return delivered, state
+
+    delivered, state = asyncio.run(send())
+    return delivered, state, lines
+
+
+def test_a_stored_callback_url_that_cannot_be_sent_ends_failed_with_its_reason(jobs_settings):
+    delivered, state, lines = _callback_of(jobs_settings, "http://0177.0.0.1:18499/cb")
+    assert (delivered, state) == (False, "failed")
+    assert any("abandoned: the URL cannot be sent to: Invalid IPv4 address" in line for line in lines), lines
+    assert not any("unexpectedly" in line for line in lines)
+
+
+class _SilentReceiver(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        time.sleep(2)  # longer than the sender waits
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_callback_timeout_is_logged_with_its_reason(jobs_settings):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SilentReceiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings = jobs_settings.model_copy(update={"allow_private_hosts": True, "fetch_timeout_s": 0.3,
+                                                "callback_attempts": 1})
+    try:
+        delivered, state, lines = _callback_of(settings, f"http://127.0.0.1:{server.server_address[1]}/cb")
+    finally:
+        server.shutdown()
+    assert (delivered, state) == (False, "failed")
+    failed = [line for line in lines if "attempt 1 failed" in line]
+    assert failed and all(line.endswith("no answer within 0.3s (ReadTimeout)") for line in failed), lines
 
 
 def test_the_page_cannot_run_inline_script_be_framed_or_sniffed(jobs_api):
