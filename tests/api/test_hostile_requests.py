@@ -476,3 +476,11 @@ def test_a_page_under_the_pipelines_minimum_side_is_422_before_queueing(jobs_set
     # A fetched document is checked by the worker the same way, before any page reaches Triton.
     assert (fetched["status"], fetched["error"], fetched["attempts"]) == (
         "failed", {"code": "invalid_document", "message": message}, 1)
+
+
+def test_parameter_errors_name_the_parameter_not_the_body(jobs_api):
+    wait = jobs_api.get("/api/v1/jobs/x?wait=99").json()["error"]
+    page = jobs_api.get("/api/v1/jobs/x/pages/0/image").json()["error"]
+    assert wait["message"] == "query parameter 'wait' is invalid: Input should be less than or equal to 30"
+    assert page["message"].startswith("path parameter 'page' is invalid: ")
+    assert wait["code"] == page["code"] == "validation_error"
