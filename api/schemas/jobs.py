@@ -56,6 +56,7 @@ class JobUpload(JobFields):
         return {
             "type": "object",
             "required": ["request_id", "pipeline", "document"],
+            "additionalProperties": False,  # other fields: 422 invalid_document, however many
             "properties": {
                 "document": {"type": "string", "format": "binary", "description": "PDF, PNG, JPEG or TIFF"},
                 "request_id": fields["request_id"],
