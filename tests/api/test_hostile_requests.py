@@ -375,9 +375,9 @@ def _callback_of(settings, callback_url: str) -> tuple[bool, str, list[str]]:
         sender = CallbackSender(settings, store)
         sink = logger.add(lambda message: lines.append(message.rstrip("\n")), format="{message}")
         try:
-            sender.schedule("cb")
+            sender.schedule("cb", None)
             await asyncio.wait_for(asyncio.gather(*sender._in_flight.values()), timeout=20)
-            delivered = await sender.deliver("cb")
+            delivered = await sender.deliver("cb", None)
             state = (await store.get("cb")).callback_state
         finally:
             logger.remove(sink)
