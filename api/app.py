@@ -13,10 +13,12 @@ from docserve.api.body_limit import BodyLimitMiddleware, BodyLimits
 from docserve.api.errors import ErrorBoundaryMiddleware, install_error_handlers
 from docserve.api.logs import configure_logging
 from docserve.api.metrics import GatewayMetrics, MetricsMiddleware
+from docserve.api.origin_check import OriginCheckMiddleware
 from docserve.api.request_bodies import publish_body_schemas
 from docserve.api.request_id import RequestIdMiddleware
 from docserve.api.routers import home, probes
 from docserve.api.routers.versioned import api_router
+from docserve.api.security_headers import SecurityHeadersMiddleware
 from docserve.api.services import Services
 from docserve.api.settings import Settings
 from docserve.api.tracing import TracingMiddleware, configure_tracing
@@ -55,7 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limits=BodyLimits(json_bytes=settings.max_json_body_bytes,
                           document_bytes=settings.max_document_bytes),
     )
+    app.add_middleware(OriginCheckMiddleware, allowed_origins=settings.cors_origins)  # before any body
     app.add_middleware(ErrorBoundaryMiddleware)  # inside RequestIdMiddleware: a 500 keeps its id
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(TracingMiddleware)  # outermost: the request's span covers everything

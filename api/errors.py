@@ -8,6 +8,9 @@ table (nothing here decides one).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -48,7 +51,27 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
         {"location": list(item["loc"]), "message": item["msg"], "type": item["type"]}
         for item in error.errors()
     ]
-    return _answer(request, ValidationFailedError("request body is invalid", details=details))
+    return _answer(request, ValidationFailedError(_validation_message(error.errors()), details=details))
+
+
+_PARAMETER_PLACES = ("path", "query", "header", "cookie")
+
+
+def _validation_message(errors: Sequence[dict[str, Any]]) -> str:
+    """What is invalid, by where it is: ``query parameter 'wait' is invalid: <why>``, or the
+    request body; the client should not have to read ``details`` to learn it was no body."""
+    places = list(dict.fromkeys(_place(item["loc"]) for item in errors)) or ["request body"]
+    if len(places) > 1:
+        return f"{' and '.join(places)} are invalid"
+    if places == ["request body"]:
+        return "request body is invalid"
+    return f"{places[0]} is invalid: {errors[0]['msg']}"
+
+
+def _place(location: Sequence[Any]) -> str:
+    if len(location) >= 2 and location[0] in _PARAMETER_PLACES:
+        return f"{location[0]} parameter {location[1]!r}"
+    return "request body"
 
 
 # Starlette's own errors (no route, wrong method, unparsable multipart body) by status.

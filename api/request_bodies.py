@@ -2,7 +2,8 @@
 
 Routes that accept JSON *or* multipart (``POST /jobs``, ``POST /pipelines/{name}/predict``) read
 the body here, so both give the same typed errors: a JSON body that does not validate is the usual
-422 ``validation_error``; a multipart body that cannot be parsed is 400 ``malformed_body``; an
+422 ``validation_error``; a multipart body that cannot be parsed is 400 ``malformed_body``, one
+with fields the route does not accept (named, or too many to name) 422 ``invalid_document``; an
 upload over the byte limit is 413 before its bulk is read.
 """
 
@@ -26,6 +27,9 @@ Model = TypeVar("Model", bound=BaseModel)
 # itself: what an upload may add to DOCSERVE_MAX_DOCUMENT_BYTES (body_limit allows the same).
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 DOCUMENT_FIELD = "document"
+# Text fields read beyond a route's own before parsing stops: unknown fields up to this many are
+# refused by name; more, without names; both are the same 422 ``invalid_document``.
+EXTRA_FIELDS_READ = 8
 
 
 def parse_body(model: type[Model], raw: bytes) -> Model:
@@ -57,18 +61,23 @@ async def read_multipart(request: Request, max_bytes: int, fields: tuple[str, ..
     if declared > max_bytes + MULTIPART_OVERHEAD_BYTES:
         raise upload_too_large(max_bytes)
     watched = _TailWatcher(request)
+    accepted = [DOCUMENT_FIELD, *fields]
     try:
         # A few fields more than accepted get parsed, so unknown ones are refused by name below.
-        form = await watched.request.form(max_files=1, max_fields=len(fields) + 8, max_part_size=64 * 1024)
+        form = await watched.request.form(max_files=1, max_fields=len(fields) + EXTRA_FIELDS_READ,
+                                          max_part_size=64 * 1024)
     except (HTTPException, MultiPartException) as error:
-        detail = getattr(error, "detail", None) or getattr(error, "message", str(error))
+        detail = str(getattr(error, "detail", None) or getattr(error, "message", error))
+        if detail.startswith("Too many fields"):  # Starlette's only word for it: more unknown fields
+            raise DocumentError(f"the multipart body has more than {len(fields) + EXTRA_FIELDS_READ} "
+                                f"fields; accepted: {accepted}") from error
         raise MalformedBodyError(f"the multipart body cannot be parsed: {detail}") from error
     if not watched.ends_with_closing_boundary():
         await form.close()
         raise MalformedBodyError("the multipart body is truncated: its closing boundary is missing")
     unknown = sorted(set(form.keys()) - {*fields, DOCUMENT_FIELD})
     if unknown:
-        raise DocumentError(f"unknown multipart fields {unknown[:5]}; accepted: {[DOCUMENT_FIELD, *fields]}")
+        raise DocumentError(f"unknown multipart fields {unknown[:5]}; accepted: {accepted}")
     document = form.get(DOCUMENT_FIELD)
     if not isinstance(document, UploadFile):
         raise DocumentError(f"the multipart body needs a file field named {DOCUMENT_FIELD!r}")

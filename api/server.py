@@ -20,10 +20,12 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 
 import uvicorn
+from fastapi import FastAPI
 from loguru import logger
 
 from docserve.api.app import create_app
 from docserve.api.embedded_triton import EmbeddedTriton, TritonOptions, TritonPorts, check_ports
+from docserve.api.header_limit import header_limited
 from docserve.api.logs import configure_logging
 from docserve.api.settings import Settings
 
@@ -122,6 +124,13 @@ def _banner(settings: Settings, triton: EmbeddedTriton) -> str:
     ])
 
 
+def gateway_config(app: FastAPI, host: str, port: int, max_header_bytes: int) -> uvicorn.Config:
+    """How uvicorn serves the gateway: request headers limited (431 past ``max_header_bytes``),
+    uvicorn's records through our logging, the app's lifespan run."""
+    return uvicorn.Config(app, host=host, port=port, http=header_limited(max_header_bytes),
+                          log_config=None, lifespan="on")
+
+
 def serve(settings: Settings) -> int:
     """Start Triton, then the gateway; on SIGINT/SIGTERM stop the gateway, then Triton; exit code."""
     configure_logging(settings)
@@ -129,11 +138,8 @@ def serve(settings: Settings) -> int:
     with StopSignals().installed() as signals:
         try:
             with _started(embedded_triton_for(settings), signals) as triton:
-                config = uvicorn.Config(
-                    create_app(settings), host=settings.host, port=settings.port,
-                    log_config=None,  # uvicorn's records go through our JSON logging
-                    lifespan="on",
-                )
+                config = gateway_config(create_app(settings), settings.host, settings.port,
+                                        settings.max_header_bytes)
                 gateway = _Gateway(config, _banner(settings, triton))
                 signals.route_to(gateway.handle_exit)
                 gateway.run()

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from docserve.api.embedded_triton import TritonOptions, TritonPorts
+from docserve.api.header_limit import DEFAULT_MAX_HEADER_BYTES
 from docserve.contract.model_repositories import find_model_repositories
 from docserve.processing.document_pages import DEFAULT_MAX_PAGES, DEFAULT_PDF_DPI
 from docserve.processing.page_image import DEFAULT_MAX_PAGE_PIXELS
@@ -36,6 +37,10 @@ class Settings(BaseSettings):
     max_predict_records: int = Field(default=10_000, ge=1)
     api_keys_file: Path | None = Field(
         default=None, description="Keys file (docserve keys create): when set, /api/* needs a key"
+    )
+    max_header_bytes: int = Field(
+        default=DEFAULT_MAX_HEADER_BYTES, ge=1024,
+        description="Request line and headers of one request; over it: 431, connection closed",
     )
     max_json_body_bytes: int = Field(
         default=4 * 1024 * 1024, ge=1, description="JSON request bodies (10,000 car records fit)"

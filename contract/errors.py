@@ -59,6 +59,9 @@ ERROR_CODES: Mapping[str, ErrorCode] = error_table(
               "API keys are on and the request has no valid one."),
     ErrorCode("key_revoked", 403, "PERMISSION_DENIED", False,
               "The request's API key was revoked (`docserve keys revoke`)."),
+    ErrorCode("origin_refused", 403, "PERMISSION_DENIED", False,
+              "A state-changing request (POST, PUT, PATCH, DELETE) sent by a web page of another "
+              "origin: its `Origin` is neither the gateway's own nor one of DOCSERVE_CORS_ORIGINS."),
     ErrorCode("not_found", 404, "NOT_FOUND", False, "No such pipeline, model, job or route."),
     ErrorCode("method_not_allowed", 405, "UNIMPLEMENTED", False,
               "The path does not serve this method; `Allow` names those it serves."),
@@ -67,6 +70,9 @@ ERROR_CODES: Mapping[str, ErrorCode] = error_table(
               "job that can no longer be cancelled."),
     ErrorCode("payload_too_large", 413, "INVALID_ARGUMENT", False,
               "The body, or the records of a prediction, are over their limit."),
+    ErrorCode("request_headers_too_large", 431, "INVALID_ARGUMENT", False,
+              "The request's headers are over DOCSERVE_MAX_HEADER_BYTES; answered before the "
+              "rest is read, and the connection is closed."),
     ErrorCode("unsupported_media_type", 415, "INVALID_ARGUMENT", False,
               "The body is neither of the content types the endpoint accepts."),
     ErrorCode("queue_full", 429, "RESOURCE_EXHAUSTED", True,
@@ -203,6 +209,10 @@ class KeyRevokedError(DocserveError):
     code = "key_revoked"
 
 
+class OriginRefusedError(DocserveError):
+    code = "origin_refused"
+
+
 class NotFoundError(DocserveError):
     code = "not_found"
 
@@ -217,6 +227,10 @@ class ConflictError(DocserveError):
 
 class PayloadTooLargeError(DocserveError):
     code = "payload_too_large"
+
+
+class RequestHeadersTooLargeError(DocserveError):
+    code = "request_headers_too_large"
 
 
 class UnsupportedMediaTypeError(DocserveError):

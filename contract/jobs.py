@@ -75,7 +75,7 @@ class JobSubmission(JobFields):
         extra="forbid",
         json_schema_extra={"examples": [{
             "request_id": "invoice-2026-0001", "pipeline": "ocr",
-            "location": "file:///srv/docserve/inbox/invoice-0001.pdf",
+            "location": "https://documents.example.com/invoices/invoice-0001.pdf",
         }]},
     )
 

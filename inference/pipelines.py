@@ -31,9 +31,11 @@ from docserve.contract.page_result import PageResult
 from docserve.contract.tensor_names import PAGE_INPUT, RESULT_OUTPUT
 from docserve.inference.trace_context import propagation_headers, tracer
 from docserve.inference.triton_client import ModelState, TritonClient
+from docserve.processing.page_image import MIN_SIDE_PX
 
 DESCRIPTION_PARAMETER = "description"
 DESKEW_STEP = "deskew_apply"  # grows the page's canvas: pages of its pipelines are checked for it
+DECODE_STEP = "page_decode"  # refuses a page with a side under MIN_SIDE_PX: checked before queueing
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Pipeline:
     batched: bool = True  # max_batch_size > 0: tensors carry a leading batch axis
     parameters: dict[str, str] = field(default_factory=dict)  # sent with every page
     deskews: bool = False  # a step straightens the page on a larger canvas (its size is budgeted)
+    min_page_side: int = 1  # the shortest page side its steps read (page_decode's MIN_SIDE_PX)
 
     def page_shape(self) -> list[int]:
         """Shape of one page's ``page_image_bytes`` tensor for this ensemble."""
@@ -84,6 +87,7 @@ def _pipeline(state: ModelState, config: dict[str, Any]) -> Pipeline | None:
         batched=int(config.get("max_batch_size", 0)) > 0,
         parameters=parameters,
         deskews=DESKEW_STEP in _step_models(config),
+        min_page_side=MIN_SIDE_PX if DECODE_STEP in _step_models(config) else 1,
     )
 
 

@@ -7,7 +7,8 @@ for the cost of reading its header.
 
 Budgets, all checked before rendering: pixels per page (and, for pipelines that deskew, per
 deskewed canvas, so a page accepted here is never refused later by a step that reads the larger
-upright canvas), pages per document, and pixels of all the pages analysed together. Only the
+upright canvas), the shortest side the pipeline's decoding step accepts (the same reason), pages
+per document (counted no further than the limit), and pixels of all the pages analysed together. Only the
 selected pages are rasterized, under a deadline checked after each page. A synchronous
 prediction has smaller budgets than a job; its errors say to submit a job instead.
 """
@@ -49,6 +50,7 @@ class PageLimits:
     max_document_pixels: int | None = None  # all selected pages together
     rasterize_timeout_s: float | None = None
     deskew: bool = False  # the pipeline deskews: its canvas must fit max_page_pixels too
+    min_page_side: int = 1  # the pipeline's first step refuses pages with a shorter side
     over_budget_hint: str = ""  # appended to budget errors: which setting, or "submit a job"
 
 
@@ -119,6 +121,9 @@ def select_pages(count: int, wanted: Sequence[int] | None) -> list[int]:
 def _check_pixels(width: float, height: float, limits: PageLimits, what: str) -> None:
     if width <= 0 or height <= 0:
         raise DocumentError(f"{what} has no pixels ({width:.0f}x{height:.0f})")
+    if min(width, height) < limits.min_page_side:  # refused here, from the header, not by the step
+        raise DocumentError(f"{what} is {width:.0f}x{height:.0f} pixels: too small for a page of this "
+                            f"pipeline (minimum side {limits.min_page_side})")
     if width * height > limits.max_page_pixels:
         raise DocumentTooLargeError(
             f"{what} is {width:.0f}x{height:.0f} pixels, more than the {limits.max_page_pixels} "
@@ -182,10 +187,26 @@ def _checked_image(data: bytes, limits: PageLimits, wanted: Sequence[int] | None
     _check_total([size], limits)
 
 
+def _tiff_pages(image, max_pages: int) -> int:
+    """The TIFF's page count, walking its pages no further than one past ``max_pages``.
+
+    PIL's ``n_frames`` reads every page directory to the end: 10,000 tiny pages in a 1 MB file
+    cost seconds of CPU before the refusal. Walking one page at a time stops at the limit.
+    """
+    count = 1
+    try:
+        while count <= max_pages:
+            image.seek(count)  # PIL reads the next page directory only
+            count += 1
+    except EOFError:  # no page ``count``: the TIFF has ``count`` pages
+        return count
+    except (OSError, ValueError) as error:
+        raise DocumentError(f"the TIFF is corrupt: {error}") from error
+    raise DocumentTooLargeError(f"the TIFF has more than {max_pages} pages; at most {max_pages}")
+
+
 def _checked_tiff(image, limits: PageLimits, wanted: Sequence[int] | None) -> _Checked:
-    frames = getattr(image, "n_frames", 1)
-    if frames > limits.max_pages:
-        raise DocumentTooLargeError(f"the TIFF has {frames} pages; at most {limits.max_pages}")
+    frames = _tiff_pages(image, limits.max_pages)
     indices = select_pages(frames, wanted)
     try:
         sizes = []

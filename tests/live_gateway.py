@@ -13,14 +13,16 @@ import uvicorn
 from fastapi import FastAPI
 
 from docserve.api.embedded_triton import free_port
+from docserve.api.header_limit import DEFAULT_MAX_HEADER_BYTES
+from docserve.api.server import gateway_config
 
 
 @contextmanager
-def serve(app: FastAPI) -> Iterator[tuple[str, int]]:
-    """Run ``app`` (lifespan included) on a free port; yields ``(host, port)``."""
+def serve(app: FastAPI, max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES) -> Iterator[tuple[str, int]]:
+    """Run ``app`` (lifespan included) on a free port, served as ``docserve serve`` serves it;
+    yields ``(host, port)``."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
-                                           lifespan="on"))
+    server = uvicorn.Server(gateway_config(app, "127.0.0.1", port, max_header_bytes))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

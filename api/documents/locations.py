@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import httpx
+
 from docserve.contract.errors import DocumentError, DocumentNotFoundError, LocationRefusedError
 
 SCHEMES = ("file", "http", "https", "s3")
@@ -61,7 +63,23 @@ def parse_location(url: str, file_roots: Sequence[Path], allow_private_hosts: bo
     if parts.username or parts.password:
         raise DocumentError("credentials inside a location URL are not accepted")
     check_literal_address(hostname, allow_private_hosts)
+    _check_client_parses(url)
     return Location(url=url, scheme=scheme, host=hostname)
+
+
+def _check_client_parses(url: str) -> None:
+    """The HTTP client that will connect (httpx) reads ``url`` as this http(s) URL with a host.
+
+    It parses more strictly than ``urlsplit``: ``http://0177.0.0.1/`` is no IPv4 address to it
+    (``InvalidURL``), `` http://host/`` a relative path. Such a URL could never be fetched or
+    called back; it is refused now, not retried by a worker or a callback sender forever.
+    """
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as error:
+        raise DocumentError(f"location is not a valid URL ({error}): {url!r}") from error
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise DocumentError(f"location is not a valid http(s) URL: {url!r}")
 
 
 def resolve_file(path: str, roots: Sequence[Path]) -> Path:

@@ -78,7 +78,7 @@ class DocumentService:
         return PageLimits(
             max_pages=settings.max_pages, max_page_pixels=settings.max_page_pixels, pdf_dpi=settings.pdf_dpi,
             max_document_pixels=pixels, rasterize_timeout_s=timeout, deskew=pipeline.deskews,
-            over_budget_hint=hint,
+            min_page_side=pipeline.min_page_side, over_budget_hint=hint,
         )
 
     async def check(self, document: bytes, pipeline: Pipeline, budget: Budget,

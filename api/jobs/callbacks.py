@@ -49,7 +49,15 @@ class CallbackSender:
         if key not in self._in_flight:
             task = asyncio.create_task(self.deliver(request_id, owner), name=f"callback-{request_id}")
             self._in_flight[key] = task
-            task.add_done_callback(lambda _: self._in_flight.pop(key, None))
+            task.add_done_callback(lambda done: self._finished(key, done))
+
+    def _finished(self, key: tuple[str | None, str], task: asyncio.Task) -> None:
+        """Forget a delivery; a bug in it is logged here (asyncio would only warn at exit)."""
+        self._in_flight.pop(key, None)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            request_id = key[1]
+            logger.opt(exception=error).bind(request_id=request_id).error(
+                "callback for {} failed unexpectedly: {}", request_id, error)
 
     async def deliver(self, request_id: str, owner: str | None) -> bool:
         job = await self.store.get(request_id, owner)
@@ -57,6 +65,7 @@ class CallbackSender:
             return False
         body = job_view(job).model_dump_json().encode()
         log = logger.bind(request_id=request_id)
+        reason = "no attempt"
         for attempt in range(1, self.settings.callback_attempts + 1):
             try:
                 response = await self._http.post(job.callback_url, content=body, headers=self._headers(body))
@@ -65,15 +74,24 @@ class CallbackSender:
                     log.info("callback for {} delivered to {}", request_id, job.callback_url)
                     return True
                 reason = f"answered {response.status_code}"
+            except httpx.InvalidURL as error:  # stored before submissions were parsed by httpx
+                reason = f"the URL cannot be sent to: {error}"
+                break
             except (httpx.HTTPError, DocserveError) as error:
-                reason = str(error)
+                reason = self._reason(error)
                 if isinstance(error, DocserveError) and not error.transient:
                     break  # a refused address stays refused
             log.warning("callback for {} attempt {} failed: {}", request_id, attempt, reason)
             await asyncio.sleep(self.settings.job_retry_base_s * 2 ** (attempt - 1))
         await self.store.set_callback_state(request_id, "failed", owner)
-        log.error("callback for {} to {} abandoned", request_id, job.callback_url)
+        log.error("callback for {} to {} abandoned: {}", request_id, job.callback_url, reason)
         return False
+
+    def _reason(self, error: Exception) -> str:
+        """Why an attempt failed, never empty: httpx's timeouts often carry no message."""
+        if isinstance(error, httpx.TimeoutException):
+            return f"no answer within {self.settings.fetch_timeout_s}s ({type(error).__name__})"
+        return str(error) or type(error).__name__
 
     def _headers(self, body: bytes) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}

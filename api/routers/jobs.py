@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from docserve.api import API_PREFIX
 from docserve.api.dependencies import JobsDep, OwnerDep, SettingsDep
 from docserve.api.request_bodies import parse_body, read_multipart
-from docserve.api.schemas.errors import error_responses
+from docserve.api.schemas.errors import DOCUMENT_EXAMPLES, error_responses
 from docserve.api.schemas.jobs import JobUpload, job_view
 from docserve.contract.errors import UnsupportedMediaTypeError
 from docserve.contract.jobs import MAX_WAIT_S, JobInclude, JobList, JobStatus, JobSubmission, JobView
@@ -28,7 +28,9 @@ _SUBMIT_RESPONSES = {
                       _404="unknown pipeline",
                       _413="body, uploaded document, its pages or its page pixels over the limits",
                       _415="body neither JSON nor multipart; or the upload is not a PDF, PNG, JPEG or TIFF",
-                      _422="malformed or refused location / callback_url; an empty or unreadable upload",
+                      _422="malformed or refused location / callback_url; an empty or unreadable upload, "
+                           "a page too small for the pipeline; multipart fields the route does not take",
+                      examples=DOCUMENT_EXAMPLES,
                       _503="Triton unreachable and the pipeline never seen"),
 }
 

@@ -9,7 +9,7 @@ from docserve.api.dependencies import CatalogDep, DocumentsDep, SettingsDep
 from docserve.api.documents.service import Budget
 from docserve.api.logs import request_id_var
 from docserve.api.request_bodies import parse_body, read_multipart, upload_too_large
-from docserve.api.schemas.errors import error_responses
+from docserve.api.schemas.errors import DOCUMENT_EXAMPLES, error_responses
 from docserve.api.schemas.pipelines import DocumentLocation, PipelineView
 from docserve.contract.errors import DocumentError, UnsupportedMediaTypeError
 from docserve.contract.page_result import DocumentResult
@@ -20,6 +20,9 @@ _RESPONSES = error_responses(
     400, 404, 413, 415, 422, 502, 503,
     _400="a multipart body that cannot be parsed", _404="unknown pipeline",
     _415="neither multipart/form-data nor JSON; or not a PDF, PNG, JPEG or TIFF",
+    _422="validation_error (malformed fields); invalid_document: a page too small for the pipeline, "
+         "an unreadable document, pages it lacks; location_refused / document_not_found",
+    examples=DOCUMENT_EXAMPLES,
 )
 
 

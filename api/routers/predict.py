@@ -9,10 +9,14 @@ from docserve.api import API_PREFIX
 from docserve.api.dependencies import CarEvaluationDep, SettingsDep
 from docserve.api.logs import request_id_var
 from docserve.api.schemas.car_evaluation import CarPredictRequest, CarPredictResponse
-from docserve.api.schemas.errors import error_responses
+from docserve.api.schemas.errors import ErrorExample, error_responses
 from docserve.contract.errors import PayloadTooLargeError
 
 router = APIRouter(prefix=API_PREFIX, tags=["car evaluation"])
+OUTSIDE_VOCABULARY = ErrorExample(
+    "outside_vocabulary", "a value outside the field's enum, the model's vocabulary", "invalid_input",
+    "unknown value 'cheap' for 'buying' in record 0; expected one of vhigh, high, med, low",
+)
 
 
 @router.post(
@@ -20,9 +24,10 @@ router = APIRouter(prefix=API_PREFIX, tags=["car evaluation"])
     response_model=CarPredictResponse,
     responses=error_responses(
         400, 404, 413, 422, 502, 503,
-        _400="a value outside the model's vocabulary, or a body that cannot be parsed",
+        _400="a value outside the model's vocabulary (each field's enum), or a body that cannot be parsed",
         _404="the car evaluation pipeline is not loaded",
         _413="more records than DOCSERVE_MAX_PREDICT_RECORDS, or a body over DOCSERVE_MAX_JSON_BODY_BYTES",
+        examples={400: [OUTSIDE_VOCABULARY]},
     ),
 )
 async def predict(

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from docserve.processing.car_features import ATTRIBUTES
 
 
-def _vocabulary(attribute: str) -> str:
-    """``"vhigh | high | med | low"``: the values the model knows, for the OpenAPI description."""
-    return " | ".join(ATTRIBUTES[attribute])
+def _vocabulary(attribute: str) -> Any:
+    """A field holding one of the values the model knows (``vhigh | high | med | low``).
+
+    The OpenAPI lists them as the field's ``enum``, so a schema-valid record is one the model
+    accepts; the gateway still takes any short string and lets the pipeline answer a value
+    outside them (400 ``invalid_input``, naming the accepted ones): the model is the source.
+    """
+    values = list(ATTRIBUTES[attribute])
+    return Field(min_length=1, max_length=16, description=" | ".join(values),
+                 json_schema_extra={"enum": values})
 
 
 class CarRecord(BaseModel):
@@ -17,12 +26,12 @@ class CarRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    buying: str = Field(min_length=1, max_length=16, description=_vocabulary("buying"))
-    maint: str = Field(min_length=1, max_length=16, description=_vocabulary("maint"))
-    doors: str = Field(min_length=1, max_length=16, description=_vocabulary("doors"))
-    persons: str = Field(min_length=1, max_length=16, description=_vocabulary("persons"))
-    lug_boot: str = Field(min_length=1, max_length=16, description=_vocabulary("lug_boot"))
-    safety: str = Field(min_length=1, max_length=16, description=_vocabulary("safety"))
+    buying: str = _vocabulary("buying")
+    maint: str = _vocabulary("maint")
+    doors: str = _vocabulary("doors")
+    persons: str = _vocabulary("persons")
+    lug_boot: str = _vocabulary("lug_boot")
+    safety: str = _vocabulary("safety")
 
 
 class CarPredictRequest(BaseModel):

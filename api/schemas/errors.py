@@ -7,6 +7,7 @@ schemathesis run) can hold the gateway to.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -41,14 +42,57 @@ DESCRIPTIONS = {
 }
 
 
-def error_responses(*statuses: int, **described: str) -> dict[int | str, dict[str, Any]]:
+@dataclass(frozen=True)
+class ErrorExample:
+    """One documented answer of a status: what brings it, and the body it gets."""
+
+    name: str
+    summary: str
+    code: str
+    message: str
+
+
+# What a schema-valid upload can still be refused for: JSON Schema describes a binary part, not
+# its format, so these answers are named in the OpenAPI of every route taking a document.
+UNSUPPORTED_DOCUMENT = ErrorExample(
+    "not_a_document",
+    "WebP, random bytes: any file that is not a PDF, PNG, JPEG or TIFF (read from its first bytes)",
+    "unsupported_document",
+    "unsupported document: expected a PDF, PNG, JPEG or TIFF file (first bytes b'RIFF...')",
+)
+PAGE_TOO_SMALL = ErrorExample(
+    "page_too_small",
+    "a page with a side under the pipeline's minimum (a 1 x 1 PNG), read from its header",
+    "invalid_document",
+    "the image is 1x1 pixels: too small for a page of this pipeline (minimum side 64)",
+)
+UNREADABLE_DOCUMENT = ErrorExample(
+    "unreadable_document",
+    "a document that cannot be read (a truncated image, a PDF without pages), or pages it lacks",
+    "invalid_document",
+    "the image is corrupt: Truncated File Read",
+)
+DOCUMENT_EXAMPLES = {415: [UNSUPPORTED_DOCUMENT], 422: [PAGE_TOO_SMALL, UNREADABLE_DOCUMENT]}
+
+
+
+def error_responses(*statuses: int, examples: dict[int, list[ErrorExample]] | None = None,
+                    **described: str) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for ``statuses`` (plus 500), each an :class:`ErrorBody`;
-    ``described`` overrides a description (``_404="no such job"``)."""
+    ``described`` overrides a description (``_404="no such job"``), ``examples`` name answers
+    of a status that its description alone would leave a client to guess."""
     responses: dict[int | str, dict[str, Any]] = {}
     for status in sorted({*statuses, 500}):
         response: dict[str, Any] = {"model": ErrorBody,
                                     "description": described.get(f"_{status}", DESCRIPTIONS[status])}
         if status in (429, 503):
             response["headers"] = _RETRY_AFTER
+        if examples and status in examples:
+            response["content"] = {"application/json": {"examples": {
+                example.name: {
+                    "summary": example.summary,
+                    "value": {"error": {"code": example.code, "message": example.message}},
+                } for example in examples[status]
+            }}}
         responses[status] = response
     return responses

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from docserve.api.jobs.records import Job
 from docserve.api.request_bodies import body_validation_error
@@ -30,11 +30,15 @@ class JobUpload(JobFields):
 
     @classmethod
     def from_form(cls, fields: dict[str, str]) -> JobUpload:
-        """The form's text fields, ``options`` being a JSON object; 422 like a JSON body's errors."""
+        """The form's text fields, ``options`` being a JSON object; 422 like a JSON body's errors.
+
+        ``options`` is parsed by the parser that reads JSON bodies (pydantic's), not ``json.loads``:
+        its nesting limit answers a 10,000-deep array as the JSON body's 422 instead of letting
+        the recursion reach Python's limit (a 500)."""
         values: dict[str, object] = dict(fields)
         if "options" in fields:
             try:
-                values["options"] = json.loads(fields["options"])
+                values["options"] = from_json(fields["options"])
             except ValueError as error:
                 raise RequestValidationError([{
                     "loc": ("body", "options"), "msg": f"options must be a JSON object: {error}",
@@ -52,6 +56,7 @@ class JobUpload(JobFields):
         return {
             "type": "object",
             "required": ["request_id", "pipeline", "document"],
+            "additionalProperties": False,  # other fields: 422 invalid_document, however many
             "properties": {
                 "document": {"type": "string", "format": "binary", "description": "PDF, PNG, JPEG or TIFF"},
                 "request_id": fields["request_id"],

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import io
 import json
+import re
 import select
 import socket
 import threading
@@ -15,9 +17,13 @@ import pytest
 from fastapi.testclient import TestClient
 from job_polling import wait_for_job
 from live_gateway import raw_request, read_response, serve
+from loguru import logger
+from PIL import Image
+from sample_documents import png_page
 
 from docserve.api.app import create_app
 from docserve.api.dependencies import get_catalog
+from docserve.api.jobs.callbacks import CallbackSender
 from docserve.api.jobs.records import JobRequest
 from docserve.api.jobs.sqlite_jobs import SqliteJobs
 
@@ -294,3 +300,187 @@ def test_the_multipart_pages_field_is_capped_like_the_json_one(jobs_api):
     response = jobs_api.post("/api/v1/pipelines/page_probe_pipeline/predict", files=files,
                              data={"pages": "1," + "9" * 5000})
     assert response.status_code == 422, response.text
+
+
+# -- issue 26: what a second hostile run found -------------------------------------------------
+
+
+def test_multipart_options_nested_deep_get_the_json_bodys_422(jobs_api):
+    nested = "[" * 10_000 + "]" * 10_000
+    as_json = jobs_api.post("/api/v1/jobs", content=json.dumps(
+        {"request_id": "deep-1", "pipeline": "page_probe_pipeline", "location": "file:///x"}
+    ).replace("}", f', "options": {nested}}}'), headers={"content-type": "application/json"})
+    as_form = jobs_api.post("/api/v1/jobs", data={"request_id": "deep-2", "pipeline": "page_probe_pipeline",
+                                                  "options": nested},
+                            files={"document": ("p.png", png_page())})
+    assert as_json.status_code == as_form.status_code == 422, as_form.text
+    assert as_json.json()["error"]["code"] == as_form.json()["error"]["code"] == "validation_error"
+    assert as_form.json()["error"]["details"][0]["location"] == ["body", "options"]
+    assert "recursion limit" in as_form.json()["error"]["details"][0]["message"]
+
+
+def test_a_tiff_of_10000_pages_is_refused_at_the_page_limit(jobs_api):
+    tiny = [Image.new("L", (1, 1)) for _ in range(10_000)]
+    buffer = io.BytesIO()
+    tiny[0].save(buffer, format="TIFF", save_all=True, append_images=tiny[1:])
+    response = jobs_api.post("/api/v1/jobs", data={"request_id": "tiff-1", "pipeline": "page_probe_pipeline"},
+                             files={"document": ("many.tif", buffer.getvalue())})
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["message"] == "the TIFF has more than 50 pages; at most 50"
+
+
+def test_request_headers_over_the_limit_are_431_before_the_rest_is_read(triton_settings):
+    with serve(create_app(triton_settings)) as address:
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(b"GET /api/v1/pipelines HTTP/1.1\r\nHost: x\r\nX-API-Key: ")
+            sent = 0
+            while sent < 64 * 1024 * 1024 and not select.select([sock], [], [], 0.01)[0]:
+                sock.sendall(b"k" * 16384)
+                sent += 16384
+            status, headers, body = read_response(sock)
+            assert sock.recv(1) == b""  # and the connection is closed
+        assert status == 431
+        assert json.loads(body)["error"]["code"] == "request_headers_too_large"
+        assert headers["connection"] == "close"
+        assert sent < 1024 * 1024  # answered near the 64 KiB limit, not after 64 MiB
+        with socket.create_connection(address, timeout=10) as sock:  # a large header within it
+            status, _, _ = raw_request(sock, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: "
+                                       + b"b" * 60_000 + b"\r\n\r\n")
+        assert status == 200
+
+
+@pytest.mark.parametrize("url", ["http://0177.0.0.1:18499/cb", " http://example.com/cb"])
+def test_urls_the_http_client_cannot_parse_are_refused_at_submission(jobs_api, inbox, url):
+    (inbox / "p.png").write_bytes(png_page())
+    as_callback = jobs_api.post("/api/v1/jobs", json={**_job("cb-1", f"file://{inbox}/p.png"),
+                                                      "callback_url": url})
+    as_location = jobs_api.post("/api/v1/jobs", json=_job("loc-1", url))
+    for response in (as_callback, as_location):
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "invalid_document"
+    assert "0177.0.0.1" not in url or "Invalid IPv4 address" in as_callback.json()["error"]["message"]
+
+
+def _callback_of(settings, callback_url: str) -> tuple[bool, str, list[str]]:
+    """A finished job stored with ``callback_url`` (as one stored before submissions were
+    checked would be), its callback sent: (delivered, callback state, log lines)."""
+    lines: list[str] = []
+
+    async def send() -> tuple[bool, str]:
+        store = SqliteJobs(settings.jobs_database, max_queue=10)
+        await store.submit(JobRequest(request_id="cb", pipeline="p", location="file:///x",
+                                      callback_url=callback_url))
+        result = {"pipeline": "p", "page_count": 0, "pages": [], "timings": {}}
+        await store.succeed(await store.claim("w", lease_s=60, wait_s=0), "w", result)
+        sender = CallbackSender(settings, store)
+        sink = logger.add(lambda message: lines.append(message.rstrip("\n")), format="{message}")
+        try:
+            sender.schedule("cb", None)
+            await asyncio.wait_for(asyncio.gather(*sender._in_flight.values()), timeout=20)
+            delivered = await sender.deliver("cb", None)
+            state = (await store.get("cb")).callback_state
+        finally:
+            logger.remove(sink)
+            await sender.close()
+            await store.close()
+        return delivered, state
+
+    delivered, state = asyncio.run(send())
+    return delivered, state, lines
+
+
+def test_a_stored_callback_url_that_cannot_be_sent_ends_failed_with_its_reason(jobs_settings):
+    delivered, state, lines = _callback_of(jobs_settings, "http://0177.0.0.1:18499/cb")
+    assert (delivered, state) == (False, "failed")
+    assert any("abandoned: the URL cannot be sent to: Invalid IPv4 address" in line for line in lines), lines
+    assert not any("unexpectedly" in line for line in lines)
+
+
+class _SilentReceiver(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        time.sleep(2)  # longer than the sender waits
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_callback_timeout_is_logged_with_its_reason(jobs_settings):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SilentReceiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings = jobs_settings.model_copy(update={"allow_private_hosts": True, "fetch_timeout_s": 0.3,
+                                                "callback_attempts": 1})
+    try:
+        delivered, state, lines = _callback_of(settings, f"http://127.0.0.1:{server.server_address[1]}/cb")
+    finally:
+        server.shutdown()
+    assert (delivered, state) == (False, "failed")
+    failed = [line for line in lines if "attempt 1 failed" in line]
+    assert failed and all(line.endswith("no answer within 0.3s (ReadTimeout)") for line in failed), lines
+
+
+def test_the_page_cannot_run_inline_script_be_framed_or_sniffed(jobs_api):
+    page = jobs_api.get("/")
+    policy = dict(part.strip().split(" ", 1) for part in page.headers["content-security-policy"].split(";"))
+    assert policy["script-src"] == "'self'" and policy["default-src"] == "'none'"
+    assert "unsafe-inline" not in page.headers["content-security-policy"]
+    assert policy["frame-ancestors"] == "'none'" and page.headers["x-frame-options"] == "DENY"
+    assert "<script>" not in page.text and not re.search(r"\son[a-z]+\s*=", page.text)  # no inline code
+    for response in (page, jobs_api.get("/static/app.js"), jobs_api.get("/api/v1/pipelines"),
+                     jobs_api.get("/api/v1/nothing-here")):
+        assert response.headers["x-content-type-options"] == "nosniff", response.url
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://testserver:8080"])
+def test_state_changing_requests_from_a_foreign_origin_are_403(jobs_api, inbox, origin):
+    (inbox / "p.png").write_bytes(png_page())
+    upload = jobs_api.post("/api/v1/jobs", data={"request_id": "x-origin", "pipeline": "page_probe_pipeline"},
+                           files={"document": ("p.png", png_page())}, headers={"Origin": origin})
+    cancel = jobs_api.delete("/api/v1/jobs/x-origin", headers={"Origin": origin})
+    assert upload.status_code == cancel.status_code == 403, upload.text
+    assert upload.json()["error"]["code"] == "origin_refused"
+    assert jobs_api.get("/api/v1/jobs/x-origin").status_code == 404  # no job was made
+    assert jobs_api.get("/api/v1/pipelines", headers={"Origin": origin}).status_code == 200  # reads: CORS'
+
+
+@pytest.mark.parametrize("origin", ["http://testserver", "http://localhost:8080", None])
+def test_the_pages_own_origin_an_allowed_one_and_no_origin_may_write(jobs_api, inbox, origin):
+    (inbox / "p.png").write_bytes(png_page())
+    headers = {"Origin": origin} if origin else {}
+    response = jobs_api.post("/api/v1/jobs", json=_job("same", f"file://{inbox}/p.png"), headers=headers)
+    assert response.status_code == 202, response.text
+
+
+def _wide_page(width: int = 60_000, height: int = 1) -> bytes:
+    return png_page(width, height)
+
+
+def test_a_page_under_the_pipelines_minimum_side_is_422_before_queueing(jobs_settings, inbox):
+    (inbox / "wide.png").write_bytes(_wide_page())
+    with TestClient(create_app(jobs_settings)) as client:
+        upload = client.post("/api/v1/jobs", data={"request_id": "wide-1", "pipeline": "signature_check"},
+                             files={"document": ("wide.png", _wide_page())})
+        not_queued = client.get("/api/v1/jobs/wide-1")
+        sync = client.post("/api/v1/pipelines/signature_check/predict",
+                           files={"document": ("wide.png", _wide_page())})
+        probe = client.post("/api/v1/pipelines/page_probe_pipeline/predict",  # no minimum there
+                            files={"document": ("wide.png", _wide_page())})
+        client.post("/api/v1/jobs", json={"request_id": "wide-2", "pipeline": "signature_check",
+                                          "location": f"file://{inbox}/wide.png"})
+        fetched = wait_for_job(client, "wide-2")
+    message = "the image is 60000x1 pixels: too small for a page of this pipeline (minimum side 64)"
+    for response in (upload, sync):
+        assert response.status_code == 422, response.text
+        assert response.json()["error"] == {"code": "invalid_document", "message": message}
+    assert not_queued.status_code == 404
+    assert probe.status_code == 200, probe.text
+    # A fetched document is checked by the worker the same way, before any page reaches Triton.
+    assert (fetched["status"], fetched["error"], fetched["attempts"]) == (
+        "failed", {"code": "invalid_document", "message": message}, 1)
+
+
+def test_parameter_errors_name_the_parameter_not_the_body(jobs_api):
+    wait = jobs_api.get("/api/v1/jobs/x?wait=99").json()["error"]
+    page = jobs_api.get("/api/v1/jobs/x/pages/0/image").json()["error"]
+    assert wait["message"] == "query parameter 'wait' is invalid: Input should be less than or equal to 30"
+    assert page["message"].startswith("path parameter 'page' is invalid: ")
+    assert wait["code"] == page["code"] == "validation_error"

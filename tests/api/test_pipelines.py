@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import shutil
 
@@ -12,6 +13,7 @@ import tritonclient.grpc.aio as grpcaio
 import tritonclient.http as httpclient
 from fastapi.testclient import TestClient
 from job_polling import wait_for_job
+from PIL import Image
 from sample_documents import FIXTURE_REPOSITORY, pdf_document, png_page
 
 from docserve.api.app import create_app
@@ -109,20 +111,23 @@ def test_bad_requests_get_typed_errors(pipelines_api, kwargs, status, code):
 
 
 def test_a_page_a_step_refuses_is_invalid_document_as_when_the_gateway_refuses_it(jobs_settings, inbox):
-    """The gateway reads a page's header only; page_decode decodes it and refuses one too small
-    to read (Triton's INVALID_ARGUMENT): the same 422 invalid_document, predicted or as a job."""
-    tiny = png_page(30, 30)
-    (inbox / "tiny.png").write_bytes(tiny)
+    """The gateway reads a page's header only; page_decode decodes it and refuses one whose
+    pixels are cut short (Triton's INVALID_ARGUMENT): the same 422 invalid_document, predicted or
+    as a job."""
+    buffer = io.BytesIO()
+    Image.effect_noise((300, 200), 60).save(buffer, format="JPEG")
+    truncated = buffer.getvalue()[: len(buffer.getvalue()) // 2]
+    (inbox / "truncated.jpg").write_bytes(truncated)
     with TestClient(create_app(jobs_settings)) as client:
         response = client.post("/api/v1/pipelines/signature_check/predict",
-                               files={"document": ("tiny.png", tiny)})
-        client.post("/api/v1/jobs", json={"request_id": "tiny-1", "pipeline": "signature_check",
-                                          "location": f"file://{inbox}/tiny.png"})
-        job = wait_for_job(client, "tiny-1")
+                               files={"document": ("truncated.jpg", truncated)})
+        client.post("/api/v1/jobs", json={"request_id": "truncated-1", "pipeline": "signature_check",
+                                          "location": f"file://{inbox}/truncated.jpg"})
+        job = wait_for_job(client, "truncated-1")
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["code"] == "invalid_document"
-    assert error["message"].startswith("page 1: ") and "too small" in error["message"]
+    assert error["message"].startswith("page 1: corrupt JPEG image"), error
     assert (job["status"], job["error"]["code"], job["attempts"]) == ("failed", "invalid_document", 1)
 
 

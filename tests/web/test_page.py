@@ -135,6 +135,13 @@ def test_a_signed_two_page_form_is_followed_page_by_page_and_drawn(browser, web_
         "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 1
     _full_page_screenshot(browser, artefacts / "5-done-narrow.png", width=390)
+    assert _policy_violations(browser) == []  # all of it ran under the page's Content-Security-Policy
+
+
+def _policy_violations(driver: WebDriver) -> list[str]:
+    """What the browser's console reported blocked by the Content-Security-Policy so far."""
+    return [entry["message"] for entry in driver.get_log("browser")
+            if "Content Security Policy" in entry["message"]]
 
 
 def test_a_file_that_is_no_document_shows_the_apis_error_code(browser, web_gateway, tmp_path, artefacts):
