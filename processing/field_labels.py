@@ -58,8 +58,9 @@ Bounds = tuple[float, float, float, float]
 
 @dataclass(frozen=True)
 class PageWord:
-    """One OCR word in the upright frame."""
+    """One OCR word in the upright frame; ``index`` is its place in the page's word list."""
 
+    index: int
     text: str
     box: Bounds
     confidence: float
@@ -75,11 +76,13 @@ class PageWord:
 
 @dataclass(frozen=True)
 class TextSpan:
-    """Words read as one piece of text: their joined text, joint bounds, lowest confidence."""
+    """Words read as one piece of text: their joined text, joint bounds, lowest confidence, and
+    which words of the page they are."""
 
     text: str
     box: Bounds
     confidence: float
+    words: frozenset[int]
 
     @classmethod
     def of(cls, words: Sequence[PageWord]) -> TextSpan:
@@ -88,7 +91,8 @@ class TextSpan:
         return cls(" ".join(word.text for word in ordered),
                    (float(bounds[:, 0].min()), float(bounds[:, 1].min()),
                     float(bounds[:, 2].max()), float(bounds[:, 3].max())),
-                   float(min(word.confidence for word in ordered)))
+                   float(min(word.confidence for word in ordered)),
+                   frozenset(word.index for word in ordered))
 
 
 @dataclass(frozen=True)

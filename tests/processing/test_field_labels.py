@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from docserve.processing.field_labels import PageWord, checkbox_fields, signature_fields
 
 H = 20.0  # word and box height, page pixels
+_index = itertools.count()
 
 
 def line(text: str, x: float, y: float, char_width: float = 10.0, gap: float = 8.0) -> list[PageWord]:
@@ -14,7 +17,7 @@ def line(text: str, x: float, y: float, char_width: float = 10.0, gap: float = 8
     words = []
     for token in text.split():
         width = char_width * len(token)
-        words.append(PageWord(token, (x, y, x + width, y + H), 0.95))
+        words.append(PageWord(next(_index), token, (x, y, x + width, y + H), 0.95))
         x += width + gap
     return words
 
