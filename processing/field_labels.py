@@ -39,10 +39,8 @@ COLUMN_TOLERANCE = 1.0
 COLUMN_STEP = 3.0
 # A question above a column of boxes: its bottom at most this many box heights above the top box.
 HEADING_REACH = 3.0
-# A signature label at most this many label heights from the signature's box; its date label on
-# the same row at most DATE_ROW_REACH label heights away ("Signature ______  Date ______"), or
-# on the rows just above or below it.
-SIGNATURE_REACH = 8.0
+# A signature's date label on the same row as its label at most DATE_ROW_REACH label heights
+# away ("Signature ______  Date ______"), or on the rows just above or below it.
 DATE_ROW_REACH = 30.0
 DATE_ROWS_REACH = 3.0
 QUESTION_END = re.compile(r"[:?]$")
@@ -142,14 +140,17 @@ def checkbox_fields(words: Sequence[PageWord], boxes: np.ndarray, checked: np.nd
 def signature_fields(words: Sequence[PageWord], present: bool, score: float,
                      box: Bounds | None) -> list[SignatureField]:
     """The signature's label (or every signature label, when no signature was found)."""
+    if present and box is not None:
+        # Words read in the signature's box are its ink ("Ola Costa"), unless they name it.
+        words = [word for word in words
+                 if not _inside(word.box, box) or SIGNATURE_LABEL.search(word.text)]
     labels = [word for word in words if _is_signature_label(word, words)]
     if not labels:
         return []
     if present and box is not None:
+        # The model finds one signature per page: the label nearest to it is the field it signs.
         nearest = min(labels, key=lambda label: _distance(label.box, box))
-        if _distance(nearest.box, box) <= SIGNATURE_REACH * nearest.height:
-            return [SignatureField(_label_span(nearest, words), True, score,
-                                   _date_beside(nearest, words))]
+        return [SignatureField(_label_span(nearest, words), True, score, _date_beside(nearest, words))]
     return [SignatureField(_label_span(label, words), False, 1.0 - score, _date_beside(label, words))
             for label in labels]
 
@@ -192,13 +193,18 @@ def _on_row(words: Sequence[PageWord], box: np.ndarray) -> list[PageWord]:
 
 
 def _beyond(word: Bounds, box: np.ndarray, direction: int) -> bool:
-    return word[0] >= box[2] - 0.2 * (box[3] - box[1]) if direction > 0 \
-        else word[2] <= box[0] + 0.2 * (box[3] - box[1])
+    """Whether a word lies right (left) of the box. OCR often reads a box and the text beside it
+    as one line, so the word may start (end) on the box itself: it counts when it reaches past it."""
+    slack = 0.2 * _height(box)
+    if direction > 0:
+        return word[2] > box[2] + slack and word[0] >= box[0] - slack
+    return word[0] < box[0] - slack and word[2] <= box[2] + slack
 
 
 def _box_between(boxes: np.ndarray, box: np.ndarray, start: float, end: float) -> bool:
     low, high = min(start, end), max(start, end)
-    others = boxes[np.abs((boxes[:, 1] + boxes[:, 3]) / 2 - _centre_y(box)) <= ROW_TOLERANCE * _height(box)]
+    others = boxes[(np.abs((boxes[:, 1] + boxes[:, 3]) / 2 - _centre_y(box)) <= ROW_TOLERANCE * _height(box))
+                   & ~np.all(boxes == box, axis=1)]
     return bool(np.any((others[:, 0] >= low) & (others[:, 2] <= high)))
 
 
@@ -348,6 +354,10 @@ def _date_beside(label: PageWord, words: Sequence[PageWord]) -> TextSpan | None:
 
     dates = [word for word in words if DATE_LABEL.search(word.text) and near(word)]
     for date_label in sorted(dates, key=lambda word: _distance(word.box, label.box)):
+        written = DATE_VALUE.search(date_label.text)
+        if written:  # "Date:5/12/96", read as one word
+            return TextSpan(written.group(), date_label.box, date_label.confidence,
+                            frozenset({date_label.index}))
         right = sorted((word for word in _on_row(words, np.array(date_label.box))
                         if word.box[0] >= date_label.box[2] and word is not date_label),
                        key=lambda word: word.box[0])
@@ -359,6 +369,12 @@ def _date_beside(label: PageWord, words: Sequence[PageWord]) -> TextSpan | None:
         if run and DATE_VALUE.search(" ".join(word.text for word in run)):
             return TextSpan.of(run)
     return None
+
+
+def _inside(word: Bounds, box: Bounds) -> bool:
+    """Whether the word's centre lies in the box."""
+    x, y = (word[0] + word[2]) / 2, (word[1] + word[3]) / 2
+    return box[0] <= x <= box[2] and box[1] <= y <= box[3]
 
 
 def _distance(box: Bounds | np.ndarray, other: Bounds | np.ndarray) -> float:

@@ -115,3 +115,23 @@ def test_a_signature_label_with_no_signature_is_reported_empty():
 def test_sign_inside_a_sentence_is_not_a_label():
     words = line("Please sign and return the form by the end of May", 60, 420)
     assert signature_fields(words, True, 0.9, (60, 360, 260, 410)) == []
+
+
+def test_an_option_read_in_one_line_with_its_box_is_still_its_text():
+    # OCR reads "[ ] Urgent" as one line: the word starts on the box
+    box = boxes((376, 787))
+    words = [PageWord(next(_index), "Urgent", (376, 787, 464, 811), 0.9)]
+    [field] = fields(words, box, [True])
+    assert field.options[0].text == "Urgent"
+
+
+def test_handwriting_inside_the_signature_is_not_its_label():
+    words = line("Ola", 165, 750) + line("Signature", 140, 770)
+    [field] = signature_fields(words, True, 0.97, (160, 735, 340, 795))
+    assert field.key.text == "Signature"
+
+
+def test_a_date_read_in_one_word_with_its_label():
+    words = line("Signature", 60, 420) + line("Date:06/01/2024", 400, 420)
+    [field] = signature_fields(words, True, 0.99, (60, 360, 260, 410))
+    assert field.date.text == "06/01/2024"
