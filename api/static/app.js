@@ -274,12 +274,12 @@ function fieldRow(body, pair) {
 }
 
 function fieldValue(pair) {
-  if (pair.kind === "checkbox") {
-    return pair.options.map((option) => {
+  if (pair.kind === "checkbox") {  // the options, a space apart (as they are copied)
+    return pair.options.flatMap((option, index) => {
       const span = document.createElement("span");
       span.className = `option state-${option.checked ? "checked" : "unchecked"}`;
       span.textContent = `${option.checked ? "☑" : "☐"} ${option.text ?? "(unnamed box)"}`;
-      return span;
+      return index ? [" ", span] : [span];
     });
   }
   if (pair.kind === "signature") {
