@@ -91,8 +91,10 @@ FIXTURE_PIPELINE = "page_probe_pipeline"
 CLASSIFIER_DIR = PROJECT_ROOT / "model_repository" / "doc_classifier"
 # Models no ensemble step names: a python step calls them through BLS (callee -> caller).
 BLS_CALLEES = {RECOGNITION_MODEL: "ocr_lines", "step_sleeper": "step_probe"}
-# Test-only models the tests call themselves (test_triton_step.py: the python step base).
-CALLED_BY_TESTS = {"step_probe"}
+# Models the tests call themselves: step_probe (test-only, test_triton_step.py: the python step
+# base); key_values until a form_fields step calls it (its config is tied to the featurization's
+# constants in test_key_values_model.py).
+CALLED_BY_TESTS = {"step_probe", "key_values"}
 
 # (model, tensor) -> dims as its config writes them, from the Python constants of its processing.
 STEP_DIMS: dict[tuple[str, str], list[int]] = {
