@@ -9,6 +9,8 @@ from key_value_forms import generated_form, write_funsd_folder
 from typer.testing import CliRunner
 
 from docserve.cli.main import app
+from docserve.contract.model_repositories import PROJECT_ROOT
+from docserve.export import cli as export_cli
 from docserve.export.key_values.forms import read_forms
 
 
@@ -34,3 +36,15 @@ def test_key_values_export_without_forms_says_where_to_point_it(tmp_path: Path):
                                       "--forms", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
     assert "no FUNSD-format forms" in result.output and "--forms DIR" in result.output
+
+
+def test_if_missing_keeps_the_committed_model_untrained(tmp_path: Path, monkeypatch):
+    artefact = export_cli.ARTEFACTS["key_values"]
+    assert all((PROJECT_ROOT / "model_repository" / path).is_file() for path in artefact.paths)
+    for path in artefact.paths:
+        (tmp_path / path).parent.mkdir(parents=True)
+        (tmp_path / path).write_bytes(b"committed")
+    monkeypatch.setattr(export_cli, "ARTEFACTS", {"key_values": artefact})
+    result = CliRunner().invoke(app, ["export", "--repository", str(tmp_path), "--if-missing"])
+    assert result.exit_code == 0, result.output
+    assert "key_values: key_values/1/model.onnx present, kept" in result.output
