@@ -161,7 +161,8 @@ FormsOption = Annotated[Path, typer.Option(
 def export_key_values(
     repository: RepositoryOption = None,
     forms: FormsOption = FORMS_DEFAULT,
-    epochs: Annotated[int, typer.Option(min=1, help="Training epochs")] = 30,
+    epochs: Annotated[int | None, typer.Option(
+        min=1, help="Training epochs [TrainingSettings default, export/key_values/training.py]")] = None,
     end_to_end: Annotated[bool, typer.Option(
         help="Also measure the held-out forms end to end, through the reference OCR")] = True,
 ) -> None:
@@ -171,9 +172,10 @@ def export_key_values(
 
     repository = _repository(repository)
     _require_forms(forms)
-    report = build(repository, forms, TrainingSettings(epochs=epochs),
-                   reader=_reference_ocr(repository) if end_to_end else None,
-                   progress=lambda epoch, loss: typer.echo(f"epoch {epoch + 1}/{epochs}: loss {loss:.4f}"))
+    settings = TrainingSettings() if epochs is None else TrainingSettings(epochs=epochs)
+    report = build(repository, forms, settings, reader=_reference_ocr(repository) if end_to_end else None,
+                   progress=lambda epoch, loss: typer.echo(
+                       f"epoch {epoch + 1}/{settings.epochs}: loss {loss:.4f}"))
     typer.echo(f"key_values: trained on {report.training_forms} forms in {report.training_seconds:.0f}s, "
                f"ONNX max abs diff {report.export.max_abs_diff:.2e}, "
                f"{report.export.size_bytes / 1024:.0f} KiB, {report.ms_per_page:.1f} ms/page")

@@ -41,7 +41,10 @@ LABEL_TENSOR = "word_label_logits"  # float32 [words, len(LABELS)]
 PREDECESSOR_TENSOR = "word_predecessor_logits"  # float32 [words, words + 1], last column: none
 LINK_TENSOR = "word_link_logits"  # float32 [words, words]: row's entity is the key of column's
 
-LINK_THRESHOLD = 0.3  # a value's best key below it: the value stays unpaired
+# A value's best key below it: the value stays unpaired. Chosen on the training forms, where
+# linking F1 rises as the threshold falls (0.838 at 0.5, 0.845 at 0.1, flat below): nearly every
+# FUNSD answer has its question.
+LINK_THRESHOLD = 0.1
 _PUNCTUATION = set(string.punctuation)
 
 

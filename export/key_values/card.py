@@ -20,9 +20,47 @@ PUBLISHED = """| model (ground-truth words / entities) | labelling F1 | linking 
 | doc2graph (graph model, no pre-training) | 78.5 | 56.1 |
 | SPADE | 71.6 | 41.3 |"""
 
-TRIED = """What was tried (held-out figures on the same {held_out} forms, ground-truth words):
+# Every run: the same 30 held-out forms, ground-truth words, one CPU thread, seed 27. "Linking"
+# is with the annotated entities, threshold 0.5 unless said. Kept here, with the figures, so the
+# next attempt starts from them.
+TRIED = """| # | change | labelling F1 | linking F1 |
+| --- | --- | --- | --- |
+| 1 | first model: pair geometry in page fractions (gaps ~0.01), 20 epochs, mean link | 0.572 | 0.563 |
+| 2 | same model, entity link = highest word-pair probability, not the mean | 0.572 | 0.626 |
+| 3 | pair geometry rescaled (gaps in line heights, offsets in page twentieths), 30 epochs | 0.599 | 0.641 |
+| 4 | as 3, learning rate 4e-3 | 0.583 | - |
+| 5 | as 3, dropout and n-gram dropout 0.25, weight decay 0.05 | 0.579 | 0.626 |
+| 6 | as 3, dropout 0.4, weight decay 0.1 | 0.582 | 0.657 |
+| 7 | as 3, 4 layers, link positives weighted x3, box jitter 0.1, 45 epochs | 0.590 | 0.686 (thr 0.3) |
+| 8 | **served**: as 3, dropout 0.25, box jitter 0.1, 45 epochs, thr. 0.1 | 0.595 | 0.704 (0.674 at 0.5) |
+| - | decoding: a word joins its predecessor only when both have the same label | 0.481 (from 0.599) | - |
+| - | decoding: join only consecutive words of the annotation's order (as BIO tags) | 0.627 (from 0.595) | - |
+| - | decoding: the same, consecutive in our reading order | 0.563 (from 0.595) | - |
 
-{tried}"""
+The gap between training and held-out forms is the limit: the served model labels 96% of the
+training forms' words right and 71% of the held-out forms' (entity grouping F1 0.88 against
+0.73). Regularising harder (runs 5, 6) did not close it; 119 forms are little to learn the
+language of forms from without pre-training, which is what the published models above the
+targets have (LayoutLMv3, BROS, LayoutXLM: millions of pages). Not tried for lack of time:
+synthetic key -> value forms (the generator of `export/documents` knows lines, not yet keys and
+values), an entity-level second stage (pooling the grouped words before linking), a pre-trained
+text embedding."""
+
+MISTAKES = """The most common mistakes on the held-out forms (ground-truth words, served model; count, kind,
+an example as `form: annotated text -> what the model made of it`):
+
+| count | kind | example |
+| --- | --- | --- |
+| 84 | key merged with the text next to it | `0000971160: ':' -> 'Supervisor Manager : /'` |
+| 66 | value labelled key | `0001118259: 'WCC'` (a code in a table cell) |
+| 59 | value merged with the text next to it | `0000999294: 'KL' -> 'Bright KL'` |
+| 54 | value linked to the wrong key | `0000999294: '9.1' -> 'CIGARETTES:'`, truly `'TAR'` (a table) |
+| 46 | key split in two | `0000971160: 'Name / Phone Ext. :' -> 'Name / Phone' + 'Ext. :'` |
+| 45 | link where the form has none | `0000999294: 'PREFERENCE:' -> '(n=)'` |
+| 37 | key labelled value | `0000971160: ''` (an empty checkbox glyph annotated as a key) |
+| 36 | long value split in two | a 30-word free-text answer split at a line break |
+| 29 | other merged with the text next to it | `0000999294: '+/-/*' -> '+/-/* Directional Difference:'` |
+| 26 | value labelled other | `0001118259: 'RRB -L'` |"""
 
 
 def _figures(report: KeyValuesReport) -> str:
@@ -49,14 +87,13 @@ def _end_to_end(report: KeyValuesReport) -> str:
             f"{pairs.predicted} pairs predicted, {scores.forms} forms, {scores.words} OCR words).\n\n"
             "**Provisional words**: docserve's OCR reports lines; until it reports word polygons, each "
             "line is split on spaces and each word gets the share of the line's extent its "
-            "characters take (`export/key_values/end_to_end.py`). The model trained on annotated "
-            "word boxes; real word boxes should do no worse.")
+            "characters take (`export/key_values/end_to_end.py`); words the OCR glued together "
+            "(`No.533`) stay one word. Not yet measured with the OCR's own word polygons.")
 
 
-def model_card(report: KeyValuesReport, tried: str = "") -> str:
+def model_card(report: KeyValuesReport) -> str:
     settings = report.settings
     scores = report.held_out
-    tried_text = TRIED.format(held_out=scores.forms, tried=tried) if tried else ""
     return f"""# key_values
 
 Reads one page's words (text, polygon, confidence) and answers which words form one entity, what
@@ -112,6 +149,9 @@ abs diff {report.export.max_abs_diff:.1e} (parity check on the largest held-out 
 - Reproduce: `docserve export key-values` (add `--forms DIR` when the forms are elsewhere).
 
 ## Held-out figures ({scores.forms} FUNSD forms never trained on)
+**Below the targets** of issue 27 (labelling F1 >= 0.80 and linking F1 >= 0.75 on ground-truth
+words, pair F1 >= 0.60 end to end): see "What was tried" for where it stands and why.
+
 Ground-truth words (the published protocol): **labelling F1 {scores.labelling_f1:.3f}** (micro over
 key, value and header entities; an entity counts when its word set and label are exact; the
 literature tags "other" as O), **linking F1 {scores.linking.f1:.3f}** (annotated entities given, as
@@ -131,6 +171,11 @@ one to one. {_end_to_end(report)}
 Cost: {report.ms_per_page:.1f} ms per page for featurize + model + decode (onnxruntime, 1 thread,
 mean over the held-out forms' annotated words).
 
-{tried_text}
+## What was tried
+{TRIED}
+
+## Mistakes
+{MISTAKES}
+
 Measure again: `docserve export evaluate --fields ../shared/data/form_fields/funsd_train --held-out`.
 """

@@ -31,15 +31,15 @@ SEED = 27
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    epochs: int = 40
+    epochs: int = 45
     learning_rate: float = 2e-3
     weight_decay: float = 1e-2
     pages_per_step: int = 4
     link_positive_weight: float = 8.0
-    jitter: float = 0.03
+    jitter: float = 0.1
     width: int = 128
     layers: int = 3
-    dropout: float = 0.1  # also the share of n-grams dropped from each word
+    dropout: float = 0.25  # also the share of n-grams dropped from each word
 
 
 DEFAULT_SETTINGS = TrainingSettings()

@@ -112,7 +112,7 @@ def test_decode_pairs_a_key_with_its_value_and_keeps_an_empty_field():
 def test_decode_leaves_a_value_unpaired_below_the_threshold():
     key, value = LABELS.index("key"), LABELS.index("value")
     none = len(PAGE)
-    outputs = _outputs([key, value, value, key], [none, none, 1, none], {(0, 1): -1.0, (0, 2): -1.0})
+    outputs = _outputs([key, value, value, key], [none, none, 1, none], {(0, 1): -3.0, (0, 2): -3.0})
     assert [pair.value for pair in decode(PAGE, outputs).pairs] == [None, None]
 
 
