@@ -27,10 +27,10 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
 from docserve.contract.golden_sets import EXPECTED_FILE, GOLDEN_FOLDER, INPUTS_FILE, SPEC_FILE, GoldenMetric
+from docserve.inference.model_graph import called_models, parse_config_text
 
 HISTORY_FILE = "live_versions.json"  # the versions made live, in order: what rollback goes back to
 _POLICY = re.compile(r"^version_policy\s*:.*$", re.MULTILINE)
-_ENSEMBLE_STEP = re.compile(r'model_name:\s*"([^"]+)"')
 
 
 class ModelLifecycleError(RuntimeError):
@@ -98,9 +98,10 @@ class ModelLifecycle:
         return [self.versions(name) for name in names]
 
     def _used_by(self, model: str) -> list[str]:
+        """The ensembles that run ``model`` as a step and the python steps that call it (BLS)."""
         return sorted(folder.name for repository in self.repositories for folder in repository.iterdir()
-                      if (folder / "config.pbtxt").exists() and "ensemble" in _platform(folder)
-                      and model in _ENSEMBLE_STEP.findall((folder / "config.pbtxt").read_text()))
+                      if (folder / "config.pbtxt").exists()
+                      and model in called_models(parse_config_text((folder / "config.pbtxt").read_text())))
 
     # -- changing -------------------------------------------------------------------------------
     def add(self, model: str, source: Path) -> int:

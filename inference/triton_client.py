@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -61,6 +63,9 @@ _DEAD_STUB = re.compile(r"Stub process '(?P<model>[^']+?)_\d+_\d+' is not health
 # worth advising, however young the outage.
 MIN_TRITON_RETRY_AFTER_S = 5
 
+# The config parameter a forced reload sets to a fresh value (see TritonClient.reload_model).
+RELOAD_PARAMETER = "docserve_reload"
+
 _caller_retries: ContextVar[bool] = ContextVar("docserve_triton_caller_retries", default=False)
 
 
@@ -91,6 +96,7 @@ class ModelState:
     reason: str = ""
 
 
+
 def _strip_ensemble_prefix(message: str) -> str:
     """Triton prefixes step errors with "in ensemble 'x', "; the client needs the reason only."""
     head, sep, tail = message.partition("', ")
@@ -101,7 +107,8 @@ class TritonClient:
     """Async gRPC access to one Triton server, shared by all requests of the gateway.
 
     A call that fails transiently is tried again by ``retries`` (with exponential backoff), unless
-    it runs inside :func:`retried_by_caller`. While Triton refuses calls, the client remembers
+    it runs inside :func:`retried_by_caller` or met a dead step (:class:`StepDownError`, answered
+    at once with the ``Retry-After`` of the step's repair). While Triton refuses calls, the client remembers
     since when: the ``Retry-After`` of its :class:`TritonUnavailableError` is how long the outage
     has lasted so far (from ``MIN_TRITON_RETRY_AFTER_S`` to a minute), an outage that has lasted a
     while being likely to last a while more.
@@ -162,7 +169,9 @@ class TritonClient:
                     headers=dict(headers) if headers else None,
                 ))
             except TritonUnavailableError as error:
-                if policy.exhausted(tries):
+                # A dead step is back only once the repair has reloaded it (seconds): trying again
+                # at once would only keep the caller waiting for the same answer.
+                if isinstance(error, StepDownError) or policy.exhausted(tries):
                     raise
                 delay = policy.delay_s(tries)
                 logger.warning("Triton {} on {}: retry {} in {:.2f}s", error.code, model, tries, delay)
@@ -172,9 +181,26 @@ class TritonClient:
                 self.on_inference(model, time.perf_counter() - started)
             return result
 
-    async def load_model(self, model: str) -> None:
-        """(Re)load ``model`` through the repository API: a loaded model gets fresh instances."""
-        await self._call(model, self._client.load_model(model, client_timeout=self.timeout_s))
+    async def reload_model(self, model: str) -> None:
+        """Give ``model`` fresh instances (new stub processes), serving the versions it serves now.
+
+        A plain load of a model Triton holds as loaded is a no-op when its files did not change
+        (a dead stub stays dead), and an unload takes every ensemble using it down with it. A load
+        with a config override that differs from the loaded one replaces the model, new instances
+        up before the old go, its ensembles staying available: the override is the model's own
+        config, its versions pinned to those READY now (a version on disk that nobody promoted is
+        never loaded by a repair), and a fresh :data:`RELOAD_PARAMETER` so that it always differs.
+        """
+        config = await self.model_config(model)
+        serving = [int(version) for version in await self._ready_versions(model)]
+        if serving:
+            config["version_policy"] = {"specific": {"versions": serving}}
+        config.setdefault("parameters", {})[RELOAD_PARAMETER] = {"string_value": uuid.uuid4().hex}
+        await self._call(model, self._client.load_model(
+            model, config=json.dumps(config), client_timeout=self.timeout_s))
+
+    async def _ready_versions(self, model: str) -> list[str]:
+        return next((state.versions for state in await self.model_states() if state.name == model), [])
 
     async def is_ready(self) -> bool:
         try:
