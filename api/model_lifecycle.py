@@ -11,6 +11,12 @@ unloads it, so callers see no failed request. **rollback** pins the version that
 (``live_versions.json`` in the model's folder keeps the order); **pin** pins any version, without
 a gate.
 
+**add** copies a version in and pins the live one first if the config serves "the newest
+version": an added version is served by no reload (a restart, the gateway's step repair) until it
+is promoted. Triton's own readiness stays false after a candidate failed to load (until Triton
+restarts); the gateway's readiness reads the repository index instead, where a refused candidate
+leaves nothing (:meth:`TritonClient.is_ready`).
+
 A golden set is ``<model>/golden/``: its files are :mod:`docserve.contract.golden_sets`.
 """
 
@@ -105,9 +111,18 @@ class ModelLifecycle:
 
     # -- changing -------------------------------------------------------------------------------
     def add(self, model: str, source: Path) -> int:
-        """Copy a version folder (``model.onnx`` ...) in as the next version; returns its number."""
+        """Copy a version folder (``model.onnx`` ...) in as the next version; returns its number.
+
+        A config that serves "the newest version" would serve the new one at the model's next
+        load (a step repair, a restart), gate or no gate: the live version is pinned first, so
+        only :meth:`promote` (or :meth:`pin`) ever makes the new one live.
+        """
         folder = self.model_dir(model)
-        version = max(self.versions(model).on_disk, default=0) + 1
+        current = self.versions(model)
+        if current.pinned is None and current.on_disk:
+            config = folder / "config.pbtxt"
+            config.write_text(_with_policy(config.read_text(), self._live(current)))
+        version = max(current.on_disk, default=0) + 1
         shutil.copytree(source, folder / str(version))
         return version
 

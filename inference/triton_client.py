@@ -63,6 +63,8 @@ _DEAD_STUB = re.compile(r"Stub process '(?P<model>[^']+?)_\d+_\d+' is not health
 # worth advising, however young the outage.
 MIN_TRITON_RETRY_AFTER_S = 5
 
+# Triton's reason for a model (version) an explicit unload took out: not a fault.
+UNLOADED_REASON = "unloaded"
 # The config parameter a forced reload sets to a fresh value (see TritonClient.reload_model).
 RELOAD_PARAMETER = "docserve_reload"
 
@@ -95,6 +97,12 @@ class ModelState:
     state: str = "UNAVAILABLE"
     reason: str = ""
 
+    @property
+    def down(self) -> bool:
+        """Not serving, though it should: loading, or failed to load (not unloaded on purpose,
+        nor a model of the repository never asked for)."""
+        return self.state == "LOADING" or (self.state == "UNAVAILABLE"
+                                           and self.reason not in ("", UNLOADED_REASON))
 
 
 def _strip_ensemble_prefix(message: str) -> str:
@@ -203,10 +211,20 @@ class TritonClient:
         return next((state.versions for state in await self.model_states() if state.name == model), [])
 
     async def is_ready(self) -> bool:
+        """Triton answers and every model it holds serves (or was unloaded on purpose).
+
+        Not Triton's own readiness: that stays false until Triton restarts once any load failed,
+        even of a version nobody serves (a candidate the quality gate refused; a version 2 that
+        failed beside the READY version 1, whose "UNAVAILABLE" entry stays in the index). Here a
+        model with one READY version serves, whatever its other versions' entries say.
+        """
         try:
-            return bool(await self._call("server", self._client.is_server_ready(client_timeout=2.0)))
+            if not await self._call("server", self._client.is_server_live(client_timeout=2.0)):
+                return False
+            states = await self.model_states()
         except DocserveError:
             return False
+        return not any(state.down for state in states)
 
     async def model_states(self) -> list[ModelState]:
         """Every model of the repository index, with its loaded versions (sorted by name)."""
@@ -277,7 +295,6 @@ def _model_state(name: str, entries: list[dict[str, Any]]) -> ModelState:
     ready = sorted((e["version"] for e in entries if e.get("state") == "READY"), key=int)
     if ready:
         return ModelState(name=name, versions=ready, state="READY")
-    worst = entries[0]
-    return ModelState(
-        name=name, state=worst.get("state", "UNAVAILABLE"), reason=worst.get("reason", "")
-    )
+    states = [ModelState(name=name, state=e.get("state", "UNAVAILABLE"), reason=e.get("reason", ""))
+              for e in entries]
+    return next((state for state in states if state.down), states[0])
