@@ -4,7 +4,8 @@
 A job's lease is renewed while it runs; if this process dies, the lease runs out and another
 worker (or this one after a restart) takes the job again. Errors marked ``transient`` (Triton
 unavailable, a fetch that timed out) are retried with exponential backoff; the others fail the
-job at once with their error code. A job's attempts are its only retry loop: the Triton calls
+job at once with their error code; a pipeline missing from Triton is transient too, since it was
+there when the job was accepted. A job's attempts are its only retry loop: the Triton calls
 made inside one are tried once each (:func:`retried_by_caller`), so a job makes at most
 ``job_max_attempts`` calls per page to an unavailable Triton.
 """
@@ -17,6 +18,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Iterator
 
 from loguru import logger
 
@@ -28,7 +30,12 @@ from docserve.api.jobs.records import Job
 from docserve.api.jobs.uploads import UploadStore, is_upload
 from docserve.api.metrics import GatewayMetrics
 from docserve.api.settings import Settings
-from docserve.contract.errors import AttemptsExhaustedError, DocserveError
+from docserve.contract.errors import (
+    AttemptsExhaustedError,
+    DocserveError,
+    NotFoundError,
+    TritonUnavailableError,
+)
 from docserve.contract.page_result import DocumentResult, PageEntry
 from docserve.inference.retry_policy import RetryPolicy
 from docserve.inference.trace_context import continued, tracer
@@ -124,13 +131,15 @@ class JobWorkers:
             heartbeat.cancel()
 
     async def _analyze(self, job: Job) -> DocumentResult:
-        pipeline = await self.documents.pipeline(job.pipeline)
+        with _missing_pipeline_is_transient(job.pipeline):
+            pipeline = await self.documents.pipeline(job.pipeline)
         with tracer().start_as_current_span("document.fetch", attributes={"docserve.location": job.location}):
             if is_upload(job.location):
                 document = await asyncio.to_thread(self.uploads.read, job)
             else:
                 document = await self.documents.fetch(job.location)
-        with tracer().start_as_current_span("document.analyze"), retried_by_caller():
+        with tracer().start_as_current_span("document.analyze"), retried_by_caller(), \
+                _missing_pipeline_is_transient(job.pipeline):
             return await self.documents.analyze(
                 pipeline, document, Budget.JOB, pages=job.options.get("pages"), request_id=job.request_id,
                 observer=_JobProgress(self, job),
@@ -201,6 +210,19 @@ class _JobProgress:
     async def page_done(self, entry: PageEntry, image: bytes) -> None:
         await asyncio.to_thread(self.workers.page_images.save, self.job.request_id, entry.page, image)
         await self.workers.queue.record_page(self.job, self.workers.worker_id, entry.model_dump(mode="json"))
+
+
+@contextlib.contextmanager
+def _missing_pipeline_is_transient(pipeline: str) -> Iterator[None]:
+    """A job's pipeline was there when the job was accepted: missing now, it is being reloaded
+    (an operator's unload and load, or its ensemble reloaded with one of its steps), which takes
+    seconds. The job is retried with backoff, not failed for good with ``not_found``."""
+    try:
+        yield
+    except NotFoundError as error:
+        raise TritonUnavailableError(
+            f"pipeline {pipeline!r} is not loaded in Triton now (it was when the job was accepted): "
+            f"{error.message}") from error
 
 
 def _queue_wait_span(job: Job) -> None:

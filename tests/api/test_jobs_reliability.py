@@ -158,6 +158,34 @@ def _attempted(client: TestClient, count: int) -> bool:
     return len(jobs) == count and all(job["attempts"] >= 1 for job in jobs)
 
 
+def test_a_job_whose_pipeline_is_reloaded_meanwhile_is_retried_and_succeeds(jobs_settings, probe_pipeline,
+                                                                              triton, inbox):
+    """The job is accepted while its pipeline is loaded; when it runs, Triton has it unloaded (an
+    operator's unload and load): the attempt is retried, and the job succeeds once it is back."""
+    (inbox / "p.png").write_bytes(png_page(91, 47))
+    settings = jobs_settings.model_copy(update={
+        "pipeline_cache_ttl_s": 600.0, "job_retry_base_s": 0.2, "job_max_attempts": 30})
+
+    async def set_loaded(loaded: bool) -> None:
+        client = grpcclient.InferenceServerClient(triton.grpc_url)
+        try:
+            await (client.load_model if loaded else client.unload_model)(probe_pipeline)
+        finally:
+            await client.close()
+
+    with TestClient(create_app(settings)) as client:
+        assert probe_pipeline in {found["name"] for found in client.get("/api/v1/pipelines").json()}
+        asyncio.run(set_loaded(False))
+        try:
+            _submit(client, "reloaded-pipeline", f"file://{inbox}/p.png")  # accepted: it was there
+            _wait_until(lambda: client.get("/api/v1/jobs/reloaded-pipeline").json()["attempts"] >= 2)
+        finally:
+            asyncio.run(set_loaded(True))
+        job = wait_for_job(client, "reloaded-pipeline")
+    assert job["status"] == "succeeded", job["error"]
+    assert job["result"]["pages"][0]["result"]["page"]["width"] == 91
+
+
 def test_a_thousand_queued_jobs_keep_gateway_memory_flat(jobs_settings, probe_pipeline, inbox):
     """Queued jobs live in SQLite, not in the gateway: 1,000 of them cost it a few MB at most."""
     (inbox / "one.png").write_bytes(png_page())
