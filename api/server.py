@@ -28,6 +28,9 @@ from docserve.api.logs import configure_logging
 from docserve.api.settings import Settings
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# How long a stopping gateway lets requests in flight finish (a long poll waits up to 30 s) before
+# it closes them: with Triton's exit timeout, a stop takes well under 15 s whatever runs.
+GATEWAY_GRACE_S = 5
 SignalHandler = Callable[[int, FrameType | None], None]
 
 
@@ -133,6 +136,7 @@ def serve(settings: Settings) -> int:
                     create_app(settings), host=settings.host, port=settings.port,
                     log_config=None,  # uvicorn's records go through our JSON logging
                     lifespan="on",
+                    timeout_graceful_shutdown=GATEWAY_GRACE_S,
                 )
                 gateway = _Gateway(config, _banner(settings, triton))
                 signals.route_to(gateway.handle_exit)

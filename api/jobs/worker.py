@@ -2,7 +2,8 @@
 
 ``worker_concurrency`` jobs run at once per process: that bound is the throttle toward Triton.
 A job's lease is renewed while it runs; if this process dies, the lease runs out and another
-worker (or this one after a restart) takes the job again. Errors marked ``transient`` (Triton
+worker (or this one after a restart) takes the job again; a graceful stop releases the jobs in
+flight, which restart at once. Errors marked ``transient`` (Triton
 unavailable, a fetch that timed out) are retried with exponential backoff; the others fail the
 job at once with their error code; a pipeline missing from Triton is transient too, since it was
 there when the job was accepted. A job's attempts are its only retry loop: the Triton calls
@@ -71,6 +72,7 @@ class JobWorkers:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+        self._in_flight: dict[str, Job] = {}  # request id -> the job a slot is running
 
     def start(self) -> None:
         self._tasks = [
@@ -82,20 +84,34 @@ class JobWorkers:
         logger.info("{} job workers started ({})", self.settings.worker_concurrency, self.worker_id)
 
     async def stop(self) -> None:
-        """Stop taking jobs; jobs in flight are abandoned to their lease (retaken after restart)."""
+        """Stop taking jobs; the jobs in flight are abandoned and released: queued again, they
+        restart at once on the next start (or at another worker), not once their lease runs out.
+        Released or not (the store unreachable), nothing is lost: a lease runs out."""
         self._stopping.set()
+        abandoned = list(self._in_flight.values())
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        for job in abandoned:
+            log = logger.bind(request_id=job.request_id)
+            try:
+                if await self.queue.release(job, self.worker_id):
+                    log.info("job {} released: queued again", job.request_id)
+            except Exception:
+                log.exception("job {}: not released; retaken when its lease runs out", job.request_id)
 
     async def _loop(self, slot: int) -> None:
         while not self._stopping.is_set():
             job = await self.queue.claim(self.worker_id, self.settings.job_lease_s, wait_s=IDLE_POLL_S)
             if job is not None:
-                await self.run_job(job)
+                self._in_flight[job.request_id] = job
+                try:
+                    await self.run_job(job)
+                finally:
+                    self._in_flight.pop(job.request_id, None)
 
     async def run_job(self, job: Job) -> None:
         """One attempt at ``job``, as a span of the trace its submission started."""

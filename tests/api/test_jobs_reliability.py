@@ -92,6 +92,31 @@ def test_worker_process_killed_mid_job(jobs_settings, probe_pipeline, document_s
     assert job["result"]["pages"][0]["result"]["page"]["width"] == 77
 
 
+def test_a_graceful_stop_releases_the_jobs_in_flight(jobs_settings, probe_pipeline, document_server):
+    """Stopped while a job runs, the gateway queues it again (no lease, the attempt not counted):
+    the next start runs it at once instead of after the lease."""
+    base, handler = document_server
+    handler.documents["/released.png"] = png_page(83, 71)
+    settings = jobs_settings.model_copy(update={"allow_private_hosts": True, "job_lease_s": 600.0})
+    with TestClient(create_app(settings)) as client:
+        _submit(client, "released-1", f"{base}/slow/released.png")  # the server waits 3 s
+        _wait_until(lambda: client.get("/api/v1/jobs/released-1").json()["status"] == "processing")
+
+    async def stored():
+        store = SqliteJobs(settings.jobs_database, max_queue=100)
+        try:
+            return await store.get("released-1")
+        finally:
+            await store.close()
+
+    released = asyncio.run(stored())
+    assert (released.status, released.attempts) == ("queued", 0)
+    with TestClient(create_app(settings)) as client:
+        job = wait_for_job(client, "released-1", timeout_s=60)  # well within the 600 s lease
+    assert job["status"] == "succeeded" and job["attempts"] == 1
+    assert job["result"]["pages"][0]["result"]["page"]["width"] == 83
+
+
 def test_triton_stopped_and_restarted_during_a_batch(jobs_settings, inbox, tmp_path):
     """Its own small Triton (the session's one must stay up for the other tests)."""
     options = probe_triton_options(tmp_path)
