@@ -19,7 +19,7 @@ step is up again only when none of them meets it dead. Reloads are retried with 
 backoff, a bounded number of times (then the next probe or request starts over), each outcome
 counted in ``docserve_step_repairs_total``. Each request that meets the dead step is told to come
 back when the step should be up again: when the next reload begins, plus how long the last
-repair took.
+repair took (a first estimate until one is measured); a job that met it waits that long at least.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ from docserve.inference.retry_policy import RetryPolicy
 from docserve.inference.triton_client import TritonClient
 
 RELOADS = RetryPolicy(attempts=5, backoff_s=0.5)
+# How long a repair takes until one is measured: a reload (a second or two) and the probe page
+# through the step's pipelines (seconds: 7 s for page_decode, in five pipelines, on a busy machine).
+FIRST_REPAIR_ESTIMATE_S = 5.0
 
 
 @cache
@@ -62,7 +65,7 @@ class StepRepair:
         self.probe_interval_s = probe_interval_s
         self.down: dict[str, str] = {}  # model -> what its failure said
         self._back_at: dict[str, float] = {}  # model -> when it should be up again (monotonic)
-        self._reload_s = 0.0  # how long the last successful reload took
+        self._reload_s = FIRST_REPAIR_ESTIMATE_S  # how long the last successful repair took
         self._repairs: dict[str, asyncio.Task] = {}
         self._probe: asyncio.Task | None = None
         triton.on_step_down = self.report

@@ -35,6 +35,7 @@ from docserve.contract.errors import (
     AttemptsExhaustedError,
     DocserveError,
     NotFoundError,
+    StepDownError,
     TritonUnavailableError,
 )
 from docserve.contract.page_result import DocumentResult, PageEntry
@@ -164,6 +165,8 @@ class JobWorkers:
     async def _on_error(self, job: Job, error: DocserveError) -> None:
         if error.transient and not self.retry.exhausted(job.attempts):
             delay = self.retry.delay_s(job.attempts)
+            if isinstance(error, StepDownError) and error.retry_after_s:
+                delay = max(delay, error.retry_after_s)  # not before the step can be repaired
             logger.bind(request_id=job.request_id).warning(
                 "job {} attempt {} failed ({}: {}); retry in {:.1f}s",
                 job.request_id, job.attempts, error.code, error.message, delay,
