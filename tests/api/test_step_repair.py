@@ -27,7 +27,7 @@ from docserve.api.embedded_triton import EmbeddedTriton, free_port
 from docserve.api.metrics import GatewayMetrics
 from docserve.api.step_repair import FIRST_REPAIR_ESTIMATE_S, StepRepair
 from docserve.contract.errors import StepDownError
-from docserve.inference.pipelines import PipelineCatalog
+from docserve.inference.pipelines import PipelineCatalog, analyze_page
 from docserve.inference.triton_client import TritonClient
 
 JOBS = 40
@@ -148,6 +148,38 @@ def test_the_retry_after_of_a_dead_step_follows_its_reload_schedule():
     assert first == FIRST_REPAIR_ESTIMATE_S
     assert 2 + FIRST_REPAIR_ESTIMATE_S <= later <= 4 + FIRST_REPAIR_ESTIMATE_S
     assert down == {"page_probe": "step 'page_probe' is down"}
+
+
+def test_a_dead_step_is_answered_at_once_not_retried(tmp_path):
+    """A synchronous call that meets a dead step gets its 503 after one try: retrying at once (the
+    client's policy allows three more) would only meet the dead stub again while the caller waits."""
+    triton = EmbeddedTriton(probe_triton_options(tmp_path), log_sink=lambda line: None)
+    triton.start()
+    calls: list[str] = []
+
+    async def call_through_the_dead_step() -> None:
+        client = TritonClient(triton.grpc_url, retries=3, backoff_s=0.01)
+        send = client._client.infer
+
+        def counted(model, *args, **kwargs):  # each gRPC call the client makes to the real Triton
+            calls.append(model)
+            return send(model, *args, **kwargs)
+
+        client._client.infer = counted
+        try:
+            pipeline = await PipelineCatalog(client).get("page_probe_pipeline")
+            await analyze_page(client, pipeline, png_page(80, 80))  # the stub is alive
+            _kill_stub(triton, "page_probe_0_0")
+            await analyze_page(client, pipeline, png_page(80, 80))
+        finally:
+            await client.close()
+
+    try:
+        with pytest.raises(StepDownError, match="page_probe"):
+            asyncio.run(call_through_the_dead_step())
+    finally:
+        triton.stop()
+    assert calls == ["page_probe_pipeline"] * 2  # the live call, then the one that met the dead stub
 
 
 def _text_page(index: int) -> bytes:
