@@ -45,6 +45,7 @@ from docserve.api.triton_reaper import DONE, SHM_DIR, remove_shm_regions
 
 _BACKEND_SHIMS = Path(__file__).resolve().parent / "triton_backends"
 _MIN_GLIBC = (2, 35)
+EXIT_MARGIN_S = 3.0  # past the server's own exit timeout, before its process group is killed
 
 
 class EmbeddedTritonError(RuntimeError):
@@ -80,6 +81,10 @@ class TritonOptions:
     model_control_mode: str = "explicit"
     log_verbose: int = 0
     startup_timeout_s: float = 180.0
+    # How long a stopping server waits for in-flight requests and models to unload before it
+    # exits anyway (Triton's --exit-timeout-secs, 30 by default): a model whose stub died never
+    # unloads, and would hold every stop for the whole default.
+    exit_timeout_s: int = 5
     extra_args: Sequence[str] = ()
     # The Python environment (its bin/ folder) the python-backend stubs import from; default:
     # the running interpreter's. Tests point it at a venv holding only the models' requirements.
@@ -269,6 +274,7 @@ class EmbeddedTriton:
             f"--backend-config=python,shm-region-prefix-name={self.shm_prefix}",
             f"--log-verbose={opts.log_verbose}",
             "--exit-on-error=true",
+            f"--exit-timeout-secs={opts.exit_timeout_s}",
         ]
         if opts.model_control_mode == "explicit":
             cmd.append("--load-model=*")
@@ -343,11 +349,15 @@ class EmbeddedTriton:
             f"Triton not ready after {timeout_s:.0f}s. Last log lines:\n{self.log_tail()}"
         )
 
-    def stop(self, timeout_s: float = 30.0) -> None:
-        """SIGTERM the server (it unloads models and ends its stubs), then make sure of it."""
+    def stop(self, timeout_s: float | None = None) -> None:
+        """SIGTERM the server (it unloads models and ends its stubs), then make sure of it: after
+        ``timeout_s`` (default: the server's exit timeout and a little more) the whole group is
+        killed, the stubs of models that never unloaded included."""
         process, self._process = self._process, None
         if process is None:
             return
+        if timeout_s is None:
+            timeout_s = self.options.exit_timeout_s + EXIT_MARGIN_S
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)

@@ -11,6 +11,12 @@ unloads it, so callers see no failed request. **rollback** pins the version that
 (``live_versions.json`` in the model's folder keeps the order); **pin** pins any version, without
 a gate.
 
+**add** copies a version in and pins the live one first if the config serves "the newest
+version": an added version is served by no reload (a restart, the gateway's step repair) until it
+is promoted. Triton's own readiness stays false after a candidate failed to load (until Triton
+restarts); the gateway's readiness reads the repository index instead, where a refused candidate
+leaves nothing (:meth:`TritonClient.is_ready`).
+
 A golden set is ``<model>/golden/``: its files are :mod:`docserve.contract.golden_sets`.
 """
 
@@ -27,10 +33,10 @@ import tritonclient.http as httpclient
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
 from docserve.contract.golden_sets import EXPECTED_FILE, GOLDEN_FOLDER, INPUTS_FILE, SPEC_FILE, GoldenMetric
+from docserve.inference.model_graph import called_models, parse_config_text
 
 HISTORY_FILE = "live_versions.json"  # the versions made live, in order: what rollback goes back to
 _POLICY = re.compile(r"^version_policy\s*:.*$", re.MULTILINE)
-_ENSEMBLE_STEP = re.compile(r'model_name:\s*"([^"]+)"')
 
 
 class ModelLifecycleError(RuntimeError):
@@ -98,15 +104,25 @@ class ModelLifecycle:
         return [self.versions(name) for name in names]
 
     def _used_by(self, model: str) -> list[str]:
+        """The ensembles that run ``model`` as a step and the python steps that call it (BLS)."""
         return sorted(folder.name for repository in self.repositories for folder in repository.iterdir()
-                      if (folder / "config.pbtxt").exists() and "ensemble" in _platform(folder)
-                      and model in _ENSEMBLE_STEP.findall((folder / "config.pbtxt").read_text()))
+                      if (folder / "config.pbtxt").exists()
+                      and model in called_models(parse_config_text((folder / "config.pbtxt").read_text())))
 
     # -- changing -------------------------------------------------------------------------------
     def add(self, model: str, source: Path) -> int:
-        """Copy a version folder (``model.onnx`` ...) in as the next version; returns its number."""
+        """Copy a version folder (``model.onnx`` ...) in as the next version; returns its number.
+
+        A config that serves "the newest version" would serve the new one at the model's next
+        load (a step repair, a restart), gate or no gate: the live version is pinned first, so
+        only :meth:`promote` (or :meth:`pin`) ever makes the new one live.
+        """
         folder = self.model_dir(model)
-        version = max(self.versions(model).on_disk, default=0) + 1
+        current = self.versions(model)
+        if current.pinned is None and current.on_disk:
+            config = folder / "config.pbtxt"
+            config.write_text(_with_policy(config.read_text(), self._live(current)))
+        version = max(current.on_disk, default=0) + 1
         shutil.copytree(source, folder / str(version))
         return version
 

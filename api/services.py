@@ -98,7 +98,7 @@ class Services:
         fetcher = DocumentFetcher(
             settings, on_failure=lambda scheme, error: metrics.fetch_failures.labels(scheme, error.code).inc()
         )
-        documents = DocumentService(settings, triton, catalog, fetcher)
+        documents = DocumentService(settings, triton, catalog, fetcher, step_repair)
         jobs = JobService(store, queue, uploads, page_images, documents,
                           allow_private_hosts=settings.allow_private_hosts)
         callbacks = CallbackSender(settings, store)

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     triton_timeout_s: float = Field(default=30.0, gt=0)
     triton_retries: int = Field(default=3, ge=0, description="Retries on UNAVAILABLE and friends")
     step_probe_interval_s: float = Field(
-        default=30.0, gt=0, description="How often a blank page probes every pipeline for dead steps"
+        default=30.0, gt=0, description="How often a probe page runs through every pipeline for dead steps"
     )
 
     # Embedded Triton (docserve triton / docserve serve)

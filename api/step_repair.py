@@ -1,17 +1,25 @@
-"""Pipeline steps whose process died: found, reported in health and readiness, and reloaded.
+"""Pipeline steps whose process died: found, reported in health and readiness, reloaded, verified.
 
 Each python step of a pipeline runs in its own Triton *stub* process. When one dies (killed,
 out of memory), Triton keeps the model READY in every index and health check and never starts
 the stub again: every request through it fails with "Stub process '<model>_0_0' is not healthy".
-Reloading the model through Triton's repository API starts a fresh stub.
+A plain load of the model does nothing (Triton holds it as loaded and its files did not change),
+and an unload takes every ensemble using it down too; :meth:`TritonClient.reload_model` replaces
+its instances under a config override instead, its pipelines staying up.
 
 :class:`StepRepair` learns of dead steps two ways: from that error on any inference (the Triton
 client reports it, and maps it to a transient 503 so jobs are retried, not failed), and from a
-periodic probe that sends a blank page through every pipeline. While a step is down,
-``/readyz`` answers 503 and ``/api/v1/health`` names it; a repair task reloads the model with
-exponential backoff, a bounded number of times, counting each outcome in
-``docserve_step_repairs_total``. Each request that meets the dead step is told to come back when
-the step should be up again: when the next reload begins, plus how long the last reload took.
+periodic probe that sends a small page with a printed line through every pipeline (every step
+runs on it, the recognizer called through BLS included). While a step is down, ``/readyz``
+answers 503, ``/api/v1/health`` names it, and documents for a pipeline that runs it are answered
+503 at once (:meth:`StepRepair.refuse_if_down`) rather than sent to fail at the dead step. A
+repair task reloads the model and then *verifies* it: the probe page goes through every pipeline
+that runs the step (through nested ensembles and BLS, :mod:`docserve.inference.model_graph`); the
+step is up again only when none of them meets it dead. Reloads are retried with exponential
+backoff, a bounded number of times (then the next probe or request starts over), each outcome
+counted in ``docserve_step_repairs_total``. Each request that meets the dead step is told to come
+back when the step should be up again: when the next reload begins, plus how long the last
+repair took (a first estimate until one is measured); a job that met it waits that long at least.
 """
 
 from __future__ import annotations
@@ -23,22 +31,28 @@ import time
 from functools import cache
 
 from loguru import logger
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from docserve.api.metrics import GatewayMetrics
 from docserve.contract.errors import DocserveError, StepDownError, retry_after
-from docserve.inference.pipelines import PipelineCatalog, analyze_page
+from docserve.inference.pipelines import Pipeline, PipelineCatalog, analyze_page
 from docserve.inference.retry_policy import RetryPolicy
 from docserve.inference.triton_client import TritonClient
 
 RELOADS = RetryPolicy(attempts=5, backoff_s=0.5)
+# How long a repair takes until one is measured: a reload (a second or two) and the probe page
+# through the step's pipelines (seconds: 7 s for page_decode, in five pipelines, on a busy machine).
+FIRST_REPAIR_ESTIMATE_S = 5.0
 
 
 @cache
 def probe_page() -> bytes:
-    """A blank 64 x 64 page (the smallest the vision steps read): every step runs, quickly."""
+    """A small page with one printed line: every step runs on it, quickly (a blank page would
+    never reach the recognizer ``ocr_lines`` calls through BLS: it has no line to read)."""
+    page = Image.new("L", (256, 64), 255)
+    ImageDraw.Draw(page).text((8, 14), "docserve 42", fill=0, font=ImageFont.load_default(size=28))
     buffer = io.BytesIO()
-    Image.new("L", (64, 64), 255).save(buffer, format="PNG")
+    page.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -51,7 +65,7 @@ class StepRepair:
         self.probe_interval_s = probe_interval_s
         self.down: dict[str, str] = {}  # model -> what its failure said
         self._back_at: dict[str, float] = {}  # model -> when it should be up again (monotonic)
-        self._reload_s = 0.0  # how long the last successful reload took
+        self._reload_s = FIRST_REPAIR_ESTIMATE_S  # how long the last successful repair took
         self._repairs: dict[str, asyncio.Task] = {}
         self._probe: asyncio.Task | None = None
         triton.on_step_down = self.report
@@ -82,6 +96,16 @@ class StepRepair:
             task.add_done_callback(lambda _: self._repairs.pop(error.model, None))
         return retry_after(self._back_at.get(error.model, now) - now)
 
+    def refuse_if_down(self, pipeline: Pipeline) -> None:
+        """Raise :class:`StepDownError` (with its ``Retry-After``) if a step ``pipeline`` runs is
+        down: a page sent now would only fail there, after the steps before it ran for nothing."""
+        down = sorted(set(self.down) & self.catalog.models_run_by(pipeline.name))
+        if down:
+            error = StepDownError(f"step '{down[0]}' of '{pipeline.name}' is down (its process died); "
+                                  "it is being reloaded, retry shortly", model=down[0])
+            error.retry_after_s = self.report(error)
+            raise error
+
     async def _repair(self, model: str) -> None:
         try:
             await self._reload(model)
@@ -93,10 +117,11 @@ class StepRepair:
             started = time.monotonic()
             self._back_at[model] = started + self._reload_s
             try:
-                await self.triton.load_model(model)
+                await self.triton.reload_model(model)
+                verified_by = await self._verify(model)
             except DocserveError as error:
                 self.metrics.step_repairs.labels(model, "failed").inc()
-                logger.warning("reloading step {} failed (attempt {}): {}", model, attempt, error.message)
+                logger.warning("repairing step {} failed (attempt {}): {}", model, attempt, error.message)
                 if RELOADS.exhausted(attempt):
                     break
                 delay = RELOADS.delay_s(attempt)
@@ -106,10 +131,27 @@ class StepRepair:
             self._reload_s = time.monotonic() - started
             self.down.pop(model, None)
             self.metrics.step_repairs.labels(model, "repaired").inc()
-            logger.info("pipeline step {} reloaded: its pipelines run again", model)
+            logger.info("pipeline step {} reloaded: its pipelines run again (probe page through {})",
+                        model, ", ".join(verified_by) or "no document pipeline runs it: Triton loaded it")
             return
-        logger.error("pipeline step {} still down after {} reloads; the next probe tries again",
+        logger.error("pipeline step {} still down after {} reloads; the next probe or request tries again",
                      model, RELOADS.attempts)
+
+    async def _verify(self, model: str) -> list[str]:
+        """The probe page through every pipeline that runs ``model``, all at once; raises the
+        :class:`StepDownError` of a dead step met on the way (``model`` or one before it, which
+        hides whether ``model`` is back). Any other answer means the page went by the step (the
+        probe page may be refused further on, by a pipeline expecting other documents).
+        Returns the pipelines the page went through."""
+        pipelines = await self.catalog.pipelines_running(model)
+        probes = [analyze_page(self.triton, pipeline, probe_page(), "step-repair-probe")
+                  for pipeline in pipelines]
+        for outcome in await asyncio.gather(*probes, return_exceptions=True):
+            if isinstance(outcome, StepDownError):
+                raise outcome
+            if isinstance(outcome, BaseException) and not isinstance(outcome, DocserveError):
+                raise outcome
+        return [pipeline.name for pipeline in pipelines]
 
     async def _probe_forever(self) -> None:
         while True:
@@ -117,7 +159,7 @@ class StepRepair:
             await self.probe()
 
     async def probe(self) -> None:
-        """A blank page through every pipeline; dead steps report themselves via the client."""
+        """The probe page through every pipeline; dead steps report themselves via the client."""
         try:
             pipelines = await self.catalog.all()
         except DocserveError:

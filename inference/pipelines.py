@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from docserve.contract.errors import InferenceError, NotFoundError, TritonUnavailableError
 from docserve.contract.page_result import PageResult
 from docserve.contract.tensor_names import PAGE_INPUT, RESULT_OUTPUT
+from docserve.inference.model_graph import called_models, runs
 from docserve.inference.trace_context import propagation_headers, tracer
 from docserve.inference.triton_client import ModelState, TritonClient
 from docserve.processing.page_image import MIN_SIDE_PX
@@ -97,6 +98,7 @@ class _Looked:
 
     seen_as: tuple[tuple[str, ...], str]  # (versions, state)
     pipeline: Pipeline | None
+    calls: frozenset[str] = frozenset()  # the models it runs directly (ensemble steps, BLS callees)
 
 
 def _seen_as(state: ModelState) -> tuple[tuple[str, ...], str]:
@@ -146,10 +148,19 @@ class PipelineCatalog:
         ready = [state for state in await self.triton.model_states() if state.state == "READY"]
         changed = [state for state in ready if self._changed(state)]
         configs = await asyncio.gather(*(self.triton.model_config(state.name) for state in changed))
-        fresh = {state.name: _Looked(_seen_as(state), _pipeline(state, config))
+        fresh = {state.name: _Looked(_seen_as(state), _pipeline(state, config),
+                                     frozenset(called_models(config)))
                  for state, config in zip(changed, configs, strict=True)}
         self._looked = {state.name: fresh.get(state.name) or self._looked[state.name] for state in ready}
         return {name: looked.pipeline for name, looked in self._looked.items() if looked.pipeline is not None}
+
+    def models_run_by(self, pipeline: str) -> set[str]:
+        """Every model a page through ``pipeline`` may run (as of the last look), itself included."""
+        return runs(pipeline, {name: looked.calls for name, looked in self._looked.items()})
+
+    async def pipelines_running(self, model: str) -> list[Pipeline]:
+        """The pipelines a page may reach ``model`` through (through nested ensembles and BLS)."""
+        return [pipeline for pipeline in await self.all() if model in self.models_run_by(pipeline.name)]
 
     def _changed(self, state: ModelState) -> bool:
         """New since the last look, or loaded in other versions (or state) than then."""

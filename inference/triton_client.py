@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -61,6 +63,11 @@ _DEAD_STUB = re.compile(r"Stub process '(?P<model>[^']+?)_\d+_\d+' is not health
 # worth advising, however young the outage.
 MIN_TRITON_RETRY_AFTER_S = 5
 
+# Triton's reason for a model (version) an explicit unload took out: not a fault.
+UNLOADED_REASON = "unloaded"
+# The config parameter a forced reload sets to a fresh value (see TritonClient.reload_model).
+RELOAD_PARAMETER = "docserve_reload"
+
 _caller_retries: ContextVar[bool] = ContextVar("docserve_triton_caller_retries", default=False)
 
 
@@ -90,6 +97,13 @@ class ModelState:
     state: str = "UNAVAILABLE"
     reason: str = ""
 
+    @property
+    def down(self) -> bool:
+        """Not serving, though it should: loading, or failed to load (not unloaded on purpose,
+        nor a model of the repository never asked for)."""
+        return self.state == "LOADING" or (self.state == "UNAVAILABLE"
+                                           and self.reason not in ("", UNLOADED_REASON))
+
 
 def _strip_ensemble_prefix(message: str) -> str:
     """Triton prefixes step errors with "in ensemble 'x', "; the client needs the reason only."""
@@ -101,7 +115,8 @@ class TritonClient:
     """Async gRPC access to one Triton server, shared by all requests of the gateway.
 
     A call that fails transiently is tried again by ``retries`` (with exponential backoff), unless
-    it runs inside :func:`retried_by_caller`. While Triton refuses calls, the client remembers
+    it runs inside :func:`retried_by_caller` or met a dead step (:class:`StepDownError`, answered
+    at once with the ``Retry-After`` of the step's repair). While Triton refuses calls, the client remembers
     since when: the ``Retry-After`` of its :class:`TritonUnavailableError` is how long the outage
     has lasted so far (from ``MIN_TRITON_RETRY_AFTER_S`` to a minute), an outage that has lasted a
     while being likely to last a while more.
@@ -162,7 +177,9 @@ class TritonClient:
                     headers=dict(headers) if headers else None,
                 ))
             except TritonUnavailableError as error:
-                if policy.exhausted(tries):
+                # A dead step is back only once the repair has reloaded it (seconds): trying again
+                # at once would only keep the caller waiting for the same answer.
+                if isinstance(error, StepDownError) or policy.exhausted(tries):
                     raise
                 delay = policy.delay_s(tries)
                 logger.warning("Triton {} on {}: retry {} in {:.2f}s", error.code, model, tries, delay)
@@ -172,15 +189,42 @@ class TritonClient:
                 self.on_inference(model, time.perf_counter() - started)
             return result
 
-    async def load_model(self, model: str) -> None:
-        """(Re)load ``model`` through the repository API: a loaded model gets fresh instances."""
-        await self._call(model, self._client.load_model(model, client_timeout=self.timeout_s))
+    async def reload_model(self, model: str) -> None:
+        """Give ``model`` fresh instances (new stub processes), serving the versions it serves now.
+
+        A plain load of a model Triton holds as loaded is a no-op when its files did not change
+        (a dead stub stays dead), and an unload takes every ensemble using it down with it. A load
+        with a config override that differs from the loaded one replaces the model, new instances
+        up before the old go, its ensembles staying available: the override is the model's own
+        config, its versions pinned to those READY now (a version on disk that nobody promoted is
+        never loaded by a repair), and a fresh :data:`RELOAD_PARAMETER` so that it always differs.
+        """
+        config = await self.model_config(model)
+        serving = [int(version) for version in await self._ready_versions(model)]
+        if serving:
+            config["version_policy"] = {"specific": {"versions": serving}}
+        config.setdefault("parameters", {})[RELOAD_PARAMETER] = {"string_value": uuid.uuid4().hex}
+        await self._call(model, self._client.load_model(
+            model, config=json.dumps(config), client_timeout=self.timeout_s))
+
+    async def _ready_versions(self, model: str) -> list[str]:
+        return next((state.versions for state in await self.model_states() if state.name == model), [])
 
     async def is_ready(self) -> bool:
+        """Triton answers and every model it holds serves (or was unloaded on purpose).
+
+        Not Triton's own readiness: that stays false until Triton restarts once any load failed,
+        even of a version nobody serves (a candidate the quality gate refused; a version 2 that
+        failed beside the READY version 1, whose "UNAVAILABLE" entry stays in the index). Here a
+        model with one READY version serves, whatever its other versions' entries say.
+        """
         try:
-            return bool(await self._call("server", self._client.is_server_ready(client_timeout=2.0)))
+            if not await self._call("server", self._client.is_server_live(client_timeout=2.0)):
+                return False
+            states = await self.model_states()
         except DocserveError:
             return False
+        return not any(state.down for state in states)
 
     async def model_states(self) -> list[ModelState]:
         """Every model of the repository index, with its loaded versions (sorted by name)."""
@@ -251,7 +295,6 @@ def _model_state(name: str, entries: list[dict[str, Any]]) -> ModelState:
     ready = sorted((e["version"] for e in entries if e.get("state") == "READY"), key=int)
     if ready:
         return ModelState(name=name, versions=ready, state="READY")
-    worst = entries[0]
-    return ModelState(
-        name=name, state=worst.get("state", "UNAVAILABLE"), reason=worst.get("reason", "")
-    )
+    states = [ModelState(name=name, state=e.get("state", "UNAVAILABLE"), reason=e.get("reason", ""))
+              for e in entries]
+    return next((state for state in states if state.down), states[0])

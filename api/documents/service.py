@@ -16,6 +16,7 @@ from typing import Protocol
 
 from docserve.api.documents.fetch import DocumentFetcher
 from docserve.api.settings import Settings
+from docserve.api.step_repair import StepRepair
 from docserve.contract.errors import DocumentError, InvalidInputError
 from docserve.contract.page_result import DocumentResult, PageEntry
 from docserve.inference.pipelines import Pipeline, PipelineCatalog, analyze_page
@@ -47,11 +48,12 @@ class DocumentService:
     """Finds pipelines, fetches documents, splits them into pages and runs every page through Triton."""
 
     def __init__(self, settings: Settings, triton: TritonClient, catalog: PipelineCatalog,
-                 fetcher: DocumentFetcher):
+                 fetcher: DocumentFetcher, step_repair: StepRepair | None = None):
         self.settings = settings
         self.triton = triton
         self.catalog = catalog
         self.fetcher = fetcher
+        self.step_repair = step_repair  # refuses at once a document whose pipeline has a dead step
 
     async def pipeline(self, name: str) -> Pipeline:
         """The pipeline Triton serves under ``name`` (``NotFoundError`` if none)."""
@@ -93,6 +95,8 @@ class DocumentService:
         """Every selected page through ``pipeline``, ``page_concurrency`` pages at a time; the
         pages of the result are in document order. ``observer`` hears of the split and of each
         page as it finishes."""
+        if self.step_repair is not None:
+            self.step_repair.refuse_if_down(pipeline)
         started = time.perf_counter()
         split = await asyncio.to_thread(document_pages, document, self.limits(pipeline, budget), pages)
         split_s = time.perf_counter() - started

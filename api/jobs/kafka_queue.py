@@ -398,6 +398,12 @@ class KafkaJobQueue:
             self._finish_delivery(delivery)
         return stored
 
+    async def release(self, job: Job, worker_id: str) -> bool:
+        """The record is released; the message is left undone, its offset uncommitted: the
+        consumer group delivers it again (to this worker once restarted, or to another)."""
+        self._running.pop(job.request_id, None)
+        return await self.leases.release(job, worker_id)
+
     async def close(self) -> None:
         self._closing.set()
         threads = [thread for thread in (self._consumer_thread, self._producer_thread) if thread is not None]

@@ -320,6 +320,13 @@ class MongoJobs:
                       **_LEASE_FIELDS, "error_code": code, "error_message": message}})
         return outcome.matched_count == 1
 
+    async def release(self, job: Job, worker_id: str) -> bool:
+        outcome = await (await self._collection()).update_one(
+            self._held(job, worker_id),
+            {"$set": {"status": JobStatus.QUEUED.value, "available_at": self._clock(), **_LEASE_FIELDS},
+             "$inc": {"attempts": -1}})
+        return outcome.matched_count == 1
+
     async def _finish(self, job: Job, worker_id: str, outcome: dict[str, Any]) -> bool:
         written = await (await self._collection()).update_one(
             self._held(job, worker_id),

@@ -188,6 +188,12 @@ class JobQueue(Protocol):
         attempt failed (``error_code``/``error_message``), if ``worker_id`` still holds the lease."""
         ...
 
+    async def release(self, job: Job, worker_id: str) -> bool:
+        """A graceful stop abandons the attempt: back to ``queued``, claimable at once (not when
+        the lease would have run out), the interrupted attempt not counted, if ``worker_id``
+        still holds the lease."""
+        ...
+
     async def close(self) -> None:
         """Release the backend's connections; idempotent."""
         ...

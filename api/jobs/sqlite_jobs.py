@@ -466,6 +466,16 @@ class SqliteJobs:
         )
         return row is not None
 
+    @_off_the_loop
+    def release(self, job: Job, worker_id: str) -> bool:
+        row = self._one(
+            "UPDATE jobs SET status = 'queued', available_at = ?, lease_owner = NULL,"
+            " lease_expires_at = NULL, attempts = attempts - 1"
+            f" WHERE {_LEASED} RETURNING request_id",
+            (self._clock(), *_key(job), worker_id),
+        )
+        return row is not None
+
     def _finish(self, job: Job, worker_id: str, assignments: str, params: tuple) -> bool:
         row = self._one(
             f"UPDATE jobs SET {assignments}, finished_at = ?, lease_owner = NULL, lease_expires_at = NULL"

@@ -2,9 +2,11 @@
 
 ``worker_concurrency`` jobs run at once per process: that bound is the throttle toward Triton.
 A job's lease is renewed while it runs; if this process dies, the lease runs out and another
-worker (or this one after a restart) takes the job again. Errors marked ``transient`` (Triton
+worker (or this one after a restart) takes the job again; a graceful stop releases the jobs in
+flight, which restart at once. Errors marked ``transient`` (Triton
 unavailable, a fetch that timed out) are retried with exponential backoff; the others fail the
-job at once with their error code. A job's attempts are its only retry loop: the Triton calls
+job at once with their error code; a pipeline missing from Triton is transient too, since it was
+there when the job was accepted. A job's attempts are its only retry loop: the Triton calls
 made inside one are tried once each (:func:`retried_by_caller`), so a job makes at most
 ``job_max_attempts`` calls per page to an unavailable Triton.
 """
@@ -17,6 +19,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Iterator
 
 from loguru import logger
 
@@ -28,7 +31,13 @@ from docserve.api.jobs.records import Job
 from docserve.api.jobs.uploads import UploadStore, is_upload
 from docserve.api.metrics import GatewayMetrics
 from docserve.api.settings import Settings
-from docserve.contract.errors import AttemptsExhaustedError, DocserveError
+from docserve.contract.errors import (
+    AttemptsExhaustedError,
+    DocserveError,
+    NotFoundError,
+    StepDownError,
+    TritonUnavailableError,
+)
 from docserve.contract.page_result import DocumentResult, PageEntry
 from docserve.inference.retry_policy import RetryPolicy
 from docserve.inference.trace_context import continued, tracer
@@ -64,6 +73,7 @@ class JobWorkers:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+        self._in_flight: dict[str, Job] = {}  # request id -> the job a slot is running
 
     def start(self) -> None:
         self._tasks = [
@@ -75,20 +85,34 @@ class JobWorkers:
         logger.info("{} job workers started ({})", self.settings.worker_concurrency, self.worker_id)
 
     async def stop(self) -> None:
-        """Stop taking jobs; jobs in flight are abandoned to their lease (retaken after restart)."""
+        """Stop taking jobs; the jobs in flight are abandoned and released: queued again, they
+        restart at once on the next start (or at another worker), not once their lease runs out.
+        Released or not (the store unreachable), nothing is lost: a lease runs out."""
         self._stopping.set()
+        abandoned = list(self._in_flight.values())
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        for job in abandoned:
+            log = logger.bind(request_id=job.request_id)
+            try:
+                if await self.queue.release(job, self.worker_id):
+                    log.info("job {} released: queued again", job.request_id)
+            except Exception:
+                log.exception("job {}: not released; retaken when its lease runs out", job.request_id)
 
     async def _loop(self, slot: int) -> None:
         while not self._stopping.is_set():
             job = await self.queue.claim(self.worker_id, self.settings.job_lease_s, wait_s=IDLE_POLL_S)
             if job is not None:
-                await self.run_job(job)
+                self._in_flight[job.request_id] = job
+                try:
+                    await self.run_job(job)
+                finally:
+                    self._in_flight.pop(job.request_id, None)
 
     async def run_job(self, job: Job) -> None:
         """One attempt at ``job``, as a span of the trace its submission started."""
@@ -124,13 +148,15 @@ class JobWorkers:
             heartbeat.cancel()
 
     async def _analyze(self, job: Job) -> DocumentResult:
-        pipeline = await self.documents.pipeline(job.pipeline)
+        with _missing_pipeline_is_transient(job.pipeline):
+            pipeline = await self.documents.pipeline(job.pipeline)
         with tracer().start_as_current_span("document.fetch", attributes={"docserve.location": job.location}):
             if is_upload(job.location):
                 document = await asyncio.to_thread(self.uploads.read, job)
             else:
                 document = await self.documents.fetch(job.location)
-        with tracer().start_as_current_span("document.analyze"), retried_by_caller():
+        with tracer().start_as_current_span("document.analyze"), retried_by_caller(), \
+                _missing_pipeline_is_transient(job.pipeline):
             return await self.documents.analyze(
                 pipeline, document, Budget.JOB, pages=job.options.get("pages"), request_id=job.request_id,
                 observer=_JobProgress(self, job),
@@ -139,6 +165,8 @@ class JobWorkers:
     async def _on_error(self, job: Job, error: DocserveError) -> None:
         if error.transient and not self.retry.exhausted(job.attempts):
             delay = self.retry.delay_s(job.attempts)
+            if isinstance(error, StepDownError) and error.retry_after_s:
+                delay = max(delay, error.retry_after_s)  # not before the step can be repaired
             logger.bind(request_id=job.request_id).warning(
                 "job {} attempt {} failed ({}: {}); retry in {:.1f}s",
                 job.request_id, job.attempts, error.code, error.message, delay,
@@ -202,6 +230,19 @@ class _JobProgress:
         await asyncio.to_thread(self.workers.page_images.save, self.job.owner, self.job.request_id,
                                 entry.page, image)
         await self.workers.queue.record_page(self.job, self.workers.worker_id, entry.model_dump(mode="json"))
+
+
+@contextlib.contextmanager
+def _missing_pipeline_is_transient(pipeline: str) -> Iterator[None]:
+    """A job's pipeline was there when the job was accepted: missing now, it is being reloaded
+    (an operator's unload and load, or its ensemble reloaded with one of its steps), which takes
+    seconds. The job is retried with backoff, not failed for good with ``not_found``."""
+    try:
+        yield
+    except NotFoundError as error:
+        raise TritonUnavailableError(
+            f"pipeline {pipeline!r} is not loaded in Triton now (it was when the job was accepted): "
+            f"{error.message}") from error
 
 
 def _queue_wait_span(job: Job) -> None:

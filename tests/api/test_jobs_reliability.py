@@ -92,6 +92,31 @@ def test_worker_process_killed_mid_job(jobs_settings, probe_pipeline, document_s
     assert job["result"]["pages"][0]["result"]["page"]["width"] == 77
 
 
+def test_a_graceful_stop_releases_the_jobs_in_flight(jobs_settings, probe_pipeline, document_server):
+    """Stopped while a job runs, the gateway queues it again (no lease, the attempt not counted):
+    the next start runs it at once instead of after the lease."""
+    base, handler = document_server
+    handler.documents["/released.png"] = png_page(83, 71)
+    settings = jobs_settings.model_copy(update={"allow_private_hosts": True, "job_lease_s": 600.0})
+    with TestClient(create_app(settings)) as client:
+        _submit(client, "released-1", f"{base}/slow/released.png")  # the server waits 3 s
+        _wait_until(lambda: client.get("/api/v1/jobs/released-1").json()["status"] == "processing")
+
+    async def stored():
+        store = SqliteJobs(settings.jobs_database, max_queue=100)
+        try:
+            return await store.get("released-1")
+        finally:
+            await store.close()
+
+    released = asyncio.run(stored())
+    assert (released.status, released.attempts) == ("queued", 0)
+    with TestClient(create_app(settings)) as client:
+        job = wait_for_job(client, "released-1", timeout_s=60)  # well within the 600 s lease
+    assert job["status"] == "succeeded" and job["attempts"] == 1
+    assert job["result"]["pages"][0]["result"]["page"]["width"] == 83
+
+
 def test_triton_stopped_and_restarted_during_a_batch(jobs_settings, inbox, tmp_path):
     """Its own small Triton (the session's one must stay up for the other tests)."""
     options = probe_triton_options(tmp_path)
@@ -156,6 +181,34 @@ def test_a_job_facing_a_stopped_triton_calls_it_once_per_attempt(jobs_settings, 
 def _attempted(client: TestClient, count: int) -> bool:
     jobs = client.get("/api/v1/jobs", params={"limit": 100}).json()["jobs"]
     return len(jobs) == count and all(job["attempts"] >= 1 for job in jobs)
+
+
+def test_a_job_whose_pipeline_is_reloaded_meanwhile_is_retried_and_succeeds(jobs_settings, probe_pipeline,
+                                                                              triton, inbox):
+    """The job is accepted while its pipeline is loaded; when it runs, Triton has it unloaded (an
+    operator's unload and load): the attempt is retried, and the job succeeds once it is back."""
+    (inbox / "p.png").write_bytes(png_page(91, 47))
+    settings = jobs_settings.model_copy(update={
+        "pipeline_cache_ttl_s": 600.0, "job_retry_base_s": 0.2, "job_max_attempts": 30})
+
+    async def set_loaded(loaded: bool) -> None:
+        client = grpcclient.InferenceServerClient(triton.grpc_url)
+        try:
+            await (client.load_model if loaded else client.unload_model)(probe_pipeline)
+        finally:
+            await client.close()
+
+    with TestClient(create_app(settings)) as client:
+        assert probe_pipeline in {found["name"] for found in client.get("/api/v1/pipelines").json()}
+        asyncio.run(set_loaded(False))
+        try:
+            _submit(client, "reloaded-pipeline", f"file://{inbox}/p.png")  # accepted: it was there
+            _wait_until(lambda: client.get("/api/v1/jobs/reloaded-pipeline").json()["attempts"] >= 2)
+        finally:
+            asyncio.run(set_loaded(True))
+        job = wait_for_job(client, "reloaded-pipeline")
+    assert job["status"] == "succeeded", job["error"]
+    assert job["result"]["pages"][0]["result"]["page"]["width"] == 91
 
 
 def test_a_thousand_queued_jobs_keep_gateway_memory_flat(jobs_settings, probe_pipeline, inbox):

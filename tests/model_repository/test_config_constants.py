@@ -18,7 +18,7 @@ from pathlib import Path
 
 import onnx
 import pytest
-from google.protobuf import text_format
+from google.protobuf import json_format, text_format
 from model_configs import (
     FIXTURE_REPOSITORY,
     config_paths,
@@ -60,6 +60,7 @@ from docserve.export.reference_pipelines import (
     TextStep,
 )
 from docserve.export.vision.reference import CONTRACTS
+from docserve.inference.model_graph import called_models
 from docserve.inference.pipelines import DESCRIPTION_PARAMETER, DESKEW_STEP
 from docserve.processing import checkboxes, page_orientation
 from docserve.processing.car_features import ATTRIBUTES, CLASS_LABELS, FEATURE_COUNT
@@ -131,6 +132,8 @@ STEP_PARAMETERS: dict[tuple[str, str], str] = {
     ("text_detection_preprocess", "max_page_pixels"): str(DEFAULT_MAX_PAGE_PIXELS),
     ("ocr_lines", "recognition_batch_size"): str(OcrSettings().recognition_batch_size),
     ("ocr_lines", "min_line_confidence"): str(OcrSettings().min_line_confidence),
+    ("ocr_lines", "recognition_model"): RECOGNITION_MODEL,
+    ("page_orientation_apply", "orientation_model"): page_orientation.ORIENTATION_MODEL,
     ("ocr_gate", "classifier_model"): MODELS["document_type"][0],
     ("ocr_gate", MIN_EXPECTED_PROBABILITY_PARAMETER): str(MIN_EXPECTED_PROBABILITY),
     (CAR_PIPELINE, "class_labels"): ",".join(CLASS_LABELS),
@@ -481,6 +484,17 @@ def test_a_misspelt_field_is_a_parse_error(tmp_path: Path):
                     .replace("dims:", "dimz:", 1))
     with pytest.raises(text_format.ParseError, match="dimz"):
         parse_config(path)
+
+
+def test_every_bls_call_is_declared_in_the_callers_config():
+    """The step repair and ``docserve models list`` see a BLS call only in the caller's config
+    (a ``*_model`` parameter): every callee is declared there."""
+    for callee, caller in BLS_CALLEES.items():
+        if caller not in CALLED_BY_TESTS:
+            config = json_format.MessageToDict(CONFIGS[caller], preserving_proto_field_name=True)
+            assert callee in called_models(config), f"{caller} calls {callee}: no *_model parameter says so"
+    assert "page_orientation" in called_models(
+        json_format.MessageToDict(CONFIGS["page_orientation_apply"], preserving_proto_field_name=True))
 
 
 def test_every_config_is_checked_as_an_ensemble_or_a_model_one_calls():

@@ -161,3 +161,14 @@ def test_the_shipped_golden_sets_gate_the_live_models(triton, model, sensible):
     gate = lifecycle._gate(model, live, live)
     assert gate.passed and gate.live == pytest.approx(gate.candidate), gate.describe()
     assert sensible(gate.live), gate.describe()
+
+
+def test_models_list_names_the_steps_that_call_a_model_through_bls(triton):
+    """text_recognition is no ensemble's step: ocr_lines calls it (BLS), and says so in its config."""
+    repositories = ["--model-repository", str(PROJECT_ROOT / "model_repository"),
+                    "--model-repository", str(PROJECT_ROOT / "ensembles")]
+    listed = CliRunner().invoke(cli, ["models", "list", "--triton-url", triton.http_url, *repositories])
+    assert listed.exit_code == 0, listed.output
+    used_by = {line.split()[0]: line.partition(" used by ")[2] for line in listed.output.splitlines()}
+    assert used_by["text_recognition"] == "ocr_lines"
+    assert "page_orientation_apply" in used_by["page_orientation"].split(", ")

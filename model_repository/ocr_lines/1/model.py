@@ -13,7 +13,6 @@ from docserve.processing.ocr_pipeline import OcrSettings, read_lines
 from docserve.processing.text_recognition import (
     CHARACTER_SET_FILE,
     RECOGNITION_INPUT,
-    RECOGNITION_MODEL,
     RECOGNITION_OUTPUTS,
     load_characters,
 )
@@ -26,6 +25,7 @@ class TritonPythonModel(TritonStep):
             recognition_batch_size=config.int_parameter("recognition_batch_size"),
             min_line_confidence=config.float_parameter("min_line_confidence"),
         )
+        self.recognition_model = config.str_parameter("recognition_model")
         self.characters = load_characters(config.version_dir / CHARACTER_SET_FILE)
 
     def run(self, request):
@@ -43,5 +43,5 @@ class TritonPythonModel(TritonStep):
 
     def _recognize(self, batches):
         answers = self.call_concurrently(
-            RECOGNITION_MODEL, [{RECOGNITION_INPUT: images} for images in batches], RECOGNITION_OUTPUTS)
+            self.recognition_model, [{RECOGNITION_INPUT: images} for images in batches], RECOGNITION_OUTPUTS)
         return [tuple(answer[name] for name in RECOGNITION_OUTPUTS) for answer in answers]

@@ -6,7 +6,6 @@ through BLS (``docserve.processing.page_orientation.orient``)."""
 from docserve.processing.page_image import check_page_array
 from docserve.processing.page_orientation import (
     ORIENTATION_INPUT,
-    ORIENTATION_MODEL,
     ORIENTATION_OUTPUT,
     orient,
     turn_upright,
@@ -15,6 +14,9 @@ from docserve.processing.triton_step import TritonStep
 
 
 class TritonPythonModel(TritonStep):
+    def setup(self, config):
+        self.orientation_model = config.str_parameter("orientation_model")
+
     def run(self, request):
         page = check_page_array(request.input("page"))
         orientation = orient(page, request.input("orientation_probabilities"), self._classify)
@@ -23,5 +25,5 @@ class TritonPythonModel(TritonStep):
                 "page_size": page.shape}
 
     def _classify(self, crops):
-        return self.call(ORIENTATION_MODEL, {ORIENTATION_INPUT: crops},
+        return self.call(self.orientation_model, {ORIENTATION_INPUT: crops},
                          [ORIENTATION_OUTPUT])[ORIENTATION_OUTPUT]

@@ -270,6 +270,19 @@ async def test_retry_later_waits_for_its_time(backend):
     assert again.request_id == "r1" and again.attempts == 2
 
 
+async def test_a_released_job_is_claimable_at_once_and_its_attempt_not_counted(backend):
+    queue = backend.queue
+    await _queued(backend, "r1")
+    job = await queue.claim("w1", lease_s=600, wait_s=0)
+    assert not await queue.release(job, "w2")  # only the lease holder releases
+    assert await queue.release(job, "w1")
+    released = await backend.store.get("r1")
+    assert (released.status, released.attempts, released.started_at) == (JobStatus.QUEUED, 0, job.started_at)
+    again = await queue.claim("w2", lease_s=10, wait_s=0)  # now: no lease to run out first
+    assert again.request_id == "r1" and again.attempts == 1
+    assert not await queue.release(job, "w1")
+
+
 async def test_claim_waits_for_an_enqueued_job_up_to_wait_s(backend):
     queue = backend.queue
     started = time.monotonic()
