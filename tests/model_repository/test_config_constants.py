@@ -133,6 +133,7 @@ STEP_PARAMETERS: dict[tuple[str, str], str] = {
     ("ocr_lines", "recognition_batch_size"): str(OcrSettings().recognition_batch_size),
     ("ocr_lines", "min_line_confidence"): str(OcrSettings().min_line_confidence),
     ("ocr_lines", "recognition_model"): RECOGNITION_MODEL,
+    ("field_pairing", "key_values_model"): KEY_VALUES_MODEL,
     ("page_orientation_apply", "orientation_model"): page_orientation.ORIENTATION_MODEL,
     ("ocr_gate", "classifier_model"): MODELS["document_type"][0],
     ("ocr_gate", MIN_EXPECTED_PROBABILITY_PARAMETER): str(MIN_EXPECTED_PROBABILITY),

@@ -4,7 +4,7 @@ through BLS."""
 
 import json
 
-from docserve.processing.form_fields import KEY_VALUES_MODEL, UprightPage, page_key_values
+from docserve.processing.form_fields import UprightPage, page_key_values
 from docserve.processing.key_values import LABEL_TENSOR, LINK_TENSOR, PREDECESSOR_TENSOR, KvWord
 from docserve.processing.triton_step import TritonStep
 
@@ -12,6 +12,9 @@ KEY_VALUES_OUTPUTS = [LABEL_TENSOR, PREDECESSOR_TENSOR, LINK_TENSOR]
 
 
 class TritonPythonModel(TritonStep):
+    def setup(self, config):
+        self.key_values_model = config.str_parameter("key_values_model")
+
     def run(self, request):
         words = [KvWord(bytes(text).decode("utf-8"), polygon.tolist(), float(confidence))
                  for text, polygon, confidence in zip(request.input("word_texts").reshape(-1),
@@ -28,4 +31,4 @@ class TritonPythonModel(TritonStep):
         return {"key_values_json": [json.dumps([pair.model_dump(mode="json") for pair in pairs]).encode()]}
 
     def _pair(self, features):
-        return self.call(KEY_VALUES_MODEL, features, KEY_VALUES_OUTPUTS)
+        return self.call(self.key_values_model, features, KEY_VALUES_OUTPUTS)
