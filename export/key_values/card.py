@@ -151,7 +151,7 @@ abs diff {report.export.max_abs_diff:.1e} (parity check on the largest held-out 
   pairs (positives weighted x{settings.link_positive_weight:g}); AdamW {settings.learning_rate:g},
   one-cycle, weight decay {settings.weight_decay:g}, {settings.epochs} epochs,
   {settings.pages_per_step} pages per step, boxes jittered (page scale and shift up to
-  {settings.jitter:g}); seed {SEED}; {report.training_seconds:.0f} s on the shared 2-core CPU.
+  {settings.jitter:g}); seed {SEED}; {report.training_seconds:.0f} s on one thread of the shared 2-core CPU.
 - Reproduce: `docserve export key-values` (add `--forms DIR` when the forms are elsewhere).
 
 ## Held-out figures ({scores.forms} FUNSD forms never trained on)
