@@ -97,11 +97,13 @@ def _ngram_id(gram: str) -> int:
 
 
 def word_ngrams(text: str) -> list[int]:
-    """Ids of the word's whole form, its digit-shape and its boundary-marked 1..4-grams."""
+    """Ids of the word's digit shape (the whole word, digits as 0) and its boundary-marked
+    1..4-grams. No id of the exact word: with it the model memorized the training forms' words
+    (held-out labelling F1 0.595 with it, 0.617 without, one seed each)."""
     lowered = text.strip().lower()
     shape = "".join("0" if c.isdigit() else c for c in lowered)
     marked = f"<{shape}>"
-    grams = [f"w:{lowered}", f"s:{shape}"]
+    grams = [f"s:{shape}"]
     grams += [marked[i:i + n] for n in NGRAM_SIZES for i in range(len(marked) - n + 1)]
     return [_ngram_id(gram) for gram in dict.fromkeys(grams)][:NGRAMS_PER_WORD]
 
