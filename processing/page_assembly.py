@@ -19,6 +19,9 @@ from docserve.contract.page_result import (
     Checkbox,
     Checkboxes,
     DocumentType,
+    FieldOption,
+    FieldText,
+    KeyValue,
     ModelVersion,
     Orientation,
     PageResult,
@@ -91,6 +94,7 @@ class PageOutputs:
     text: TextOutputs | None = None
     checkboxes: CheckboxOutputs | None = None
     signature: SignatureOutputs | None = None
+    key_values: Sequence[KeyValue] | None = None  # on the straightened canvas, like the words
 
 
 def assemble_page_result(
@@ -116,6 +120,8 @@ def assemble_page_result(
         else _checkboxes(outputs.checkboxes, to_page, parts("checkboxes")),
         signature=None if outputs.signature is None
         else _signature(outputs.signature, to_page, parts("signature")),
+        key_values=None if outputs.key_values is None
+        else [_key_value(pair, to_page) for pair in outputs.key_values],
         timings_ms={step: round(float(ms), 2) for step, ms in (timings_ms or {}).items()},
     )
 
@@ -216,6 +222,22 @@ def _word_tensors(lines: Sequence[TextLine]) -> dict[str, np.ndarray]:
         "page_word_polygons": np.array([word.polygon for word in words], dtype=np.float32).reshape(-1, 4, 2),
         "page_line_word_counts": np.array([len(line.words) for line in lines], dtype=np.int32),
     }
+
+
+def _key_value(pair: KeyValue, frame: _PageFrame) -> KeyValue:
+    """A pair found on the straightened canvas, every polygon on the page as sent."""
+    def text(part: FieldText | None) -> FieldText | None:
+        return None if part is None else part.model_copy(update={"polygon": _mapped(part.polygon, frame)})
+
+    def option(part: FieldOption) -> FieldOption:
+        return part.model_copy(update={"polygon": _mapped(part.polygon, frame)})
+
+    return pair.model_copy(update={"key": text(pair.key), "value": text(pair.value),
+                                   "date": text(pair.date), "options": [option(o) for o in pair.options]})
+
+
+def _mapped(polygon, frame: _PageFrame):
+    return _polygon(frame.points(np.asarray(polygon, dtype=np.float32).reshape(4, 2)))
 
 
 def typed_outputs(result: PageResult) -> dict[str, np.ndarray]:

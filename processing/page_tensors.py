@@ -7,11 +7,12 @@ absent is a step the pipeline does not have (``None`` part). Values no step coul
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from docserve.contract.page_result import SkippedStep
+from docserve.contract.page_result import KeyValue, SkippedStep
 from docserve.processing.page_assembly import (
     CheckboxOutputs,
     PageOutputs,
@@ -57,6 +58,7 @@ def _page_outputs(tensor: Tensor, labels: Callable[[int | None], Sequence[str]])
         text=_text(tensor),
         checkboxes=_checkboxes(tensor),
         signature=_signature(tensor),
+        key_values=_key_values(tensor),
     )
 
 
@@ -119,3 +121,13 @@ def _signature(tensor: Tensor) -> SignatureOutputs | None:
     return SignatureOutputs(present=bool(present.reshape(-1)[0]),
                             score=float(tensor("signature_score").reshape(-1)[0]),
                             box=tensor("signature_box").reshape(-1))
+
+
+def _key_values(tensor: Tensor) -> list[KeyValue] | None:
+    found = tensor("key_values_json")
+    if found is None:
+        return None
+    pairs = json.loads(bytes(found.reshape(-1)[0]))  # a JSONDecodeError is a ValueError
+    if not isinstance(pairs, list):
+        raise ValueError("key_values_json is not a list of pairs")
+    return [KeyValue.model_validate(pair) for pair in pairs]  # a ValidationError is a ValueError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 # Test-only Triton models (a minimal real document pipeline), loaded into the scratch repository.
@@ -24,3 +25,16 @@ def pdf_document(sizes: list[tuple[int, int]]) -> bytes:
     buffer = io.BytesIO()
     pages[0].save(buffer, format="PDF", save_all=True, append_images=pages[1:], resolution=72)
     return buffer.getvalue()
+
+
+def turned(image: np.ndarray, degrees: int) -> np.ndarray:
+    """The page with its content turned ``degrees`` counter-clockwise (as a scanner might)."""
+    return np.asarray(Image.fromarray(image).rotate(degrees, expand=True))
+
+
+def on_turned_page(points: np.ndarray, height: int, width: int, degrees: int) -> np.ndarray:
+    """``[..., 2]`` points of a ``height x width`` upright page -> the same points on
+    ``turned(page, degrees)``: PIL's counter-clockwise quarter turns, written out."""
+    x, y = np.asarray(points, dtype=np.float64)[..., 0], np.asarray(points, dtype=np.float64)[..., 1]
+    turned_xy = {0: (x, y), 90: (y, width - x), 180: (width - x, height - y), 270: (height - y, x)}
+    return np.stack(turned_xy[degrees], axis=-1)

@@ -11,8 +11,10 @@ from docserve.api.dependencies import JobsDep, OwnerDep, SettingsDep
 from docserve.api.request_bodies import parse_body, read_multipart
 from docserve.api.schemas.errors import DOCUMENT_EXAMPLES, error_responses
 from docserve.api.schemas.jobs import JobUpload, job_view
-from docserve.contract.errors import UnsupportedMediaTypeError
+from docserve.contract.errors import ConflictError, UnsupportedMediaTypeError
+from docserve.contract.field_rows import field_rows_csv
 from docserve.contract.jobs import MAX_WAIT_S, JobInclude, JobList, JobStatus, JobSubmission, JobView
+from docserve.contract.page_result import DocumentResult
 
 router = APIRouter(prefix=f"{API_PREFIX}/jobs", tags=["jobs"])
 
@@ -106,6 +108,24 @@ async def get_page_image(
     DOCSERVE_PAGE_IMAGE_RETENTION_S (deleted with the job)."""
     image = await jobs.page_image(request_id, owner, page)
     return Response(image, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get(
+    "/{request_id}/fields.csv", response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                     "description": "One row per form field (key -> value pair) of every page: "
+                                    "page, key, value, kind, confidence"},
+               **error_responses(404, 409, _404="no such job", _409="the job has no result (yet)")},
+)
+async def get_job_fields(request_id: str, jobs: JobsDep, owner: OwnerDep) -> Response:
+    """The job's form fields as CSV, for a spreadsheet (empty but for its header when the
+    pipeline pairs no fields)."""
+    job = await jobs.get(request_id, owner)
+    if job.result is None:
+        raise ConflictError(f"job {request_id!r} is {job.status.value} and has no result to export")
+    table = field_rows_csv(DocumentResult.model_validate(job.result))
+    return Response(table, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{request_id}-fields.csv"'})
 
 
 @router.get("", response_model=JobList, responses=error_responses(422))

@@ -158,6 +158,7 @@ function startJob(job) {
   $("pages").replaceChildren();
   $("progress-log").replaceChildren();
   $("download").hidden = true;
+  $("download-fields").hidden = true;
   $("job-id").textContent = job.request_id;
   $("job").hidden = false;
   showStatus(job);
@@ -209,6 +210,21 @@ function offerDownload(job) {
   link.href = URL.createObjectURL(new Blob([JSON.stringify(job, null, 2)], { type: "application/json" }));
   link.download = `${job.request_id}.json`;
   link.hidden = false;
+  if (job.result.pages.some((entry) => entry.result.key_values)) offerFieldsDownload(job.request_id);
+}
+
+// The fields as CSV come from the gateway (GET .../fields.csv), fetched with the page's API key.
+async function offerFieldsDownload(requestId) {
+  const link = $("download-fields");
+  try {
+    const response = await call(`${API}/jobs/${encodeURIComponent(requestId)}/fields.csv`);
+    if (link.href) URL.revokeObjectURL(link.href);
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = `${requestId}-fields.csv`;
+    link.hidden = false;
+  } catch (error) {
+    showError(error);
+  }
 }
 
 // -- drawing a page -------------------------------------------------------------------------------
@@ -234,6 +250,72 @@ function listEntry(list, found, confidence) {
   item.append(button);
   list.append(item);
   return button;
+}
+
+// One form field (key -> value pair) as a row of the page's Fields table; its key is the button
+// the page links to the pair's marks (key, value, the link between them, checkbox options).
+function fieldRow(body, pair) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = pair.key.text;
+  const key = document.createElement("th");
+  key.scope = "row";
+  key.append(button);
+  const value = document.createElement("td");
+  value.className = `value kind-${pair.kind}`;
+  value.append(...fieldValue(pair));
+  const confidence = document.createElement("td");
+  confidence.className = "conf";
+  confidence.textContent = pct(pair.confidence);
+  const row = document.createElement("tr");
+  row.append(key, value, confidence);
+  body.append(row);
+  return button;
+}
+
+function fieldValue(pair) {
+  if (pair.kind === "checkbox") {  // the options, a space apart (as they are copied)
+    return pair.options.flatMap((option, index) => {
+      const span = document.createElement("span");
+      span.className = `option state-${option.checked ? "checked" : "unchecked"}`;
+      span.textContent = `${option.checked ? "☑" : "☐"} ${option.text ?? "(unnamed box)"}`;
+      return index ? [" ", span] : [span];
+    });
+  }
+  if (pair.kind === "signature") {
+    return [`${pair.present ? "✍ signed" : "not signed"}${pair.date ? `, dated ${pair.date.text}` : ""}`];
+  }
+  return [pair.value ? pair.value.text : "(empty)"];
+}
+
+function centre(polygon) {
+  const xs = polygon.map(([x]) => x);
+  const ys = polygon.map(([, y]) => y);
+  return [(Math.min(...xs) + Math.max(...xs)) / 2, (Math.min(...ys) + Math.max(...ys)) / 2];
+}
+
+// A pair's marks: its key and value outlined, the link between them drawn, each option outlined.
+function pairMark(pair) {
+  const group = svgElement("g", { class: `mark pair kind-${pair.kind}` });
+  group.append(svgElement("polygon", { points: points(pair.key.polygon), class: "pair-key" }));
+  const answer = pair.value || pair.date;
+  if (answer) {
+    const [x1, y1] = centre(pair.key.polygon);
+    const [x2, y2] = centre(answer.polygon);
+    group.append(svgElement("polygon", { points: points(answer.polygon), class: "pair-value" }),
+                 svgElement("line", { x1, y1, x2, y2, class: "pair-link" }));
+  }
+  for (const option of pair.options) {
+    group.append(svgElement("polygon", { points: points(option.polygon), class: "pair-option" }));
+  }
+  return group;
+}
+
+function describePair(pair) {
+  const value = pair.kind === "checkbox" ? (pair.value ? pair.value.text : "nothing ticked")
+    : pair.kind === "signature" ? (pair.present ? "signed" : "not signed")
+    : (pair.value ? `“${pair.value.text}”` : "empty");
+  return `${pair.key.text} → ${value} (${pair.kind}, confidence ${pct(pair.confidence)})`;
 }
 
 function points(polygon) {
@@ -304,6 +386,16 @@ function drawPage(job, entry) {
     button.addEventListener("click", () => select(mark, button, words));
     button.addEventListener("focus", () => select(mark, button, words));
   };
+
+  const pairs = result.key_values;
+  const fields = page.querySelector(".fields tbody");
+  (pairs || []).forEach((pair) => {
+    const mark = pairMark(pair);
+    svg.append(mark);
+    link(mark, fieldRow(fields, pair), describePair(pair));
+  });
+  page.querySelector(".fields-count").textContent = pairs ? `(${pairs.length})` : "(not run)";
+  page.querySelector(".fields").hidden = !pairs || pairs.length === 0;
 
   const text = result.text;
   const lines = page.querySelector(".lines");

@@ -15,7 +15,8 @@ from docserve.client.triton import TritonPipelineClient
 from docserve.contract.page_result import DocumentResult
 from docserve.export.documents.generator import GeneratedPage, generate_page
 
-DOCUMENT_PIPELINES = {"form_intake", "checkbox_form", "signature_check", "document_full", "ocr"}
+DOCUMENT_PIPELINES = {"form_intake", "checkbox_form", "signature_check", "document_full", "ocr",
+                      "form_fields"}
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ def test_health_lists_every_model_ready_with_versions(api):
     body = api.get("/api/v1/health").json()
     assert body["name"] == "docserve"
     assert body["api_version"] == "v1"
-    assert body["triton"] == "ready"
+    assert body["triton"] == "ready", [model for model in body["models"] if model["state"] != "READY"]
     models = {model["name"]: model for model in body["models"]}
     for name in ("car_evaluation", "car_evaluation_preprocess", "car_evaluation_model"):
         assert models[name]["state"] == "READY"

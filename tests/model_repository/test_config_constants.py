@@ -70,6 +70,7 @@ from docserve.processing.document_gate import (
     MIN_EXPECTED_PROBABILITY_PARAMETER,
 )
 from docserve.processing.document_labels import read_labels
+from docserve.processing.form_fields import KEY_VALUES_MODEL
 from docserve.processing.ocr_pipeline import OcrSettings
 from docserve.processing.page_assembly import typed_outputs
 from docserve.processing.page_image import DEFAULT_MAX_PAGE_PIXELS
@@ -92,7 +93,8 @@ CAR_PIPELINE = "car_evaluation"
 FIXTURE_PIPELINE = "page_probe_pipeline"
 CLASSIFIER_DIR = PROJECT_ROOT / "model_repository" / "doc_classifier"
 # Models no ensemble step names: a python step calls them through BLS (callee -> caller).
-BLS_CALLEES = {RECOGNITION_MODEL: "ocr_lines", "step_sleeper": "step_probe"}
+BLS_CALLEES = {RECOGNITION_MODEL: "ocr_lines", KEY_VALUES_MODEL: "field_pairing",
+               "step_sleeper": "step_probe"}
 # Test-only models the tests call themselves (test_triton_step.py: the python step base).
 CALLED_BY_TESTS = {"step_probe"}
 
@@ -131,6 +133,7 @@ STEP_PARAMETERS: dict[tuple[str, str], str] = {
     ("ocr_lines", "recognition_batch_size"): str(OcrSettings().recognition_batch_size),
     ("ocr_lines", "min_line_confidence"): str(OcrSettings().min_line_confidence),
     ("ocr_lines", "recognition_model"): RECOGNITION_MODEL,
+    ("field_pairing", "key_values_model"): KEY_VALUES_MODEL,
     ("page_orientation_apply", "orientation_model"): page_orientation.ORIENTATION_MODEL,
     ("ocr_gate", "classifier_model"): MODELS["document_type"][0],
     ("ocr_gate", MIN_EXPECTED_PROBABILITY_PARAMETER): str(MIN_EXPECTED_PROBABILITY),

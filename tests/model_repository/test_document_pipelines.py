@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 from PIL import Image
+from sample_documents import on_turned_page, turned
 from tritonclient.utils import InferenceServerException
 
 from docserve.api.embedded_triton import EmbeddedTriton
@@ -210,19 +211,6 @@ def test_document_full_gives_every_part(analyze, pages):
         "text": [("text_detection", "1"), ("text_recognition", "1")],
         "checkboxes": [("checkbox", "1")], "signature": [("signature", "1")],
     }
-
-
-def turned(image: np.ndarray, degrees: int) -> np.ndarray:
-    """The page with its content turned ``degrees`` counter-clockwise (as a scanner might)."""
-    return np.asarray(Image.fromarray(image).rotate(degrees, expand=True))
-
-
-def on_turned_page(points: np.ndarray, height: int, width: int, degrees: int) -> np.ndarray:
-    """``[..., 2]`` points of a ``height x width`` upright page -> the same points on
-    ``turned(page, degrees)``: PIL's counter-clockwise quarter turns, written out."""
-    x, y = np.asarray(points, dtype=np.float64)[..., 0], np.asarray(points, dtype=np.float64)[..., 1]
-    turned_xy = {0: (x, y), 90: (y, width - x), 180: (width - x, height - y), 270: (height - y, x)}
-    return np.stack(turned_xy[degrees], axis=-1)
 
 
 @pytest.mark.parametrize("degrees", [90, 180, 270])

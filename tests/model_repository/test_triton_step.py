@@ -128,6 +128,10 @@ def test_a_missing_config_parameter_fails_the_load_naming_it(probe, scratch_repo
     (scratch_repository / name / "config.pbtxt").write_text(
         config.replace(f'name: "{PROBE}"', f'name: "{name}"')
         .replace('parameters { key: "scale" value: { string_value: "2.5" } }', ""))
-    with pytest.raises(InferenceServerException) as raised:
-        probe.load_model(name)
-    assert "step_probe_unconfigured: config.pbtxt has no parameter 'scale'" in raised.value.message()
+    try:
+        with pytest.raises(InferenceServerException) as raised:
+            probe.load_model(name)
+        assert "step_probe_unconfigured: config.pbtxt has no parameter 'scale'" in raised.value.message()
+    finally:  # unloaded on purpose: the session's Triton is ready again for the tests after this one
+        probe.unload_model(name)
+        shutil.rmtree(scratch_repository / name)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from form_pages import CHECKBOX_QUESTION, membership_form
 from PIL import Image
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -136,6 +137,50 @@ def test_a_signed_two_page_form_is_followed_page_by_page_and_drawn(browser, web_
     assert overflow <= 1
     _full_page_screenshot(browser, artefacts / "5-done-narrow.png", width=390)
     assert _policy_violations(browser) == []  # all of it ran under the page's Content-Security-Policy
+
+
+@pytest.fixture(scope="module")
+def membership_png(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("web_forms") / "membership.png"
+    Image.fromarray(membership_form().image).save(path)
+    return path
+
+
+def test_a_forms_fields_are_a_table_each_row_outlining_its_key_and_value(
+        browser, web_gateway, membership_png, artefacts):
+    _open(browser, web_gateway)
+    Select(browser.find_element(By.ID, "pipeline")).select_by_value("form_fields")
+    browser.find_element(By.ID, "file").send_keys(str(membership_png))
+    browser.find_element(By.ID, "analyse").click()
+    _wait(browser, JOB_TIMEOUT_S).until(lambda d: d.find_element(By.ID, "download-fields").is_displayed())
+    job_id = browser.find_element(By.ID, "job-id").text
+    job = httpx.get(f"{web_gateway}/api/v1/jobs/{job_id}").json()
+    pairs = job["result"]["pages"][0]["result"]["key_values"]
+    page = browser.find_element(By.ID, "page-1")
+    rows = page.find_elements(By.CSS_SELECTOR, ".fields tbody tr")
+    keys = [row.find_element(By.TAG_NAME, "th").text for row in rows]
+    assert keys == [pair["key"]["text"] for pair in pairs]
+    assert len(page.find_elements(By.CSS_SELECTOR, "svg .mark.pair")) == len(pairs)
+    values = {row.find_element(By.TAG_NAME, "th").text: row.find_element(By.CSS_SELECTOR, "td.value").text
+              for row in rows}
+    assert values[CHECKBOX_QUESTION] == "☐ single ☑ married ☐ widowed"
+    assert values["Phone:"] == "(empty)" and values["Name:"] == "John Smith"
+    row = next(row for row in rows if row.find_element(By.TAG_NAME, "th").text == CHECKBOX_QUESTION)
+    row.find_element(By.TAG_NAME, "button").send_keys(Keys.SPACE)  # keyboard: focus + press
+    assert f"{CHECKBOX_QUESTION} → married" in page.find_element(By.CSS_SELECTOR, ".selection").text
+    selected = page.find_elements(By.CSS_SELECTOR, "svg .mark.pair.selected")
+    assert len(selected) == 1 and len(selected[0].find_elements(By.CSS_SELECTOR, ".pair-option")) == 3
+    assert selected[0].find_elements(By.CSS_SELECTOR, ".pair-link")  # key -> value drawn
+    download = browser.find_element(By.ID, "download-fields")
+    assert download.get_attribute("href").startswith("blob:")
+    assert download.get_attribute("download") == f"{job_id}-fields.csv"
+    page.screenshot(str(artefacts / "6-fields.png"))
+    table = httpx.get(f"{web_gateway}/api/v1/jobs/{job_id}/fields.csv")
+    assert table.headers["content-type"].startswith("text/csv")
+    lines = table.text.splitlines()
+    assert lines[0] == "page,key,value,kind,confidence" and len(lines) == len(pairs) + 1
+    assert any(line.startswith(f"1,{CHECKBOX_QUESTION},married,checkbox,") for line in lines)
+    assert _policy_violations(browser) == []
 
 
 def _policy_violations(driver: WebDriver) -> list[str]:
