@@ -121,13 +121,16 @@ def test_a_page_over_the_pixel_limit_is_an_invalid_argument(read_page) -> None:
 def test_a_large_page_is_shrunk_and_read_in_its_own_coordinates(read_page, triton) -> None:
     """A 4x scan (4000 x 5600, 22 Mpx) is read at <= 2000 px; polygons come back full size.
 
-    Memory: every stub stays under 1.5 GB (measured: ~0.8 GB for the detector at 2000 px and
-    ~0.5 GB for decoding a 40 Mpx page, the largest allowed); detecting at full size would
-    need several GB.
+    Memory: the page makes no stub grow by 1.2 GB (measured: ~0.8 GB for the detector at 2000 px
+    and ~0.5 GB for decoding a 40 Mpx page, the largest allowed); detecting at full size would
+    need several GB. Growth, not the absolute peak: the stubs are shared with the whole test
+    session, and what earlier pages left in a stub's heap is not this page's cost (in the full
+    suite one stub already held ~1.5 GB before it).
     """
     page = render_text_page(seed=5, line_count=8)
     large = Image.open(io.BytesIO(page.image_bytes)).resize((4000, 5600), Image.BICUBIC)
     _reset_python_stub_peaks(triton)  # the stubs are shared with every test before this one
+    before = _python_stub_memory_mib(triton, "VmRSS")
     result = read_page(encoded(large))
     assert character_error_rate(page.text, "\n".join(line_texts(result))) <= MAX_CER
     polygons = result.as_numpy("line_polygons")
@@ -136,7 +139,9 @@ def test_a_large_page_is_shrunk_and_read_in_its_own_coordinates(read_page, trito
         "height": 5600,
         "width": 4000,
     }
-    assert _python_stub_peak_rss_mib(triton) < 1500
+    peaks = _python_stub_memory_mib(triton, "VmHWM")
+    growth = {stub: peak - before.get(stub, 0.0) for stub, peak in peaks.items()}
+    assert max(growth.values()) < 1200, (growth, peaks)
 
 
 def _python_stubs(triton: EmbeddedTriton) -> dict[Path, dict[str, str]]:
@@ -159,6 +164,12 @@ def _reset_python_stub_peaks(triton: EmbeddedTriton) -> None:
         (process / "clear_refs").write_text("5")
 
 
-def _python_stub_peak_rss_mib(triton: EmbeddedTriton) -> float:
-    """The highest peak resident memory of Triton's python stubs (VmHWM, MiB)."""
-    return max(int(fields["VmHWM"].split()[0]) / 1024 for fields in _python_stubs(triton).values())
+def _python_stub_memory_mib(triton: EmbeddedTriton, field: str) -> dict[str, float]:
+    """A memory figure (``VmRSS`` now, ``VmHWM`` peak) of each of Triton's python stubs, MiB, by
+    the model file it runs and its pid."""
+    return {f"{_model_file(process)} ({process.name})": int(fields[field].split()[0]) / 1024
+            for process, fields in _python_stubs(triton).items()}
+
+
+def _model_file(process: Path) -> str:
+    return (process / "cmdline").read_bytes().split(b"\0")[1].decode(errors="replace")
