@@ -24,7 +24,7 @@ from docserve.export.vision.reference import VisionModels
 from docserve.processing.document_gate import skip_for_type
 from docserve.processing.document_labels import read_labels
 from docserve.processing.form_fields import KEY_VALUES_MODEL, UprightPage, page_key_values
-from docserve.processing.key_values import LABEL_TENSOR, LINK_TENSOR, PREDECESSOR_TENSOR, KvWord
+from docserve.processing.key_values import OUTPUT_TENSORS, KvWord
 from docserve.processing.ocr_pipeline import OcrLine, OcrSettings
 from docserve.processing.page_assembly import (
     CheckboxOutputs,
@@ -174,8 +174,7 @@ class ReferencePipelines:
                                (signature.present, signature.score, signature.box))
 
     def _pair(self, features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        outputs = [LABEL_TENSOR, PREDECESSOR_TENSOR, LINK_TENSOR]
-        return dict(zip(outputs, self.key_values.run(outputs, features), strict=True))
+        return dict(zip(OUTPUT_TENSORS, self.key_values.run(list(OUTPUT_TENSORS), features), strict=True))
 
     def _signature(self, thumbnail: np.ndarray, page_shape: tuple[int, int]) -> SignatureOutputs:
         (finding,) = self.vision.signatures(thumbnail, [page_shape])

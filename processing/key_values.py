@@ -40,6 +40,7 @@ FEATURES_TENSOR = "word_features"  # float32 [words, WORD_FEATURES]
 LABEL_TENSOR = "word_label_logits"  # float32 [words, len(LABELS)]
 PREDECESSOR_TENSOR = "word_predecessor_logits"  # float32 [words, words + 1], last column: none
 LINK_TENSOR = "word_link_logits"  # float32 [words, words]: row's entity is the key of column's
+OUTPUT_TENSORS = (LABEL_TENSOR, PREDECESSOR_TENSOR, LINK_TENSOR)  # what decode reads
 
 # A value's best key below it: the value stays unpaired. Chosen on the training forms, where
 # linking F1 rises as the threshold falls (0.838 at 0.5, 0.845 at 0.1, flat below): nearly every

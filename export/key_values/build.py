@@ -27,6 +27,7 @@ from docserve.processing.key_values import (
     LABEL_TENSOR,
     LINK_TENSOR,
     NGRAMS_TENSOR,
+    OUTPUT_TENSORS,
     PREDECESSOR_TENSOR,
     decode,
     featurize,
@@ -38,7 +39,6 @@ HELD_OUT_FORMS = 30
 VALIDATION_LIST = "validation_forms.txt"
 DEFAULT_SETTINGS = TrainingSettings()
 INPUTS = (NGRAMS_TENSOR, FEATURES_TENSOR)
-OUTPUTS = (LABEL_TENSOR, PREDECESSOR_TENSOR, LINK_TENSOR)
 DYNAMIC_AXES = {NGRAMS_TENSOR: {0: "words"}, FEATURES_TENSOR: {0: "words"}, LABEL_TENSOR: {0: "words"},
                 PREDECESSOR_TENSOR: {0: "words", 1: "words_and_none"},
                 LINK_TENSOR: {0: "words", 1: "words"}}
@@ -61,7 +61,8 @@ def onnx_predictor(path: Path, threads: int = 1) -> Predictor:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return lambda inputs: dict(zip(OUTPUTS, session.run(list(OUTPUTS), inputs), strict=True))
+    return lambda inputs: dict(zip(OUTPUT_TENSORS, session.run(list(OUTPUT_TENSORS), inputs),
+                                   strict=True))
 
 
 def ms_per_page(forms: Sequence[Form], predictor: Predictor) -> float:
@@ -75,7 +76,7 @@ def ms_per_page(forms: Sequence[Form], predictor: Predictor) -> float:
 def export_model(model: torch.nn.Module, sample: Form, path: Path) -> ExportReport:
     inputs = sample.inputs()
     return export_checked(model, [torch.from_numpy(inputs[name]) for name in INPUTS], path,
-                          input_names=INPUTS, output_names=OUTPUTS, tolerance=1e-4,
+                          input_names=INPUTS, output_names=OUTPUT_TENSORS, tolerance=1e-4,
                           dynamic_axes=DYNAMIC_AXES)
 
 

@@ -7,8 +7,9 @@ import onnxruntime as ort
 import torch
 from key_value_forms import generated_form
 
-from docserve.export.key_values.build import OUTPUTS, export_model
+from docserve.export.key_values.build import export_model
 from docserve.export.key_values.training import TrainingSettings, predict, train
+from docserve.processing.key_values import OUTPUT_TENSORS as OUTPUTS
 from docserve.processing.key_values import featurize
 
 TINY = TrainingSettings(epochs=3, width=32, layers=1, pages_per_step=2)

@@ -11,7 +11,7 @@ from model_configs import parse_config
 from tritonclient.utils import np_to_triton_dtype
 
 from docserve.contract.model_repositories import PROJECT_ROOT
-from docserve.export.key_values.build import INPUTS, MODEL_NAME, OUTPUTS, VERSION, onnx_predictor
+from docserve.export.key_values.build import INPUTS, MODEL_NAME, VERSION, onnx_predictor
 from docserve.processing.key_values import (
     LABELS,
     NGRAMS_PER_WORD,
@@ -20,6 +20,7 @@ from docserve.processing.key_values import (
     decode,
     featurize,
 )
+from docserve.processing.key_values import OUTPUT_TENSORS as OUTPUTS
 
 MODEL_DIR = PROJECT_ROOT / "model_repository" / MODEL_NAME
 EXPECTED_DIMS = {INPUTS[0]: [-1, NGRAMS_PER_WORD], INPUTS[1]: [-1, WORD_FEATURES],

@@ -5,10 +5,8 @@ through BLS."""
 import json
 
 from docserve.processing.form_fields import UprightPage, page_key_values
-from docserve.processing.key_values import LABEL_TENSOR, LINK_TENSOR, PREDECESSOR_TENSOR, KvWord
+from docserve.processing.key_values import OUTPUT_TENSORS, KvWord
 from docserve.processing.triton_step import TritonStep
-
-KEY_VALUES_OUTPUTS = [LABEL_TENSOR, PREDECESSOR_TENSOR, LINK_TENSOR]
 
 
 class TritonPythonModel(TritonStep):
@@ -31,4 +29,4 @@ class TritonPythonModel(TritonStep):
         return {"key_values_json": [json.dumps([pair.model_dump(mode="json") for pair in pairs]).encode()]}
 
     def _pair(self, features):
-        return self.call(self.key_values_model, features, KEY_VALUES_OUTPUTS)
+        return self.call(self.key_values_model, features, OUTPUT_TENSORS)
